@@ -1,0 +1,86 @@
+#!/bin/sh
+# quarry's developer entry point: installs the Debian packages the build needs
+# (only the missing ones), configures and builds with meson, then runs a job.
+#
+#   ./dev.sh demo    index the bundled sample articles and run example searches
+#   ./dev.sh test    build and run the whole test suite (what CI runs)
+#   ./dev.sh build   just install dependencies, configure and build
+#   ./dev.sh deps    just install the missing Debian packages
+#
+# BUILD (default: build) names the build directory; MESON_ARGS adds meson options.
+set -eu
+cd "$(dirname "$0")"
+BUILD=${BUILD:-build}
+
+# Debian 12 packages: toolchain, the libraries quarry links, Criterion for the
+# tests, zstd to unpack the shared corpora, python3 for the test summary.
+PACKAGES="gcc libc6-dev pkg-config meson ninja-build python3 zstd \
+libzstd-dev libxxhash-dev libstemmer-dev libutf8proc-dev libjansson-dev libcriterion-dev"
+
+deps() {
+    missing=""
+    for p in $PACKAGES; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+            missing="$missing $p"
+        fi
+    done
+    [ -z "$missing" ] && return 0
+    echo "dev.sh: installing missing Debian packages:$missing" >&2
+    SUDO=""
+    [ "$(id -u)" -ne 0 ] && SUDO=sudo
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing
+}
+
+build() {
+    deps
+    if [ ! -f "$BUILD/build.ninja" ]; then
+        # shellcheck disable=SC2086
+        meson setup "$BUILD" ${MESON_ARGS:-}
+    fi
+    ninja -C "$BUILD"
+}
+
+summary() {
+    # The plain closing line CI reads: every TAP test case counted.
+    python3 - "$BUILD/meson-logs/testlog.json" <<'PY'
+import json, sys
+passed = failed = skipped = 0
+for line in open(sys.argv[1]):
+    t = json.loads(line)
+    out = t.get("stdout") or ""
+    cases = [l for l in out.splitlines() if l.startswith(("ok ", "not ok "))]
+    if not cases:
+        if t["result"] in ("OK", "EXPECTEDFAIL"): passed += 1
+        elif t["result"] == "SKIP": skipped += 1
+        else: failed += 1
+        continue
+    for l in cases:
+        if "# SKIP" in l: skipped += 1
+        elif l.startswith("ok "): passed += 1
+        else: failed += 1
+    if t["result"] not in ("OK", "EXPECTEDFAIL", "SKIP") and not any(l.startswith("not ok") for l in cases):
+        failed += 1  # crashed or timed out after its last reported case
+print(f"tests: {passed} passed, {failed} failed, {skipped} skipped")
+PY
+}
+
+case "${1:-}" in
+deps) deps ;;
+build) build ;;
+demo)
+    build
+    sh tools/demo.sh "$BUILD/tools/quarry"
+    ;;
+test)
+    build
+    status=0
+    meson test -C "$BUILD" --print-errorlogs --num-processes 2 || status=$?
+    summary
+    exit $status
+    ;;
+*)
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    exit 2
+    ;;
+esac

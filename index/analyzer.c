@@ -1,0 +1,494 @@
+/*
+ * The analyzer: UTF-8 text in, a stream of (position, term) tokens out,
+ * following SPEC §2 and §6 (the rules are summarised in analyzer.h).
+ *
+ * The scanner walks code points once. A word is a maximal run of letters,
+ * marks and digits; an apostrophe joins it when a letter stands right before
+ * and right after. Words joined by single hyphens (with a word character on
+ * both sides) form a compound. Each word's raw bytes are looked up in a cache
+ * that maps them to their normalised (utf8proc) and stemmed (libstemmer)
+ * forms, so that each distinct surface form is normalised and stemmed once
+ * per analyzer; the cache lives in one arena and is flushed when it grows
+ * past a fixed budget. Tokens point into the arena or into scratch buffers
+ * that the analyzer reuses: no heap allocation per token.
+ */
+#include "index/analyzer.h"
+
+#include <libstemmer.h>
+#include <string.h>
+#include <utf8proc.h>
+#include <xxhash.h>
+
+#include "storage/alloc.h"
+#include "storage/buf.h"
+#include "storage/status.h"
+
+#define NORM_OPTIONS                                                                               \
+    ((utf8proc_option_t)(UTF8PROC_CASEFOLD | UTF8PROC_COMPAT | UTF8PROC_STRIPMARK |             \
+                         UTF8PROC_COMPOSE))
+
+#define CACHE_MAX_ENTRIES (1u << 20)        /* flush the cache past this many surface forms */
+#define CACHE_MAX_ARENA   (64u << 20)       /* ... or past this many bytes of strings */
+#define RAW_CACHE_LIMIT   (4 * QR_MAX_TERM_BYTES) /* longer words bypass the cache */
+
+/* One cached surface form; strings live in the analyzer's arena. */
+struct entry {
+    uint64_t hash;     /* xxh3 of the raw bytes, | 1 so that 0 marks an empty slot */
+    uint32_t raw_off;  /* raw bytes of the word as it appeared in the text */
+    uint32_t raw_len;
+    uint32_t norm_off; /* normalised, unstemmed form */
+    uint32_t norm_len;
+    uint32_t stem_off; /* stemmed form (== norm when not stemming) */
+    uint32_t stem_len;
+};
+
+/* A word of the current compound, as the scanner found it. */
+struct part {
+    uint32_t start, end; /* byte range in the text */
+    uint32_t norm_off;   /* normalised form: arena offset (stable until the next flush) */
+    uint32_t norm_len;
+    uint32_t stem_off;   /* stemmed form: arena offset */
+    uint32_t stem_len;
+};
+
+struct qr_analyzer {
+    char language[32];           /* as opened: "english", "none", ... */
+    struct sb_stemmer *stemmer;  /* NULL for "none" */
+    struct entry *table;         /* open-addressing hash table, cap slots */
+    uint32_t cap;                /* slots, a power of two */
+    uint32_t used;               /* occupied slots */
+    qr_buf arena;                /* the cached strings */
+    utf8proc_int32_t *cps;       /* scratch for utf8proc_decompose_custom */
+    size_t cps_cap;              /* capacity of cps in code points */
+    struct part *parts;          /* parts of the compound being emitted */
+    size_t parts_cap;
+    qr_buf concat;               /* normalised concatenation of a compound */
+    qr_buf scratch;              /* normalised form of the word being looked up */
+};
+
+static const char *none_lang = "none";
+
+const char **qr_analyzer_languages(void)
+{
+    /* libstemmer's list plus "none", built once into a static array. */
+    static const char *list[64];
+    if (!list[0]) {
+        const char **sb = sb_stemmer_list();
+        size_t n = 0;
+        for (; sb[n] && n < 62; n++)
+            list[n] = sb[n];
+        list[n] = none_lang;
+        list[n + 1] = NULL;
+    }
+    return list;
+}
+
+static bool known_language(const char *lang)
+{
+    for (const char **l = sb_stemmer_list(); *l; l++)
+        if (!strcmp(*l, lang))
+            return true;
+    return false;
+}
+
+int qr_analyzer_open(qr_analyzer **out, const char *language)
+{
+    *out = NULL;
+    if (!language)
+        language = "english";
+    if (strlen(language) >= sizeof((qr_analyzer *)0)->language)
+        return QR_EINVAL;
+    bool none = !strcmp(language, none_lang);
+    if (!none && !known_language(language))
+        return QR_EINVAL;
+    qr_analyzer *a = qr_calloc(1, sizeof *a);
+    if (!a)
+        return QR_ENOMEM;
+    strcpy(a->language, language);
+    if (!none) {
+        a->stemmer = sb_stemmer_new(language, "UTF_8");
+        if (!a->stemmer) {
+            qr_free(a);
+            return QR_ENOMEM;
+        }
+    }
+    a->cap = 1024;
+    a->table = qr_calloc(a->cap, sizeof *a->table);
+    if (!a->table) {
+        qr_analyzer_close(a);
+        return QR_ENOMEM;
+    }
+    *out = a;
+    return 0;
+}
+
+void qr_analyzer_close(qr_analyzer *a)
+{
+    if (!a)
+        return;
+    if (a->stemmer)
+        sb_stemmer_delete(a->stemmer);
+    qr_free(a->table);
+    qr_buf_free(&a->arena);
+    qr_free(a->cps);
+    qr_free(a->parts);
+    qr_buf_free(&a->concat);
+    qr_buf_free(&a->scratch);
+    qr_free(a);
+}
+
+const char *qr_analyzer_language(const qr_analyzer *a)
+{
+    return a->language;
+}
+
+/* ---- character classes ------------------------------------------------- */
+
+static bool is_letter(utf8proc_int32_t cp)
+{
+    if (cp < 0x80)
+        return (cp | 0x20) >= 'a' && (cp | 0x20) <= 'z';
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool is_word_char(utf8proc_int32_t cp)
+{
+    if (cp < 0x80)
+        return ((cp | 0x20) >= 'a' && (cp | 0x20) <= 'z') || (cp >= '0' && cp <= '9');
+    switch (utf8proc_category(cp)) {
+    case UTF8PROC_CATEGORY_LU:
+    case UTF8PROC_CATEGORY_LL:
+    case UTF8PROC_CATEGORY_LT:
+    case UTF8PROC_CATEGORY_LM:
+    case UTF8PROC_CATEGORY_LO:
+    case UTF8PROC_CATEGORY_MN:
+    case UTF8PROC_CATEGORY_MC:
+    case UTF8PROC_CATEGORY_ME:
+    case UTF8PROC_CATEGORY_ND:
+    case UTF8PROC_CATEGORY_NL:
+    case UTF8PROC_CATEGORY_NO:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static bool is_apostrophe(utf8proc_int32_t cp)
+{
+    return cp == 0x27 || cp == 0x2019;
+}
+
+static bool is_hyphen(utf8proc_int32_t cp)
+{
+    return cp == 0x2d || cp == 0x2010 || cp == 0x2011;
+}
+
+/* Decodes the code point at text[i]; returns its byte length, or 0 for an invalid sequence. */
+static size_t decode(const char *text, size_t len, size_t i, utf8proc_int32_t *cp)
+{
+    unsigned char c = (unsigned char)text[i];
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    utf8proc_ssize_t n =
+        utf8proc_iterate((const utf8proc_uint8_t *)text + i, (utf8proc_ssize_t)(len - i), cp);
+    return n > 0 ? (size_t)n : 0;
+}
+
+/* ---- normalisation, stemming and the cache ------------------------------ */
+
+/* Normalises raw[0..n) (valid UTF-8) into b: utf8proc, then U+2019 -> U+0027. */
+static int normalize(qr_analyzer *a, const char *raw, size_t n, qr_buf *b)
+{
+    qr_buf_reset(b);
+    for (;;) {
+        utf8proc_ssize_t r = 0;
+        if (a->cps_cap)
+            r = utf8proc_decompose_custom((const utf8proc_uint8_t *)raw, (utf8proc_ssize_t)n,
+                                          a->cps, (utf8proc_ssize_t)a->cps_cap, NORM_OPTIONS,
+                                          NULL, NULL);
+        if (r < 0)
+            return 0; /* cannot happen on valid UTF-8; treat as an empty form */
+        if (a->cps_cap && (size_t)r <= a->cps_cap) {
+            r = utf8proc_reencode(a->cps, r, NORM_OPTIONS);
+            if (r < 0)
+                return 0;
+            const uint8_t *s = (const uint8_t *)a->cps;
+            if (qr_buf_reserve(b, (size_t)r))
+                return QR_ENOMEM;
+            for (utf8proc_ssize_t i = 0; i < r; i++) {
+                if (i + 2 < r && s[i] == 0xe2 && s[i + 1] == 0x80 && s[i + 2] == 0x99) {
+                    b->p[b->n++] = '\'';
+                    i += 2;
+                } else {
+                    b->p[b->n++] = s[i];
+                }
+            }
+            return 0;
+        }
+        size_t want = a->cps_cap ? (size_t)r : n + 16;
+        if (want < 64)
+            want = 64;
+        utf8proc_int32_t *p = qr_reallocarray(a->cps, want, sizeof *p);
+        if (!p)
+            return QR_ENOMEM;
+        a->cps = p;
+        a->cps_cap = want;
+    }
+}
+
+/* Stems norm into *out (pointing into the stemmer's or the caller's memory). */
+static int stem(qr_analyzer *a, const char *norm, size_t n, const char **out, size_t *out_len)
+{
+    if (!a->stemmer || n == 0 || n > QR_MAX_TERM_BYTES) {
+        *out = norm;
+        *out_len = n;
+        return 0;
+    }
+    const sb_symbol *s = sb_stemmer_stem(a->stemmer, (const sb_symbol *)norm, (int)n);
+    if (!s)
+        return QR_ENOMEM;
+    *out = (const char *)s;
+    *out_len = (size_t)sb_stemmer_length(a->stemmer);
+    return 0;
+}
+
+static void cache_flush(qr_analyzer *a)
+{
+    memset(a->table, 0, (size_t)a->cap * sizeof *a->table);
+    a->used = 0;
+    qr_buf_reset(&a->arena);
+}
+
+static int cache_grow(qr_analyzer *a)
+{
+    uint32_t cap = a->cap * 2;
+    struct entry *t = qr_calloc(cap, sizeof *t);
+    if (!t)
+        return QR_ENOMEM;
+    for (uint32_t i = 0; i < a->cap; i++) {
+        if (!a->table[i].hash)
+            continue;
+        uint32_t j = (uint32_t)a->table[i].hash & (cap - 1);
+        while (t[j].hash)
+            j = (j + 1) & (cap - 1);
+        t[j] = a->table[i];
+    }
+    qr_free(a->table);
+    a->table = t;
+    a->cap = cap;
+    return 0;
+}
+
+/* Appends the normalised and stemmed forms of raw[0..n) to the arena; fills *e's offsets. */
+static int remember(qr_analyzer *a, const char *raw, size_t n, struct entry *e)
+{
+    int rc;
+    if ((rc = normalize(a, raw, n, &a->scratch)))
+        return rc;
+    const char *s;
+    size_t sl;
+    if ((rc = stem(a, (const char *)a->scratch.p, a->scratch.n, &s, &sl)))
+        return rc;
+    qr_buf *ar = &a->arena;
+    bool cached = n <= RAW_CACHE_LIMIT;
+    if (qr_buf_reserve(ar, (cached ? n : 0) + a->scratch.n + sl))
+        return QR_ENOMEM;
+    e->raw_off = (uint32_t)ar->n;
+    e->raw_len = (uint32_t)n;
+    if (cached)
+        qr_buf_put(ar, raw, n);
+    e->norm_off = (uint32_t)ar->n;
+    e->norm_len = (uint32_t)a->scratch.n;
+    qr_buf_put(ar, a->scratch.p, a->scratch.n);
+    e->stem_off = (uint32_t)ar->n;
+    e->stem_len = (uint32_t)sl;
+    qr_buf_put(ar, s, sl);
+    return 0;
+}
+
+/* Fills p's normalised and stemmed forms for the word text[p->start..p->end). */
+static int lookup(qr_analyzer *a, const char *text, struct part *p)
+{
+    const char *raw = text + p->start;
+    size_t n = p->end - p->start;
+    struct entry e;
+    int rc;
+    if (n > RAW_CACHE_LIMIT) {
+        /* Rare and long: not worth a cache slot; its forms go to the arena only. */
+        if ((rc = remember(a, raw, n, &e)))
+            return rc;
+    } else {
+        uint64_t h = XXH3_64bits(raw, n) | 1;
+        uint32_t mask = a->cap - 1;
+        uint32_t i = (uint32_t)h & mask;
+        for (; a->table[i].hash; i = (i + 1) & mask) {
+            struct entry *t = &a->table[i];
+            if (t->hash == h && t->raw_len == n && !memcmp(a->arena.p + t->raw_off, raw, n))
+                break;
+        }
+        if (a->table[i].hash) {
+            e = a->table[i];
+        } else {
+            if ((rc = remember(a, raw, n, &e)))
+                return rc;
+            e.hash = h;
+            a->table[i] = e;
+            a->used++;
+            if (a->used * 2 > a->cap && (rc = cache_grow(a)))
+                return rc;
+        }
+    }
+    p->norm_off = e.norm_off;
+    p->norm_len = e.norm_len;
+    p->stem_off = e.stem_off;
+    p->stem_len = e.stem_len;
+    return 0;
+}
+
+/* ---- emitting a compound ------------------------------------------------ */
+
+static int emit_compound(qr_analyzer *a, const char *text, size_t nparts, uint32_t first_pos,
+                         unsigned flags, qr_token_fn fn, void *ctx)
+{
+    int rc;
+    /* Flush between compounds only, so the offsets of this compound's parts stay valid. */
+    if (a->used >= CACHE_MAX_ENTRIES || a->arena.n >= CACHE_MAX_ARENA)
+        cache_flush(a);
+    for (size_t i = 0; i < nparts; i++)
+        if ((rc = lookup(a, text, &a->parts[i])))
+            return rc;
+    const char *arena = (const char *)a->arena.p;
+    bool compound = nparts > 1;
+    bool nostem = flags & QR_ANALYZE_NOSTEM;
+    for (size_t i = 0; i < nparts; i++) {
+        struct part *p = &a->parts[i];
+        if (p->norm_len > 0 && p->norm_len <= QR_MAX_TERM_BYTES) {
+            qr_token t = {arena + (nostem ? p->norm_off : p->stem_off),
+                          nostem ? p->norm_len : p->stem_len,
+                          first_pos + (uint32_t)i,
+                          p->start,
+                          p->end,
+                          false,
+                          compound};
+            if (t.len > 0 && (rc = fn(ctx, &t)))
+                return rc;
+        }
+        if (i == 0 && compound) {
+            qr_buf_reset(&a->concat);
+            for (size_t j = 0; j < nparts; j++)
+                qr_buf_put(&a->concat, arena + a->parts[j].norm_off, a->parts[j].norm_len);
+            if (a->concat.err)
+                return a->concat.err;
+            size_t cn = a->concat.n;
+            if (cn == 0 || cn > QR_MAX_TERM_BYTES)
+                continue;
+            const char *s = (const char *)a->concat.p;
+            size_t sl = cn;
+            if (!nostem && (rc = stem(a, (const char *)a->concat.p, cn, &s, &sl)))
+                return rc;
+            qr_token t = {s, sl, first_pos, p->start, a->parts[nparts - 1].end, true, true};
+            if (sl > 0 && (rc = fn(ctx, &t)))
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static int add_part(qr_analyzer *a, size_t n, uint32_t start, uint32_t end)
+{
+    if (n == a->parts_cap) {
+        size_t cap = a->parts_cap ? a->parts_cap * 2 : 8;
+        struct part *p = qr_reallocarray(a->parts, cap, sizeof *p);
+        if (!p)
+            return QR_ENOMEM;
+        a->parts = p;
+        a->parts_cap = cap;
+    }
+    memset(&a->parts[n], 0, sizeof a->parts[n]);
+    a->parts[n].start = start;
+    a->parts[n].end = end;
+    return 0;
+}
+
+int qr_analyze(qr_analyzer *a, const char *text, size_t len, uint32_t first_pos, unsigned flags,
+               qr_token_fn fn, void *ctx, uint32_t *out_positions)
+{
+    uint32_t pos = first_pos;
+    size_t i = 0;
+    int rc = 0;
+    if (len > UINT32_MAX)
+        len = UINT32_MAX; /* offsets are 32-bit; the indexer's size limit is far below this */
+    while (i < len) {
+        utf8proc_int32_t cp;
+        size_t n = decode(text, len, i, &cp);
+        if (n == 0) {
+            i++;
+            continue;
+        }
+        if (!is_word_char(cp)) {
+            i += n;
+            continue;
+        }
+        /* A compound: one or more words joined by single hyphens. */
+        size_t nparts = 0;
+        for (;;) {
+            size_t start = i;
+            utf8proc_int32_t prev = cp;
+            i += n;
+            while (i < len) {
+                utf8proc_int32_t c2, c3;
+                size_t n2 = decode(text, len, i, &c2);
+                if (n2 == 0)
+                    break;
+                if (is_word_char(c2)) {
+                    prev = c2;
+                    i += n2;
+                    continue;
+                }
+                if (is_apostrophe(c2) && is_letter(prev) && i + n2 < len) {
+                    size_t n3 = decode(text, len, i + n2, &c3);
+                    if (n3 && is_letter(c3)) {
+                        prev = c2;
+                        i += n2;
+                        continue;
+                    }
+                }
+                break;
+            }
+            if ((rc = add_part(a, nparts, (uint32_t)start, (uint32_t)i)))
+                goto out;
+            nparts++;
+            /* A single hyphen with a word character after it continues the compound. */
+            utf8proc_int32_t h, c4;
+            size_t nh = i < len ? decode(text, len, i, &h) : 0;
+            if (nh && is_hyphen(h) && i + nh < len) {
+                size_t n4 = decode(text, len, i + nh, &c4);
+                if (n4 && is_word_char(c4)) {
+                    i += nh;
+                    cp = c4;
+                    n = n4;
+                    continue;
+                }
+            }
+            break;
+        }
+        if ((rc = emit_compound(a, text, nparts, pos, flags, fn, ctx)))
+            goto out;
+        pos += (uint32_t)nparts;
+    }
+out:
+    if (out_positions)
+        *out_positions = pos - first_pos;
+    return rc;
+}

@@ -1,0 +1,88 @@
+/*
+ * The `quarry` binary: dispatches to one subcommand (index, search, analyze,
+ * stats, check, bench) and prints the top-level help and version.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "storage/status.h"
+#include "tools/cli.h"
+
+#ifndef QUARRY_VERSION
+#define QUARRY_VERSION "unknown"
+#endif
+
+struct command {
+    const char *name;    /* as typed after `quarry` */
+    qr_cmd_fn fn;        /* its entry point */
+    const char *summary; /* one line for `quarry --help` */
+};
+
+static const struct command commands[] = {
+    {"analyze", qr_cmd_analyze, "print the tokens quarry makes of a text"},
+};
+
+void qr_die_msg(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("quarry: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int qr_exit_for(int status)
+{
+    switch (status) {
+    case QR_OK:
+        return QR_EXIT_OK;
+    case QR_ENOTFOUND:
+    case QR_ECORRUPT:
+    case QR_EVERSION:
+        return QR_EXIT_INDEX;
+    case QR_ESYNTAX:
+    case QR_EINVAL:
+        return QR_EXIT_USAGE;
+    default:
+        return QR_EXIT_RUNTIME;
+    }
+}
+
+static void usage(FILE *f)
+{
+    fputs("usage: quarry COMMAND [OPTIONS] [ARGS]\n"
+          "\n"
+          "A full-text search engine for collections of articles.\n"
+          "\n"
+          "Commands:\n",
+          f);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fputs("\n"
+          "Run `quarry COMMAND --help` for a command's options.\n"
+          "Options: --help, --version.\n",
+          f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return QR_EXIT_USAGE;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return QR_EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
+        printf("quarry %s\n", QUARRY_VERSION);
+        return QR_EXIT_OK;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    qr_die_msg("unknown command '%s' (see `quarry --help`)", argv[1]);
+    return QR_EXIT_USAGE;
+}
