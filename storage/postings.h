@@ -1,0 +1,122 @@
+/*
+ * Postings: for each term, the documents that contain it, how often, and at
+ * which positions.
+ *
+ * A segment has two postings streams: the doc stream (doc-id deltas and term
+ * frequencies in blocks of QR_BLOCK docs, bit-packed with a frame of
+ * reference; the last partial block as varints; one skip entry per block with
+ * the block's last doc id, its byte offsets and its impact bound) and the
+ * position stream (per document, position deltas). The exact byte grammar is
+ * at the top of postings.c.
+ *
+ * The writer appends one term at a time to two qr_bufs and returns where the
+ * term's data starts (qr_term_meta), which the term dictionary stores. The
+ * iterator decodes straight from the mapped streams; it is a plain struct
+ * the caller embeds (no allocation), with next / seek and lazy access to
+ * frequencies, positions and per-block maxima for block-max pruning.
+ * Corrupt bytes make an iterator stop with it->err = QR_ECORRUPT, never read
+ * out of bounds.
+ */
+#ifndef QR_STORAGE_POSTINGS_H
+#define QR_STORAGE_POSTINGS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "storage/buf.h"
+
+#define QR_BLOCK    128        /* documents per bit-packed block */
+#define QR_DOC_END  UINT32_MAX /* iterator's doc after the last posting */
+
+/* Where a term's postings live and how big they are; stored in the term dictionary. */
+typedef struct qr_term_meta {
+    uint32_t df;      /* documents containing the term (deleted ones included) */
+    uint64_t ttf;     /* total occurrences over all documents */
+    uint64_t doc_off; /* byte offset of the term's data in the doc stream */
+    uint64_t pos_off; /* byte offset of the term's data in the position stream */
+} qr_term_meta;
+
+typedef struct qr_postings_writer qr_postings_writer;
+
+/* A writer appending to doc and pos (not owned; they must outlive the writer). */
+int qr_postings_writer_open(qr_postings_writer **out, qr_buf *doc, qr_buf *pos);
+void qr_postings_writer_close(qr_postings_writer *w);
+/* Starts a term. */
+void qr_postings_begin(qr_postings_writer *w);
+/*
+ * Adds one document to the current term: doc ids strictly increasing, tf >= 1,
+ * `positions` holding tf positions in increasing order; dl is the document's
+ * length (for the block impact bound). Returns 0, QR_EINVAL or QR_ENOMEM.
+ */
+int qr_postings_add(qr_postings_writer *w, uint32_t doc, uint32_t tf, uint32_t dl,
+                    const uint32_t *positions);
+/* Ends the term (it must have >= 1 document) and fills *out. */
+int qr_postings_end(qr_postings_writer *w, qr_term_meta *out);
+
+/* A cursor over one term's postings. Fields marked (public) may be read directly. */
+typedef struct qr_postings_iter {
+    uint32_t doc; /* (public) current doc id, QR_DOC_END when exhausted */
+    int err;      /* (public) 0, or QR_ECORRUPT once corrupt bytes were met */
+    /* private decoding state: postings.c may reshape it freely */
+    qr_slice docs, pos;    /* the whole streams */
+    qr_term_meta meta;
+    uint32_t nblocks;      /* full and partial blocks */
+    uint32_t block;        /* current block index */
+    uint32_t in_block;     /* index of doc within the decoded block */
+    uint32_t block_n;      /* docs in the current block */
+    bool decoded;          /* current block's docs decoded */
+    bool freqs_decoded;    /* current block's freqs decoded */
+    const uint8_t *skip;   /* skip entries */
+    uint64_t block_doc_off;
+    uint64_t block_pos_off;
+    uint32_t block_first_doc_base; /* last doc of the previous block */
+    uint32_t docbuf[QR_BLOCK];
+    uint32_t freqbuf[QR_BLOCK];
+    uint64_t pos_cursor;   /* position-stream offset of doc in_block (when positions read) */
+    uint32_t pos_doc_index;
+    uint32_t *posbuf;      /* positions of the current doc (grown with qr_reallocarray) */
+    uint32_t posbuf_cap;
+} qr_postings_iter;
+
+/*
+ * Positions the iterator before the first posting of the term described by
+ * meta, then advances to it (it->doc is the first doc). Returns 0 or
+ * QR_ECORRUPT. Release with qr_postings_iter_free.
+ */
+int qr_postings_iter_init(qr_postings_iter *it, qr_slice docs, qr_slice pos,
+                          const qr_term_meta *meta);
+void qr_postings_iter_free(qr_postings_iter *it);
+/* Moves to the next doc (QR_DOC_END after the last). Returns 0 or it->err. */
+int qr_postings_next(qr_postings_iter *it);
+/* Moves to the first doc >= target (never backwards). Returns 0 or it->err. */
+int qr_postings_seek(qr_postings_iter *it, uint32_t target);
+/* Term frequency in the current doc. */
+uint32_t qr_postings_freq(qr_postings_iter *it);
+/*
+ * Positions of the current doc, increasing; *out valid until the iterator
+ * moves. Returns 0 or QR_ECORRUPT.
+ */
+int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *out_n);
+
+/*
+ * Block-max support. The impact bound of a block is (max_tf, min_dl): no doc
+ * in the block has a larger tf or a shorter length, so
+ * bm25(max_tf, min_dl) bounds every score in it.
+ */
+typedef struct qr_block_max {
+    uint32_t last_doc; /* last doc id of the block */
+    uint32_t max_tf;
+    uint32_t min_dl;
+} qr_block_max;
+
+/*
+ * Describes the block that contains (or would contain) target, without
+ * decoding it and without moving the iterator's current doc: the first block
+ * whose last_doc >= target at or after the current block. Returns false when
+ * no block is left.
+ */
+bool qr_postings_block_for(qr_postings_iter *it, uint32_t target, qr_block_max *out);
+/* The bound over the whole term (max over its blocks). */
+qr_block_max qr_postings_term_max(const qr_postings_iter *it);
+
+#endif

@@ -1,0 +1,108 @@
+/*
+ * Segments: the immutable unit of an index.
+ *
+ * A segment is a set of files that share one never-reused id (16 hex
+ * digits in the name):
+ *   seg-<id>.tdi   term dictionary (termdict.c)
+ *   seg-<id>.doc   doc-id/frequency postings stream (postings.c)
+ *   seg-<id>.pos   position stream (postings.c)
+ *   seg-<id>.sto   stored title and body text (docstore.c)
+ *   seg-<id>.dmt   document table: lengths, field boundary, file metadata, paths (docstore.c)
+ * The .doc and .pos streams are framed like every file (checksum.h): the
+ * offsets in qr_term_meta are relative to the body. Deletions live outside
+ * the segment, in the manifest's deletion files (manifest.h), so segments
+ * never change once written.
+ *
+ * Within a segment, doc ids 0..docs-1 are in increasing bytewise order of
+ * path, which is quarry's internal document order (SPEC §1).
+ */
+#ifndef QR_STORAGE_SEGMENT_H
+#define QR_STORAGE_SEGMENT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "storage/buf.h"
+#include "storage/dir.h"
+#include "storage/docstore.h"
+#include "storage/postings.h"
+#include "storage/termdict.h"
+
+/* The file kinds of a segment, in the order of qr_segment_info.bytes. */
+typedef enum qr_seg_file {
+    QR_SEG_TDI,
+    QR_SEG_DOC,
+    QR_SEG_POS,
+    QR_SEG_STO,
+    QR_SEG_DMT,
+    QR_SEG_FILE_COUNT
+} qr_seg_file;
+
+/* File name extension of each kind ("tdi", ...). */
+const char *qr_seg_file_ext(qr_seg_file kind);
+/* Writes "seg-<16 hex digits>.<ext>" into out (>= 32 bytes). */
+void qr_seg_file_name(char *out, uint64_t id, qr_seg_file kind);
+
+/* Sizes and counts of a written segment. */
+typedef struct qr_segment_info {
+    uint64_t id;
+    uint32_t docs;
+    uint64_t total_positions;          /* sum of document lengths */
+    uint64_t terms;
+    uint64_t postings;                 /* sum of df */
+    uint64_t positions;                /* sum of ttf */
+    uint64_t bytes[QR_SEG_FILE_COUNT]; /* file sizes */
+} qr_segment_info;
+
+typedef struct qr_segment_writer qr_segment_writer;
+
+/* Starts a segment with the given id in dir (not owned). */
+int qr_segment_writer_open(qr_segment_writer **out, qr_dir *dir, uint64_t id);
+/* Adds the next document (ids 0, 1, ... in call order; paths strictly increasing). */
+int qr_segment_writer_add_doc(qr_segment_writer *w, const qr_doc_in *doc);
+/* Terms in strictly increasing bytewise order; each: begin, add postings (doc order), end. */
+int qr_segment_writer_begin_term(qr_segment_writer *w, const char *term, size_t len);
+/* positions: tf of them, increasing; doc must be a doc already added. */
+int qr_segment_writer_add_posting(qr_segment_writer *w, uint32_t doc, uint32_t tf,
+                                  const uint32_t *positions);
+int qr_segment_writer_end_term(qr_segment_writer *w);
+/*
+ * Writes every file (each written whole, fsynced, closed) and frees the
+ * writer. On error the files already written are removed. The caller still
+ * has to name the segment in a manifest for it to exist.
+ */
+int qr_segment_writer_finish(qr_segment_writer *w, qr_segment_info *out);
+/* Frees a writer without writing; accepts NULL. */
+void qr_segment_writer_abort(qr_segment_writer *w);
+
+typedef struct qr_segment qr_segment;
+
+/*
+ * Opens segment `id` of dir: maps its files and checks their framing (and
+ * checksums when verify). Returns 0, QR_ENOTFOUND (a file missing),
+ * QR_ECORRUPT, QR_EVERSION, QR_ENOMEM or QR_EIO. The segment keeps its
+ * mappings: it stays readable after its files are removed.
+ */
+int qr_segment_open(qr_segment **out, qr_dir *dir, uint64_t id, bool verify);
+void qr_segment_close(qr_segment *s);
+uint64_t qr_segment_id(const qr_segment *s);
+uint32_t qr_segment_docs(const qr_segment *s);
+/* Sizes and counts, as at writing (bytes from the files' sizes). */
+void qr_segment_get_info(const qr_segment *s, qr_segment_info *out);
+
+/* Exact term lookup: 0, QR_ENOTFOUND or QR_ECORRUPT. */
+int qr_segment_term(const qr_segment *s, const char *term, size_t len, qr_term_meta *out);
+/* Iterator over a term's postings (see postings.h); release with qr_postings_iter_free. */
+int qr_segment_postings(const qr_segment *s, const qr_term_meta *meta, qr_postings_iter *it);
+/* Ordered iteration over the terms with a prefix (see termdict.h). */
+int qr_segment_prefix(const qr_segment *s, const char *prefix, size_t len, qr_termdict_iter *it);
+
+/* The document table and store, lent until qr_segment_close. */
+const qr_doctable *qr_segment_doctable(const qr_segment *s);
+qr_docstore *qr_segment_docstore(const qr_segment *s);
+const qr_termdict *qr_segment_termdict(const qr_segment *s);
+/* The raw postings streams (bodies), for `quarry check` and merging. */
+qr_slice qr_segment_doc_stream(const qr_segment *s);
+qr_slice qr_segment_pos_stream(const qr_segment *s);
+
+#endif

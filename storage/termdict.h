@@ -1,0 +1,69 @@
+/*
+ * The term dictionary: every term of a segment, sorted bytewise, with its
+ * qr_term_meta (document frequency, total frequency, postings offsets).
+ *
+ * Terms are stored in front-coded blocks (each term as: bytes shared with
+ * the previous term, the new suffix, its meta); the first term of each block
+ * is stored whole and listed in a small block index, which the reader binary
+ * searches. An exact lookup costs one binary search plus one block decode;
+ * a prefix range is walked in order (for `word*` queries). The byte grammar
+ * is at the top of termdict.c.
+ */
+#ifndef QR_STORAGE_TERMDICT_H
+#define QR_STORAGE_TERMDICT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "storage/buf.h"
+#include "storage/postings.h"
+
+#define QR_TERMDICT_MAGIC 0x44545251u /* "QRTD" */
+
+typedef struct qr_termdict_writer qr_termdict_writer;
+
+int qr_termdict_writer_open(qr_termdict_writer **out);
+void qr_termdict_writer_close(qr_termdict_writer *w);
+/* Adds a term; terms must come in strictly increasing bytewise order (else QR_EINVAL). len >= 1. */
+int qr_termdict_add(qr_termdict_writer *w, const char *term, size_t len, const qr_term_meta *meta);
+/* Number of terms added. */
+uint64_t qr_termdict_writer_count(const qr_termdict_writer *w);
+/* Appends the complete file image (header, body, footer) to out. */
+int qr_termdict_finish(qr_termdict_writer *w, qr_buf *out);
+
+typedef struct qr_termdict qr_termdict;
+
+/*
+ * Opens a dictionary over a file image (borrowed: it must outlive the reader).
+ * verify: compute the checksum. Returns 0, QR_ECORRUPT, QR_EVERSION, QR_ENOMEM.
+ */
+int qr_termdict_open(qr_termdict **out, qr_slice file, bool verify);
+void qr_termdict_close(qr_termdict *d);
+uint64_t qr_termdict_count(const qr_termdict *d);
+/* Exact lookup: 0 and *out filled, QR_ENOTFOUND, or QR_ECORRUPT. */
+int qr_termdict_get(const qr_termdict *d, const char *term, size_t len, qr_term_meta *out);
+
+/* Ordered iteration over the terms starting with a prefix (an empty prefix: all terms). */
+typedef struct qr_termdict_iter {
+    const qr_termdict *d;
+    char prefix[256];     /* the prefix, copied */
+    size_t prefix_len;
+    uint64_t block;       /* current block */
+    qr_cursor cur;        /* position inside the block */
+    uint32_t left;        /* terms left in the block */
+    char term[256];       /* current term (terms are at most 255 bytes) */
+    size_t term_len;
+    bool done;
+    int err;              /* QR_ECORRUPT once corrupt bytes were met */
+} qr_termdict_iter;
+
+/* Positions it before the first term >= prefix. prefix_len <= 255. */
+int qr_termdict_iter_init(qr_termdict_iter *it, const qr_termdict *d, const char *prefix,
+                          size_t prefix_len);
+/*
+ * Next term with the prefix: returns 1 and fills *term (valid until the next
+ * call) and *meta, 0 when the range is done, or QR_ECORRUPT.
+ */
+int qr_termdict_next(qr_termdict_iter *it, qr_slice *term, qr_term_meta *meta);
+
+#endif
