@@ -20,7 +20,9 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"index", qr_cmd_index, "make an index mirror directories of articles"},
     {"analyze", qr_cmd_analyze, "print the tokens quarry makes of a text"},
+    {"stats", qr_cmd_stats, "print what an index holds"},
 };
 
 void qr_die_msg(const char *fmt, ...)
