@@ -421,13 +421,24 @@ int qr_manifest_gc(qr_dir *dir, const qr_manifest *m)
     int rc = qr_dir_list(dir, &names, &n);
     if (rc)
         return rc;
-    /* Collecting on behalf of a stale manifest would delete the newest one's files. */
+    /*
+     * Collecting on behalf of a stale or uncommitted manifest would delete
+     * the files of the one that opens: m must be the newest on disk.
+     */
+    bool committed = false;
     for (size_t i = 0; i < n; i++) {
         uint64_t gen;
-        if (manifest_name_gen(names[i], &gen) && gen > m->generation) {
-            rc = QR_EINVAL;
-            goto out;
+        if (manifest_name_gen(names[i], &gen) && gen >= m->generation) {
+            if (gen > m->generation) {
+                rc = QR_EINVAL;
+                goto out;
+            }
+            committed = true;
         }
+    }
+    if (!committed) {
+        rc = QR_EINVAL;
+        goto out;
     }
     for (size_t i = 0; i < n; i++) {
         if (!is_garbage(names[i], m))

@@ -449,6 +449,59 @@ Test(dir_posix, short_writes_past_a_size_limit_are_eio, .init = fx_setup_posix, 
     cr_assert_not(qr_dir_exists(fx.d, "capped2"), "write_file removes what it half wrote");
 }
 
+Test(dir_posix, lock_file_that_cannot_be_opened_is_eio, .init = fx_setup_posix, .fini = fx_teardown)
+{
+    char path[128];
+    snprintf(path, sizeof path, "%s/LOCK", fx.path);
+    cr_assert_eq(mkdir(path, 0777), 0);
+    qr_lock *l;
+    long holder = -1;
+    cr_assert_eq(qr_dir_lock(fx.d, "LOCK", &l, &holder), QR_EIO);
+    cr_assert_null(l);
+    cr_assert_eq(holder, 0);
+}
+
+Test(dir_posix, classic_fcntl_lock_holder_is_named, .init = fx_setup_posix, .fini = fx_teardown)
+{
+    /* A non-quarry process holding a classic lock (no pid in the file): F_GETLK names it. */
+    char path[128];
+    snprintf(path, sizeof path, "%s/LOCK", fx.path);
+    int fd = open(path, O_RDWR | O_CREAT, 0666);
+    cr_assert_geq(fd, 0);
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+    cr_assert_eq(fcntl(fd, F_SETLK, &fl), 0);
+    qr_lock *l;
+    long holder = 0;
+    cr_assert_eq(qr_dir_lock(fx.d, "LOCK", &l, &holder), QR_ELOCKED);
+    cr_assert_eq(holder, (long)getpid());
+    close(fd);
+    cr_assert_eq(qr_dir_lock(fx.d, "LOCK", &l, &holder), 0);
+    qr_dir_unlock(l);
+}
+
+Test(dir_posix, directory_removed_under_us, .init = fx_setup_posix, .fini = fx_teardown)
+{
+    fx_put(fx.d, "f", "x");
+    qr_mapping *m;
+    qr_slice s;
+    cr_assert_eq(qr_dir_map(fx.d, "f", &m, &s), 0);
+    char path[128];
+    snprintf(path, sizeof path, "%s/f", fx.path);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(rmdir(fx.path), 0);
+    qr_file *f;
+    qr_lock *l;
+    char **names;
+    size_t n;
+    cr_assert_eq(qr_dir_create(fx.d, "g", &f), QR_EIO);
+    cr_assert_eq(qr_dir_lock(fx.d, "LOCK", &l, NULL), QR_EIO);
+    cr_assert_eq(qr_dir_list(fx.d, &names, &n), 0);
+    cr_assert_eq(n, 0, "a removed directory lists empty");
+    cr_assert_eq(qr_dir_write_file(fx.d, "g", "x", 1), QR_EIO);
+    cr_assert_eq(memcmp(s.p, "x", 1), 0, "mappings stay valid");
+    qr_mapping_close(m);
+}
+
 Test(dir_posix, errno_mapping)
 {
     cr_assert_eq(qr_dir_errno_status(ENOSPC, false), QR_ENOSPC);

@@ -436,6 +436,20 @@ DIR_TEST(manifest, a_fault_anywhere_in_commit_keeps_the_previous_generation)
         expect_loads(fx.d, gen);
     }
     cr_assert_eq(qr_dir_fault_calls(fd, QR_FAULT_MAP), 0, "commit reads nothing");
+    long before[QR_FAULT_OP_COUNT];
+    for (int op = 0; op < QR_FAULT_OP_COUNT; op++)
+        before[op] = qr_dir_fault_calls(fd, (qr_fault_op)op);
+    m2.generation = 100;
+    cr_assert_eq(qr_manifest_commit(fd, &m2), 0);
+    cr_assert_eq(qr_dir_fault_calls(fd, QR_FAULT_CREATE) - before[QR_FAULT_CREATE], 1);
+    cr_assert_eq(qr_dir_fault_calls(fd, QR_FAULT_SYNC) - before[QR_FAULT_SYNC], 2,
+                 "the file, then the directory");
+    cr_assert_eq(qr_dir_fault_calls(fd, QR_FAULT_RENAME) - before[QR_FAULT_RENAME], 1);
+    /* the directory sync comes after the rename: failing it takes the new generation back */
+    m2.generation = 101;
+    qr_dir_fault_arm(fd, QR_FAULT_SYNC, 1, QR_EIO);
+    cr_assert_eq(qr_manifest_commit(fd, &m2), QR_EIO);
+    expect_loads(fx.d, 100);
     qr_dir_close(fd);
 }
 
@@ -563,7 +577,7 @@ DIR_TEST(manifest, gc_removes_exactly_what_the_manifest_does_not_name)
     qr_dir_unlock(l);
 }
 
-DIR_TEST(manifest, gc_with_a_stale_manifest_removes_nothing)
+DIR_TEST(manifest, gc_with_a_stale_or_uncommitted_manifest_removes_nothing)
 {
     for (uint64_t g = 1; g <= 2; g++) {
         qr_manifest m = sample(g);
@@ -572,8 +586,9 @@ DIR_TEST(manifest, gc_with_a_stale_manifest_removes_nothing)
     fx_put(fx.d, "seg-0000000000000009.doc", "named by nobody");
     char before[512], after[512];
     fx_listing(fx.d, before, sizeof before);
-    qr_manifest old = sample(1);
+    qr_manifest old = sample(1), uncommitted = sample(3);
     cr_assert_eq(qr_manifest_gc(fx.d, &old), QR_EINVAL);
+    cr_assert_eq(qr_manifest_gc(fx.d, &uncommitted), QR_EINVAL);
     fx_listing(fx.d, after, sizeof after);
     cr_assert_str_eq(after, before);
 }
