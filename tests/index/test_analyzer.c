@@ -8,6 +8,9 @@
  * written independently below (own UTF-8 decoder, per-code-point word
  * marking, plain utf8proc_map and sb_stemmer calls, no cache).
  *
+ * Tables of cases sit between clang-format off/on so that each case stays on one
+ * line with its comment.
+ *
  * Expected terms were worked out from the SPEC rules and checked against
  * utf8proc_map(CASEFOLD|COMPAT|STRIPMARK|COMPOSE) and libstemmer directly.
  */
@@ -27,12 +30,12 @@
 
 /* Collects tokens as "pos:term pos:term ..." and checks the callback contract. */
 struct collect {
-    qr_buf out;         /* the rendering, NUL-terminated by finish() */
-    size_t ntok;        /* tokens seen */
-    uint32_t last_pos;  /* position of the previous token */
-    bool any;           /* a token was seen */
-    bool monotonic;     /* positions never went down */
-    bool bad_len;       /* a token had len 0 */
+    qr_buf out;        /* the rendering; run_full() NUL-terminates it */
+    size_t ntok;       /* tokens seen */
+    uint32_t last_pos; /* position of the previous token */
+    bool any;          /* a token was seen */
+    bool monotonic;    /* positions never went down */
+    bool bad_len;      /* a token had len 0 */
 };
 
 static int collect_fn(void *ctx, const qr_token *t)
@@ -87,7 +90,7 @@ static const char *run(const char *text)
         const char *got_ = (got_expr);                                                             \
         cr_assert(!strcmp(got_, want), "text: [%s]\n  got: [%s]\n want: [%s]", text, got_, want);  \
     } while (0)
-#define EXPECT(text, want) EXPECT_RUN(run(text), text, want)
+#define EXPECT(text, want)            EXPECT_RUN(run(text), text, want)
 #define EXPECT_LANG(lang, text, want) EXPECT_RUN(run_flags(lang, text, 0, NULL), text, want)
 #define EXPECT_NOSTEM(text, want)                                                                  \
     EXPECT_RUN(run_flags("english", text, QR_ANALYZE_NOSTEM, NULL), text, want)
@@ -145,6 +148,7 @@ Test(analyzer, spec_table_position_counts)
 
 /* ---- §2.2 words and separators ------------------------------------------ */
 
+/* clang-format off */
 Test(analyzer, separators)
 {
     EXPECT("", "");
@@ -160,12 +164,14 @@ Test(analyzer, separators)
     EXPECT("a\xe2\x80\x8b" "b", "0:a 1:b");    /* ZERO WIDTH SPACE (Cf) */
     EXPECT("Kyiv\xf0\x9f\x87\xba\xf0\x9f\x87\xa6" "Lviv", "0:kyiv 1:lviv"); /* flag emoji (So) */
 }
+/* clang-format on */
 
 Test(analyzer, nul_byte_separates)
 {
     cr_assert_str_eq(run_full("english", "a\0b", 3, 0, 0, NULL), "0:a 1:b");
 }
 
+/* clang-format off */
 Test(analyzer, case_folding)
 {
     EXPECT("CRIMEA Crimea crimea cRiMeA", "0:crimea 1:crimea 2:crimea 3:crimea");
@@ -173,7 +179,9 @@ Test(analyzer, case_folding)
     EXPECT("ΣΊΣΥΦΟΣ Σίσυφος", "0:σισυφοσ 1:σισυφοσ"); /* final sigma folds to σ */
     EXPECT("ǅ ǈ", "0:dz 1:lj");                         /* titlecase digraphs (Lt) */
 }
+/* clang-format on */
 
+/* clang-format off */
 Test(analyzer, diacritics_are_stripped)
 {
     EXPECT("Gdańsk Kraków Bucureşti București", "0:gdansk 1:krakow 2:bucuresti 3:bucuresti");
@@ -182,9 +190,11 @@ Test(analyzer, diacritics_are_stripped)
     EXPECT("Kraków Krako\xcc\x81w", "0:krakow 1:krakow");
     EXPECT("Bucure\xc8\x99ti Bucures\xcc\xa6ti", "0:bucuresti 1:bucuresti");
 }
+/* clang-format on */
 
 /* ---- §2.2 / §6 apostrophes ----------------------------------------------- */
 
+/* clang-format off */
 Test(analyzer, apostrophe_between_letters)
 {
     EXPECT("don't", "0:don't");
@@ -196,6 +206,7 @@ Test(analyzer, apostrophe_between_letters)
     EXPECT("é's", "0:e");                         /* precomposed é is a letter: e's, stemmed */
     EXPECT("aʼs", "0:aʼ");                        /* U+02BC is itself a letter (Lm), not an apostrophe */
 }
+/* clang-format on */
 
 Test(analyzer, apostrophe_at_word_edges)
 {
@@ -210,6 +221,7 @@ Test(analyzer, apostrophe_at_word_edges)
     EXPECT("a 'b", "0:a 1:b");
 }
 
+/* clang-format off */
 Test(analyzer, apostrophe_needs_letters_right_beside)
 {
     EXPECT("90's", "0:90 1:s");                  /* digit before */
@@ -227,6 +239,7 @@ Test(analyzer, apostrophe_needs_letters_right_beside)
     EXPECT("a'", "0:a");                         /* end of text */
     EXPECT("rock'-n", "0:rock 1:n");             /* a hyphen is not a letter */
 }
+/* clang-format on */
 
 Test(analyzer, right_single_quote_becomes_apostrophe)
 {
@@ -262,6 +275,7 @@ Test(analyzer, compound_concatenation_is_of_unstemmed_parts)
     EXPECT("CEASE-FIRES", "0:ceas 0:ceasefir 1:fire");
 }
 
+/* clang-format off */
 Test(analyzer, unicode_hyphens)
 {
     EXPECT("e‐mail", "0:e 0:email 1:mail");     /* U+2010 HYPHEN */
@@ -274,7 +288,9 @@ Test(analyzer, unicode_hyphens)
     EXPECT("a\xef\xbc\x8d" "b", "0:a 1:b");       /* U+FF0D FULLWIDTH HYPHEN-MINUS */
     EXPECT("a\xef\xb9\xa3" "b", "0:a 1:b");       /* U+FE63 SMALL HYPHEN-MINUS */
 }
+/* clang-format on */
 
+/* clang-format off */
 Test(analyzer, hyphen_edges_and_doubles)
 {
     EXPECT("-x", "0:x");
@@ -295,7 +311,9 @@ Test(analyzer, hyphen_edges_and_doubles)
     EXPECT("-", "");
     EXPECT("---", "");
 }
+/* clang-format on */
 
+/* clang-format off */
 Test(analyzer, hyphen_next_to_marks_and_digits)
 {
     /* a mark is a word character, so it joins a compound on either side */
@@ -308,6 +326,7 @@ Test(analyzer, hyphen_next_to_marks_and_digits)
     EXPECT("1-2", "0:1 0:12 1:2");
     EXPECT("x²-y", "0:x2 0:x2i 1:y");           /* x2y stems to x2i */
 }
+/* clang-format on */
 
 Test(analyzer, compound_concatenation_limit)
 {
@@ -346,6 +365,7 @@ Test(analyzer, compound_with_over_long_part)
 
 /* ---- digits and numbers -------------------------------------------------- */
 
+/* clang-format off */
 Test(analyzer, digits)
 {
     EXPECT("2024", "0:2024");
@@ -357,9 +377,11 @@ Test(analyzer, digits)
     EXPECT("① Ⅻ ⅷ", "0:1 1:xii 2:viii");        /* No and Nl with compatibility forms */
     EXPECT("F-16s", "0:f 0:f16s 1:16s");        /* no vowel: the stemmer keeps the s */
 }
+/* clang-format on */
 
 /* ---- scripts ----------------------------------------------------------- */
 
+/* clang-format off */
 Test(analyzer, cyrillic)
 {
     EXPECT("Переговоры о перемирии", "0:переговоры 1:о 2:перемирии"); /* english leaves it */
@@ -369,6 +391,7 @@ Test(analyzer, cyrillic)
     EXPECT_LANG("russian", "Україною", "0:украін");
     EXPECT("Й й", "0:и 1:и");
 }
+/* clang-format on */
 
 Test(analyzer, greek)
 {
@@ -376,6 +399,7 @@ Test(analyzer, greek)
     EXPECT_LANG("greek", "Ελλάδα διαπραγματεύσεις", "0:ελλαδ 1:διαπραγματευσ");
 }
 
+/* clang-format off */
 Test(analyzer, cjk)
 {
     EXPECT("北京。上海", "0:北京 1:上海");         /* no segmentation: a run of Lo is one word */
@@ -383,6 +407,7 @@ Test(analyzer, cjk)
     EXPECT("ﾀﾜｰ", "0:タワー");                     /* halfwidth katakana fold to fullwidth */
     EXPECT("北京、 東京", "0:北京 1:東京");
 }
+/* clang-format on */
 
 Test(analyzer, mixed_scripts)
 {
@@ -392,13 +417,16 @@ Test(analyzer, mixed_scripts)
     EXPECT("Putin普京", "0:putin普京");
 }
 
+/* clang-format off */
 Test(analyzer, marks)
 {
     /* every combining mark (Mn, Mc, Me) is removed */
     EXPECT("नमस्ते", "0:नमसत");
     EXPECT("a\xe2\x83\x9d", "0:a");               /* U+20DD COMBINING ENCLOSING CIRCLE (Me) */
 }
+/* clang-format on */
 
+/* clang-format off */
 Test(analyzer, word_of_only_marks_takes_a_position)
 {
     EXPECT("a \xcc\x81\xcc\x88 b", "0:a 2:b");
@@ -408,6 +436,7 @@ Test(analyzer, word_of_only_marks_takes_a_position)
     cr_assert_eq(positions("\xe2\x83\x9d x"), 2); /* U+20DD (Me) alone */
     EXPECT("\xcc\x81" "abc", "0:abc");            /* a word may start with a mark */
 }
+/* clang-format on */
 
 Test(analyzer, four_byte_letters_fill_the_scratch_exactly)
 {
@@ -435,6 +464,7 @@ Test(analyzer, four_byte_letters_fill_the_scratch_exactly)
 
 /* ---- §2.1 invalid UTF-8 ----------------------------------------------------- */
 
+/* clang-format off */
 Test(analyzer, invalid_utf8_separates)
 {
     EXPECT("ab\xff" "cd", "0:ab 1:cd");
@@ -449,7 +479,9 @@ Test(analyzer, invalid_utf8_separates)
     EXPECT("\xc3\xc3\xa9t\xc3\xa9", "0:ete");      /* a bad lead byte, then a valid é */
     cr_assert_eq(positions("ab\xff" "cd"), 2);
 }
+/* clang-format on */
 
+/* clang-format off */
 Test(analyzer, overlong_and_surrogate_encodings_separate)
 {
     EXPECT("a\xc0\xaf" "b", "0:a 1:b");            /* overlong '/' */
@@ -463,6 +495,7 @@ Test(analyzer, overlong_and_surrogate_encodings_separate)
     EXPECT("a\xed\x9f\xbf" "b", "0:a 1:b");        /* U+D7FF is valid but unassigned: separates */
     EXPECT("a\xea\xb0\x80" "b", "0:a가b");          /* U+AC00 (Lo) valid: one word */
 }
+/* clang-format on */
 
 /* ---- §2.6 / §6 the 64-byte limit ----------------------------------------- */
 
@@ -547,6 +580,7 @@ Test(analyzer, limit_counts_the_apostrophe_after_conversion)
 
 /* ---- compatibility forms and special letters ------------------------------ */
 
+/* clang-format off */
 Test(analyzer, compatibility_forms)
 {
     EXPECT("ﬁnal ﬃ", "0:final 1:ffi");
@@ -554,13 +588,16 @@ Test(analyzer, compatibility_forms)
     EXPECT("H₂O", "0:h2o");
     EXPECT("ℌ𝐀𝔟", "0:hab");                       /* letterlike and mathematical alphanumerics */
 }
+/* clang-format on */
 
+/* clang-format off */
 Test(analyzer, turkish_dotted_i)
 {
     /* İ casefolds to i + U+0307 and STRIPMARK drops the dot */
     EXPECT("İstanbul İSTANBUL", "0:istanbul 1:istanbul");
     EXPECT("ıi", "0:ıi");                          /* dotless ı stays itself */
 }
+/* clang-format on */
 
 /* ---- positions, offsets and flags ------------------------------------------- */
 
@@ -634,9 +671,9 @@ Test(analyzer, token_offsets_and_flags)
         uint32_t pos, start, end;
         bool concat, compound;
     } want[] = {
-        {"the", 0, 0, 3, false, false},       {"ceas", 1, 4, 9, false, true},
-        {"ceasefir", 1, 4, 14, true, true},   {"fire", 2, 10, 14, false, true},
-        {"talk", 3, 15, 20, false, false},    {"zelenski", 4, 22, 34, false, false},
+        {"the", 0, 0, 3, false, false},     {"ceas", 1, 4, 9, false, true},
+        {"ceasefir", 1, 4, 14, true, true}, {"fire", 2, 10, 14, false, true},
+        {"talk", 3, 15, 20, false, false},  {"zelenski", 4, 22, 34, false, false},
     };
     for (size_t i = 0; i < r.n; i++) {
         cr_assert_str_eq(r.terms[i], want[i].term, "token %zu", i);
@@ -834,8 +871,8 @@ Test(analyzer, cache_same_word_many_times)
     char want[128];
     for (uint32_t i = 0; i < 5000; i++) {
         uint32_t p = i * 5;
-        snprintf(want, sizeof want, "%u:talk %u:talk %u:talk %u:ceas %u:ceasefir %u:fire", p,
-                 p + 1, p + 2, p + 3, p + 3, p + 4);
+        snprintf(want, sizeof want, "%u:talk %u:talk %u:talk %u:ceas %u:ceasefir %u:fire", p, p + 1,
+                 p + 2, p + 3, p + 3, p + 4);
         cr_assert(strncmp(s, want, strlen(want)) == 0, "at word %u: %.60s", p, s);
         s += strlen(want);
         if (*s == ' ')
@@ -911,8 +948,7 @@ static void check_against_fresh_chunks(uint32_t nwords, void (*make)(qr_buf *, u
         cr_assert_eq(qr_analyzer_open(&f, "english"), 0);
         uint32_t n = 0;
         size_t s = chunk_start[k], e = chunk_start[k + 1];
-        cr_assert_eq(qr_analyze(f, (const char *)text.p + s, e - s, pos, 0, render_fn, &rr, &n),
-                     0);
+        cr_assert_eq(qr_analyze(f, (const char *)text.p + s, e - s, pos, 0, render_fn, &rr, &n), 0);
         pos += n;
         qr_analyzer_close(f);
     }
@@ -1057,8 +1093,7 @@ static size_t ref_norm(const char *raw, size_t n, char *out, size_t cap)
 }
 
 static void ref_emit(qr_buf *out, struct sb_stemmer *st, unsigned flags, uint32_t pos,
-                     const char *norm, size_t n, bool concat, bool compound, uint32_t s,
-                     uint32_t e)
+                     const char *norm, size_t n, bool concat, bool compound, uint32_t s, uint32_t e)
 {
     if (n == 0 || n > QR_MAX_TERM_BYTES)
         return;
@@ -1077,8 +1112,8 @@ static void ref_emit(qr_buf *out, struct sb_stemmer *st, unsigned flags, uint32_
 }
 
 /* Appends the tokens of text[0..len) by SPEC §2 to out; returns the positions used. */
-static uint32_t ref_analyze(struct sb_stemmer *st, const char *text, size_t len,
-                            uint32_t first_pos, unsigned flags, qr_buf *out)
+static uint32_t ref_analyze(struct sb_stemmer *st, const char *text, size_t len, uint32_t first_pos,
+                            unsigned flags, qr_buf *out)
 {
     struct rcp *u = calloc(len + 1, sizeof *u);
     size_t m = 0;
@@ -1168,6 +1203,7 @@ static int refcollect_fn(void *ctx, const qr_token *t)
 }
 
 /* Pieces for random texts: every class the rules distinguish. */
+/* clang-format off */
 #define P(s) {s, sizeof(s) - 1}
 static const struct {
     const char *s;
@@ -1181,6 +1217,7 @@ static const struct {
     P("\xe0\xa4\x83"), P("Ａ"), P("ing"), P("’s"), P("\xc2\xad"), P("\xe2\x83\x9d"),
 };
 #undef P
+/* clang-format on */
 
 static size_t random_text(char *buf, size_t cap, unsigned *seed)
 {
@@ -1306,8 +1343,8 @@ Test(analyzer, random_bytes_stress)
     for (int round = 0; round < 4000; round++) {
         size_t n = (size_t)rand_r(&seed) % sizeof buf;
         for (size_t i = 0; i < n; i++)
-            buf[i] = (char)(rand_r(&seed) % 4 == 0 ? "a-'’ \xc3\xa9"[rand_r(&seed) % 8]
-                                                   : rand_r(&seed));
+            buf[i] =
+                (char)(rand_r(&seed) % 4 == 0 ? "a-'’ \xc3\xa9"[rand_r(&seed) % 8] : rand_r(&seed));
         struct check c = {.first = 7, .len = n, .ok = true};
         uint32_t np = 0;
         cr_assert_eq(qr_analyze(a, buf, n, 7, 0, check_fn, &c, &np), 0);
