@@ -55,6 +55,7 @@ struct qr_indexer {
     qr_index_options opt;     /* defaults filled in */
     char language[32];        /* the index's language */
     bool exists;              /* a manifest was committed */
+    bool stale;               /* a run committed: reload before the next one */
     qr_manifest man;          /* the last commit (zeroed when !exists) */
     struct oldseg *old;       /* its segments, man.nsegs of them */
     size_t nold;
@@ -193,6 +194,17 @@ fail:
     if (!ix->err[0])
         set_err(ix, "cannot load the index: %s", qr_strerror(rc));
     unload(ix);
+    return rc;
+}
+
+/* Reloads the last commit if this indexer committed since it loaded. */
+static int ensure_loaded(qr_indexer *ix)
+{
+    if (!ix->stale)
+        return QR_OK;
+    int rc = load(ix);
+    if (!rc)
+        ix->stale = false;
     return rc;
 }
 
@@ -478,9 +490,11 @@ static int merge_fresh(struct run *r)
                 continue;
             cand[n].docs = r->fresh[i].info.docs;
             cand[n].deleted = 0;
+            cand[n].cost = qr_merge_cost(r->fresh[i].info.bytes);
             map[n++] = i;
         }
-        k = qr_merge_pick(cand, n, r->ix->opt.merge_factor, pick);
+        /* The merging worker's builder is empty: its share of the budget is free. */
+        k = qr_merge_pick(cand, n, r->ix->opt.merge_factor, r->limit, pick);
         for (size_t j = 0; j < k; j++) {
             r->fresh[map[pick[j]]].busy = true;
             ids[j] = r->fresh[map[pick[j]]].info.id;
@@ -512,26 +526,31 @@ struct worker {
     qr_postings_builder *pb;
     qr_segment_writer *sw; /* open while the builder holds documents */
     uint64_t sw_id;
-    size_t sw_bytes;  /* estimate of what the segment writer holds */
+    size_t sw_bytes;  /* what the segment writer holds: raw text and table rows */
     qr_buf file;      /* the file being indexed */
     qr_buf fspath;    /* its path */
     pthread_t tid;
 };
 
 /*
- * Bytes a worker is accountable for: the builder, twice (a flush encodes
- * the postings into the segment writer's buffers while the builder still
- * holds them), plus the stored documents the segment writer holds.
+ * The memory a worker's flush will peak at, estimated from what it holds:
+ * the builder, the segment writer's raw stored text and document table
+ * (it keeps them until finish), and what finish adds while both are still
+ * held: the compressed text (under half the raw text) and the encoded
+ * postings (about the size of the builder's streams, briefly twice when
+ * they are framed). Measured on the Wikipedia sample, the peak RSS of a run
+ * stays within the budget plus the fixed overhead with these factors.
  */
 static size_t worker_bytes(const struct worker *w)
 {
-    return 2 * qr_pbuilder_bytes(w->pb) + w->sw_bytes + w->file.cap;
+    size_t pb = qr_pbuilder_bytes(w->pb);
+    return pb + pb + pb / 2 + w->sw_bytes + w->sw_bytes / 2 + w->file.cap;
 }
 
-/* What the segment writer keeps of a document until its flush (compressed text, table). */
-static size_t stored_estimate(size_t text, size_t path)
+/* What the segment writer keeps of a document until its flush: raw text and table row. */
+static size_t stored_bytes(size_t text, size_t path)
 {
-    return text / 2 + path + 64;
+    return text + path + 48;
 }
 
 static int flush_worker(struct worker *w)
@@ -592,7 +611,8 @@ static int index_doc(struct worker *w, const char *path, const char *text, size_
     qr_split_title(text, len, &title, &body);
     uint32_t tp = 0, bp = 0;
     if ((rc = qr_analyze(w->an, (const char *)title.p, title.n, 0, 0, on_token, w->pb, &tp)) ||
-        (rc = qr_analyze(w->an, (const char *)body.p, body.n, tp, 0, on_token, w->pb, &bp)))
+        (rc = qr_analyze(w->an, (const char *)body.p, body.n, tp, 0, on_token, w->pb, &bp)) ||
+        (rc = qr_pbuilder_end_doc(w->pb)))
         goto fail;
     if (bp > UINT32_MAX - tp) {
         rc = QR_ETOOBIG;
@@ -614,7 +634,7 @@ static int index_doc(struct worker *w, const char *path, const char *text, size_
     };
     if ((rc = qr_segment_writer_add_doc(w->sw, &in)))
         goto fail;
-    w->sw_bytes += stored_estimate(title.n + body.n, path_len);
+    w->sw_bytes += stored_bytes(title.n + body.n, path_len);
     if (worker_bytes(w) >= r->limit)
         return flush_worker(w);
     return QR_OK;
@@ -813,6 +833,7 @@ struct cand {
     size_t old;        /* index in ix->old when !fresh */
     qr_segment_info info; /* when fresh */
     uint32_t docs, deleted;
+    uint64_t cost;     /* memory a merge of it needs */
     bool gone;         /* merged away */
 };
 
@@ -884,8 +905,10 @@ static int finish_run(struct run *r, struct cand **pc, size_t *pn, qr_index_resu
         for (size_t i = 0; i < n; i++) {
             mc[i].docs = c[i].docs;
             mc[i].deleted = c[i].deleted;
+            mc[i].cost = c[i].cost;
         }
-        size_t g = qr_merge_pick(mc, n, ix->opt.merge_factor, pick);
+        /* The workers are done: the whole budget is free. */
+        size_t g = qr_merge_pick(mc, n, ix->opt.merge_factor, ix->opt.ram_bytes, pick);
         if (!g)
             break;
         for (size_t j = 0; j < g; j++) {
@@ -930,7 +953,10 @@ static int finish_run(struct run *r, struct cand **pc, size_t *pn, qr_index_resu
                 c[k++] = c[i];
         n = k;
         if (info.docs) {
-            struct cand merged = {.fresh = true, .info = info, .docs = info.docs};
+            struct cand merged = {.fresh = true,
+                                  .info = info,
+                                  .docs = info.docs,
+                                  .cost = qr_merge_cost(info.bytes)};
             c[n++] = merged; /* room: the group freed at least one entry */
         }
     }
@@ -1031,7 +1057,9 @@ static int do_run(qr_indexer *ix, const qr_walk *walk, const qr_mem_doc *docs, s
                   qr_index_result *res)
 {
     double t0 = now_s();
-    int rc = QR_OK;
+    int rc = ensure_loaded(ix);
+    if (rc)
+        return rc;
     size_t skips_cap = 0;
     struct cand *cands = NULL;
     size_t ncands = 0;
@@ -1189,21 +1217,25 @@ static int do_run(qr_indexer *ix, const qr_walk *walk, const qr_mem_doc *docs, s
         x->old = i;
         x->docs = ix->old[i].m.docs;
         x->deleted = ix->old[i].del.count;
+        qr_segment_info info;
+        qr_segment_get_info(ix->old[i].seg, &info);
+        x->cost = qr_merge_cost(info.bytes);
     }
     for (size_t i = 0; i < r.nfresh; i++) {
         struct cand *x = &cands[ncands++];
         x->fresh = true;
         x->info = r.fresh[i].info;
         x->docs = x->info.docs;
+        x->cost = qr_merge_cost(x->info.bytes);
     }
     r.nfresh = 0; /* now owned by cands */
     rc = finish_run(&r, &cands, &ncands, res);
     res->merges = r.merges;
     if (rc)
         goto out;
+    /* The next run reloads the new commit (a one-run process never pays for it). */
     unload(ix);
-    if ((rc = load(ix)))
-        goto out;
+    ix->stale = true;
 out:
     if (rc && !res->committed) {
         /* Every segment id this run handed out may have files: remove them. */
@@ -1256,9 +1288,11 @@ int qr_indexer_merge_all(qr_indexer *ix, qr_index_result *out)
     memset(out, 0, sizeof *out);
     ix->err[0] = 0;
     double t0 = now_s();
-    int rc = QR_OK;
     qr_merge_src *src = NULL;
     qr_manifest m = {0};
+    int rc = ensure_loaded(ix);
+    if (rc)
+        goto out;
     if (!ix->nold || (ix->nold == 1 && !ix->old[0].m.deleted)) {
         out->docs = qr_manifest_live_docs(&ix->man);
         out->segments = ix->nold;
@@ -1303,7 +1337,7 @@ int qr_indexer_merge_all(qr_indexer *ix, qr_index_result *out)
     out->segments = m.nsegs;
     out->docs = info.docs;
     unload(ix);
-    rc = load(ix);
+    ix->stale = true;
 out:
     out->index_bytes = index_size(ix->dir);
     out->seconds = now_s() - t0;

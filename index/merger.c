@@ -77,41 +77,73 @@ static int cmp_slices(qr_slice a, qr_slice b)
 
 /* ---- the policy ---- */
 
-static unsigned tier_of(uint32_t live, unsigned factor)
+uint64_t qr_merge_cost(const uint64_t bytes[QR_SEG_FILE_COUNT])
+{
+    uint64_t rest = 0;
+    for (int k = 0; k < QR_SEG_FILE_COUNT; k++)
+        if (k != QR_SEG_STO)
+            rest += bytes[k];
+    return 4 * bytes[QR_SEG_STO] + 3 * rest;
+}
+
+static unsigned tier_of(uint64_t cost, unsigned factor)
 {
     unsigned t = 0;
-    for (uint64_t x = live; x >= factor; x /= factor)
+    for (uint64_t x = cost / QR_MERGE_FLOOR; x >= factor; x /= factor)
         t++;
     return t;
 }
 
-size_t qr_merge_pick(const qr_merge_cand *c, size_t n, unsigned factor, size_t *out)
+size_t qr_merge_pick(const qr_merge_cand *c, size_t n, unsigned factor, uint64_t max_cost,
+                     size_t *out)
 {
     if (factor < 2)
         factor = QR_MERGE_FACTOR;
+    if (!max_cost)
+        max_cost = UINT64_MAX;
     /* A mostly deleted segment is rewritten on its own. */
     for (size_t i = 0; i < n; i++) {
         uint32_t live = c[i].docs - c[i].deleted;
-        if (live && c[i].deleted > live) {
+        if (live && c[i].deleted > live && c[i].cost <= max_cost) {
             out[0] = i;
             return 1;
         }
     }
-    /* The lowest tier with `factor` segments or more. */
-    for (unsigned t = 0; t < 33; t++) {
-        size_t k = 0;
-        for (size_t i = 0; i < n; i++) {
-            uint32_t live = c[i].docs - c[i].deleted;
-            if (live && tier_of(live, factor) == t)
+    /* The lowest tier with `factor` segments or more: its cheapest that fit together. */
+    for (unsigned t = 0; t < 65; t++) {
+        size_t k = 0, stored = 0;
+        for (size_t i = 0; i < n; i++)
+            if (c[i].docs > c[i].deleted && tier_of(c[i].cost, factor) == t) {
+                if (stored < QR_MERGE_MAX_GROUP)
+                    out[stored++] = i;
                 k++;
-        }
+            }
         if (k < factor)
             continue;
+        k = stored;
+        /* Sort the members by cost (insertion sort: at most QR_MERGE_MAX_GROUP). */
+        for (size_t i = 1; i < k; i++) {
+            size_t x = out[i], j = i;
+            while (j > 0 && c[out[j - 1]].cost > c[x].cost) {
+                out[j] = out[j - 1];
+                j--;
+            }
+            out[j] = x;
+        }
         size_t m = 0;
-        for (size_t i = 0; i < n && m < QR_MERGE_MAX_GROUP; i++) {
-            uint32_t live = c[i].docs - c[i].deleted;
-            if (live && tier_of(live, factor) == t)
-                out[m++] = i;
+        uint64_t sum = 0;
+        while (m < k && c[out[m]].cost <= max_cost - sum)
+            sum += c[out[m++]].cost;
+        if (m < 2)
+            continue;
+        /* Back to index order. */
+        for (size_t i = 1; i < m; i++) {
+            size_t x = out[i], j = i;
+            while (j > 0 && out[j - 1] > x) {
+                out[j] = out[j - 1];
+                j--;
+            }
+            out[j] = x;
         }
         return m;
     }

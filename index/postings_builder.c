@@ -28,6 +28,16 @@
  * and the builder ran 2.5 times slower on Wikipedia text. The load factor
  * stays at most 3/4.
  *
+ * Pipeline. Most table and arena lines a token needs are not in cache, so
+ * a token goes through three steps a few tokens apart: on arrival its bytes
+ * are copied into a small ring, hashed, and its table line prefetched; LAG_A
+ * tokens later it is looked up (or inserted) and the line its posting will
+ * be written to is prefetched; LAG_B tokens later the posting is appended.
+ * The misses of consecutive tokens thus overlap instead of adding up. A
+ * document's pending tokens are completed by qr_pbuilder_end_doc() (which
+ * begin_doc and emit call). A table growth first completes every resolved
+ * token, since they hold table indices.
+ *
  * Terms are sorted for emitting by their first 8 bytes as a big-endian key,
  * then by a full comparison on ties.
  */
@@ -64,6 +74,19 @@ struct term {
     char text[INLINE_TEXT]; /* the term if len <= INLINE_TEXT, else its offset in b->text */
 };
 
+#define RING  32 /* tokens in flight, a power of two */
+#define LAG_A 8  /* tokens between arrival and lookup */
+#define LAG_B 24 /* tokens between arrival and append */
+
+/* A token in flight. */
+struct pend {
+    uint64_t hash;  /* xxh3 of text, | 1 */
+    uint32_t pos;   /* its position */
+    uint32_t idx;   /* its term's table index, once looked up */
+    uint8_t len;    /* bytes of text */
+    char text[MAX_TERM];
+};
+
 struct qr_postings_builder {
     struct term *table; /* table_cap entries, 64-byte aligned inside table_mem */
     void *table_mem;    /* the allocation holding table */
@@ -77,6 +100,12 @@ struct qr_postings_builder {
     uint32_t ndocs;      /* documents begun */
     uint32_t *posbuf;    /* emit scratch: positions of one posting */
     uint32_t posbuf_cap;
+    uint32_t doc_pos;    /* largest position added to the current document */
+    int err;             /* sticky error of a deferred step */
+    uint32_t head;       /* tokens that arrived (ring index = count % RING) */
+    uint32_t na;         /* tokens looked up */
+    uint32_t nb;         /* tokens appended */
+    struct pend ring[RING];
 };
 
 _Static_assert(sizeof(struct term) == 64, "a term is one cache line");
@@ -164,6 +193,9 @@ void qr_pbuilder_reset(qr_postings_builder *b)
     b->posbuf = NULL;
     b->posbuf_cap = 0;
     b->ndocs = 0;
+    b->doc_pos = 0;
+    b->err = 0;
+    b->head = b->na = b->nb = 0;
 }
 
 uint32_t qr_pbuilder_docs(const qr_postings_builder *b)
@@ -185,8 +217,12 @@ size_t qr_pbuilder_bytes(const qr_postings_builder *b)
 
 int qr_pbuilder_begin_doc(qr_postings_builder *b, uint32_t *out_doc)
 {
+    int rc = qr_pbuilder_end_doc(b);
+    if (rc)
+        return rc;
     if (b->ndocs >= NO_DOC - 1)
         return QR_ETOOBIG;
+    b->doc_pos = 0;
     if (out_doc)
         *out_doc = b->ndocs;
     b->ndocs++;
@@ -307,43 +343,16 @@ static int new_term(qr_postings_builder *b, struct term *t, const char *term, si
     return QR_OK;
 }
 
-int qr_pbuilder_add(qr_postings_builder *b, const char *term, size_t len, uint32_t pos)
+/* Appends a looked-up token's posting. */
+static int append(qr_postings_builder *b, const struct pend *p)
 {
-    if (!b->ndocs || len == 0 || len > MAX_TERM)
-        return QR_EINVAL;
     uint32_t doc = b->ndocs - 1;
-    uint64_t h = XXH3_64bits(term, len) | 1;
-    uint32_t mask = b->table_cap - 1;
-    uint32_t s = (uint32_t)h & mask;
-    struct term *t;
+    struct term *t = &b->table[p->idx];
     int rc;
-    for (;;) {
-        t = &b->table[s];
-        if (!t->hash)
-            break;
-        if (t->hash == h && t->len == len && !memcmp(term_text(b, t), term, len))
-            goto found;
-        s = (s + 1) & mask;
-    }
-    /* A new term; keep the load factor at most 3/4. */
-    if ((uint64_t)(b->nterms + 1) * 4 > (uint64_t)b->table_cap * 3) {
-        if ((rc = grow_table(b)))
-            return rc;
-        mask = b->table_cap - 1;
-        s = (uint32_t)h & mask;
-        while (b->table[s].hash)
-            s = (s + 1) & mask;
-        t = &b->table[s];
-    }
-    if ((rc = new_term(b, t, term, len, h)))
-        return rc;
-found:
     if (t->last_doc == doc) {
-        if (pos < t->last_pos)
-            return QR_EINVAL;
-        if (pos == t->last_pos)
+        if (p->pos == t->last_pos)
             return QR_OK; /* the same term twice at one position counts once */
-        rc = put_varint(b, t, pos - t->last_pos);
+        rc = put_varint(b, t, p->pos - t->last_pos);
     } else {
         uint32_t delta = doc;
         if (t->last_doc != NO_DOC) {
@@ -351,14 +360,100 @@ found:
                 return rc;
             delta = doc - t->last_doc;
         }
-        if ((rc = put_varint(b, t, delta)) || (rc = put_varint(b, t, pos + 1)))
+        if ((rc = put_varint(b, t, delta)) || (rc = put_varint(b, t, p->pos + 1)))
             return rc;
         t->last_doc = doc;
     }
     if (rc)
         return rc;
-    t->last_pos = pos;
+    t->last_pos = p->pos;
     return QR_OK;
+}
+
+/* Appends every looked-up token. */
+static int drain_b(qr_postings_builder *b)
+{
+    for (; b->nb != b->na; b->nb++) {
+        int rc = append(b, &b->ring[b->nb % RING]);
+        if (rc)
+            return rc;
+    }
+    return QR_OK;
+}
+
+/* Looks a token's term up, inserting it when new; prefetches where it will be written. */
+static int resolve(qr_postings_builder *b, struct pend *p)
+{
+    uint32_t mask = b->table_cap - 1;
+    uint32_t s = (uint32_t)p->hash & mask;
+    int rc;
+    for (;;) {
+        struct term *t = &b->table[s];
+        if (!t->hash)
+            break;
+        if (t->hash == p->hash && t->len == p->len && !memcmp(term_text(b, t), p->text, p->len)) {
+            p->idx = s;
+            __builtin_prefetch(at(b, t->cur), 1);
+            return QR_OK;
+        }
+        s = (s + 1) & mask;
+    }
+    /* A new term; keep the load factor at most 3/4. */
+    if ((uint64_t)(b->nterms + 1) * 4 > (uint64_t)b->table_cap * 3) {
+        /* Looked-up tokens hold table indices: append them before they move. */
+        if ((rc = drain_b(b)) || (rc = grow_table(b)))
+            return rc;
+        mask = b->table_cap - 1;
+        s = (uint32_t)p->hash & mask;
+        while (b->table[s].hash)
+            s = (s + 1) & mask;
+    }
+    if ((rc = new_term(b, &b->table[s], p->text, p->len, p->hash)))
+        return rc;
+    p->idx = s;
+    return QR_OK;
+}
+
+int qr_pbuilder_end_doc(qr_postings_builder *b)
+{
+    if (b->err)
+        return b->err;
+    int rc = QR_OK;
+    for (; b->na != b->head && !rc; b->na++)
+        rc = resolve(b, &b->ring[b->na % RING]);
+    if (!rc)
+        rc = drain_b(b);
+    if (rc)
+        b->err = rc;
+    return rc;
+}
+
+int qr_pbuilder_add(qr_postings_builder *b, const char *term, size_t len, uint32_t pos)
+{
+    if (b->err)
+        return b->err;
+    if (!b->ndocs || len == 0 || len > MAX_TERM || pos < b->doc_pos)
+        return QR_EINVAL;
+    b->doc_pos = pos;
+    struct pend *p = &b->ring[b->head % RING];
+    p->hash = XXH3_64bits(term, len) | 1;
+    p->pos = pos;
+    p->len = (uint8_t)len;
+    memcpy(p->text, term, len);
+    __builtin_prefetch(&b->table[(uint32_t)p->hash & (b->table_cap - 1)]);
+    b->head++;
+    int rc = QR_OK;
+    if (b->head - b->na > LAG_A) {
+        rc = resolve(b, &b->ring[b->na % RING]);
+        b->na++;
+    }
+    if (!rc && b->head - b->nb > LAG_B) {
+        rc = append(b, &b->ring[b->nb % RING]);
+        b->nb++;
+    }
+    if (rc)
+        b->err = rc;
+    return rc;
 }
 
 /* ---- emitting ---- */
@@ -455,7 +550,9 @@ static void sort_items(const qr_postings_builder *b, struct sort_item *v, struct
 
 int qr_pbuilder_emit(qr_postings_builder *b, const qr_pb_sink *sink)
 {
-    int rc = QR_OK;
+    int rc = qr_pbuilder_end_doc(b);
+    if (rc)
+        return rc;
     struct sort_item *items = qr_reallocarray(NULL, b->nterms ? b->nterms : 1, sizeof *items);
     struct sort_item *tmp = qr_reallocarray(NULL, b->nterms / 2 + 1, sizeof *tmp);
     if (!items || !tmp) {

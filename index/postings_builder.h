@@ -48,16 +48,21 @@ void qr_pbuilder_close(qr_postings_builder *b);
  */
 int qr_pbuilder_begin_doc(qr_postings_builder *b, uint32_t *out_doc);
 /*
- * Adds one occurrence of term (1..255 bytes) at pos to the current document.
- * Positions of one term within a document must not decrease. Returns 0,
- * QR_EINVAL (no document started, bad length, decreasing position) or
- * QR_ENOMEM.
+ * Adds one occurrence of term (1..255 bytes, copied) at pos to the current
+ * document; positions within a document must not decrease (the analyzer's
+ * order). Returns 0, QR_EINVAL (no document begun, bad length, decreasing
+ * position: nothing added) or QR_ENOMEM / QR_ETOOBIG. The work is pipelined
+ * over a few tokens, so an allocation failure may surface at a later add,
+ * at end_doc, begin_doc or emit; after such an error every call returns it
+ * until qr_pbuilder_reset().
  */
 int qr_pbuilder_add(qr_postings_builder *b, const char *term, size_t len, uint32_t pos);
+/* Completes the current document's pending tokens; 0 or the builder's error. */
+int qr_pbuilder_end_doc(qr_postings_builder *b);
 
 /* Documents begun since the last reset. */
 uint32_t qr_pbuilder_docs(const qr_postings_builder *b);
-/* Distinct terms held. */
+/* Distinct terms held (complete after end_doc). */
 uint64_t qr_pbuilder_terms(const qr_postings_builder *b);
 /* Bytes of heap the builder holds (arena, tables, term text). */
 size_t qr_pbuilder_bytes(const qr_postings_builder *b);

@@ -103,6 +103,7 @@ Test(builder, small_exact)
     cr_assert_eq(qr_pbuilder_begin_doc(b, &d), 0); /* an empty document */
     add(b, "fire", 0);
     add(b, "fire", 200);
+    cr_assert_eq(qr_pbuilder_end_doc(b), 0);
     cr_assert_eq(qr_pbuilder_docs(b), 3);
     cr_assert_eq(qr_pbuilder_terms(b), 4);
     int rc;
@@ -149,6 +150,15 @@ Test(builder, argument_errors)
     cr_assert_eq(qr_pbuilder_add(b, big, 255, 0), 0);
     add(b, "x", 7);
     cr_assert_eq(qr_pbuilder_add(b, "x", 1, 6), QR_EINVAL, "decreasing position");
+    cr_assert_eq(qr_pbuilder_add(b, "y", 1, 6), QR_EINVAL, "decreasing across terms too");
+    add(b, "y", 7);
+    cr_assert_eq(qr_pbuilder_begin_doc(b, NULL), 0);
+    add(b, "x", 0); /* a new document starts again from 0 */
+    int rc;
+    char *t = emit_text(b, &rc, NULL);
+    cr_assert_eq(rc, 0);
+    cr_assert(strstr(t, "x: 0/1[7] 1/1[0] ;y: 0/1[7] ;"), "%s", t);
+    free(t);
     qr_pbuilder_close(b);
     qr_pbuilder_close(NULL);
 }

@@ -535,33 +535,56 @@ Test(indexer, stats_count_distinct_terms_over_segments)
 
 /* ---- the merge policy ---- */
 
-Test(merger, policy_is_tiered)
+Test(merger, policy_is_tiered_by_cost_and_bounded_by_memory)
 {
     size_t out[QR_MERGE_MAX_GROUP];
     qr_merge_cand c[10] = {{0}};
     /* Seven small segments at factor 8: content. */
     for (int i = 0; i < 7; i++)
-        c[i].docs = 5;
-    cr_assert_eq(qr_merge_pick(c, 7, 8, out), 0);
+        c[i] = (qr_merge_cand){10, 0, 100 << 10};
+    cr_assert_eq(qr_merge_pick(c, 7, 8, 0, out), 0);
     /* Eight: merge them all. */
-    c[7].docs = 3;
-    cr_assert_eq(qr_merge_pick(c, 8, 8, out), 8);
-    /* A large one stays out of a small tier's merge. */
-    c[8].docs = 5000;
-    size_t k = qr_merge_pick(c, 9, 8, out);
+    c[7] = (qr_merge_cand){10, 0, 50 << 10};
+    cr_assert_eq(qr_merge_pick(c, 8, 8, 0, out), 8);
+    for (size_t i = 0; i < 8; i++)
+        cr_assert_eq(out[i], i, "indices come in increasing order");
+    /* A large one (tier 2) stays out of the small tier's merge. */
+    c[8] = (qr_merge_cand){1000, 0, 500ull << 20};
+    size_t k = qr_merge_pick(c, 9, 8, 0, out);
     cr_assert_eq(k, 8);
     for (size_t i = 0; i < k; i++)
         cr_assert_neq(out[i], 8);
-    /* Mostly deleted: rewritten alone. */
-    qr_merge_cand d[2] = {{100, 60}, {100, 0}};
-    cr_assert_eq(qr_merge_pick(d, 2, 8, out), 1);
+    /* A memory bound merges the cheapest that fit: 50 + 100 + 100 KiB. */
+    k = qr_merge_pick(c, 9, 8, 300 << 10, out);
+    cr_assert_eq(k, 3);
+    cr_assert_eq(out[2], 7);
+    /* ... and nothing when fewer than two fit. */
+    cr_assert_eq(qr_merge_pick(c, 9, 8, 120 << 10, out), 0);
+    /* Mostly deleted: rewritten alone, if it fits. */
+    qr_merge_cand d[2] = {{100, 60, 1 << 20}, {100, 0, 1 << 20}};
+    cr_assert_eq(qr_merge_pick(d, 2, 8, 0, out), 1);
     cr_assert_eq(out[0], 0);
+    cr_assert_eq(qr_merge_pick(d, 2, 8, 1 << 19, out), 0);
     /* Fully deleted ones are never picked (the caller drops them). */
-    qr_merge_cand e[3] = {{10, 10}, {10, 10}, {10, 10}};
-    cr_assert_eq(qr_merge_pick(e, 3, 2, out), 0);
+    qr_merge_cand e[3] = {{10, 10, 1}, {10, 10, 1}, {10, 10, 1}};
+    cr_assert_eq(qr_merge_pick(e, 3, 2, 0, out), 0);
     /* factor < 2 means the default. */
-    cr_assert_eq(qr_merge_pick(c, 7, 0, out), 0);
-    cr_assert_eq(qr_merge_pick(c, 8, 1, out), 8);
+    cr_assert_eq(qr_merge_pick(c, 7, 0, 0, out), 0);
+    cr_assert_eq(qr_merge_pick(c, 8, 1, 0, out), 8);
+    /* At most QR_MERGE_MAX_GROUP at once. */
+    qr_merge_cand *many = calloc(100, sizeof *many);
+    for (int i = 0; i < 100; i++)
+        many[i] = (qr_merge_cand){1, 0, 1000 + (uint64_t)i};
+    cr_assert_eq(qr_merge_pick(many, 100, 8, 0, out), QR_MERGE_MAX_GROUP);
+    free(many);
+    /* The cost: the stored text four times, every other file three times. */
+    uint64_t bytes[QR_SEG_FILE_COUNT] = {0};
+    bytes[QR_SEG_TDI] = 1;
+    bytes[QR_SEG_DOC] = 2;
+    bytes[QR_SEG_POS] = 3;
+    bytes[QR_SEG_STO] = 10;
+    bytes[QR_SEG_DMT] = 4;
+    cr_assert_eq(qr_merge_cost(bytes), 70);
 }
 
 /* ---- lock, language, not an index ---- */
