@@ -40,11 +40,11 @@
 #include "storage/checksum.h"
 #include "storage/status.h"
 
-#define VERSION      1u
-#define BLOCK_TERMS  64u  /* terms per block written */
-#define MAX_TERM     255u /* longest term accepted */
-#define TRAILER_SIZE 40u  /* terms, sum_df, sum_ttf, index_off (u64) + nblocks, block_terms (u32)  \
-                           */
+#define VERSION     1u
+#define BLOCK_TERMS 64u  /* terms per block written */
+#define MAX_TERM    255u /* longest term accepted */
+/* trailer: terms, sum_df, sum_ttf, index_off (u64); nblocks, block_terms (u32) */
+#define TRAILER_SIZE    40u
 #define MAX_BLOCK_TERMS 65536u /* readers reject larger blocks: a corrupt count, not a format */
 
 struct qr_termdict_writer {

@@ -535,3 +535,55 @@ Test(docstore, zstd_errors_are_reported)
     qr_buf_free(&sto);
     qr_buf_free(&dmt);
 }
+
+/* The exact bytes of a two-document table, derived by hand from the grammar in docstore.c. */
+Test(docstore, golden_table_bytes)
+{
+    qr_doc_in in[2] = {
+        {"a/1", 3, "T", 1, "b", 1, 4, 2, 24, 1000, 0xabcdef},
+        {"a/2", 3, "", 0, "", 0, 3, 0, 19, -1, 7},
+    };
+    qr_docstore_writer *w;
+    cr_assert_eq(qr_docstore_writer_open(&w), 0);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(qr_docstore_add(w, &in[i]), 0);
+    qr_buf sto = {0}, dmt = {0};
+    cr_assert_eq(qr_docstore_finish(w, 3, &sto, &dmt), 0);
+    qr_docstore_writer_close(w);
+    static const uint8_t want[] = {
+        0x51, 0x52, 0x44, 0x54, 1,    0,    0,    0, /* "QRDT", version 1 */
+        2,    0,    0,    0,                         /* docs */
+        4,    0,    0,    0,    3,    0,    0,    0, /* positions */
+        2,    0,    0,    0,    0,    0,    0,    0, /* title positions */
+        24,   0,    0,    0,    0,    0,    0,    0,    19, 0, 0, 0, 0, 0, 0, 0, /* sizes */
+        0xe8, 0x03, 0,    0,    0,    0,    0,    0,                             /* mtime 1000 */
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,                          /* mtime -1 */
+        0xef, 0xcd, 0xab, 0,    0,    0,    0,    0,    7,  0, 0, 0, 0, 0, 0, 0, /* hashes */
+        0,    0,    0,    0,    3,    0,    0,    0,    6,  0, 0, 0,             /* path offsets */
+        'a',  '/',  '1',  'a',  '/',  '2',                                       /* paths */
+        0xae, 0xad, 0xbb, 0xab,                                                  /* ~magic */
+    };
+    cr_assert_eq(dmt.n, sizeof want + 8);
+    cr_assert_eq(memcmp(dmt.p, want, sizeof want), 0);
+    cr_assert_eq(qr_load_u64(dmt.p + sizeof want), qr_checksum(dmt.p, sizeof want));
+    /* the store around its frame: block entry, record offsets, trailer */
+    static const uint8_t raw[] = {1, 'T', 1, 'b', 0, 0};
+    size_t tail = 16 + 8 + 16 + QR_FILE_FOOTER_SIZE;
+    size_t frames = sto.n - 8 - tail;
+    uint8_t out[sizeof raw];
+    cr_assert_eq(ZSTD_decompress(out, sizeof out, sto.p + 8, frames), sizeof raw);
+    cr_assert_eq(memcmp(out, raw, sizeof raw), 0);
+    uint8_t t[40];
+    qr_store_u32(t, 0);
+    qr_store_u64(t + 4, 0);
+    qr_store_u32(t + 12, sizeof raw);
+    qr_store_u32(t + 16, 0);
+    qr_store_u32(t + 20, 4);
+    qr_store_u32(t + 24, 2);
+    qr_store_u32(t + 28, 1);
+    qr_store_u64(t + 32, frames);
+    cr_assert_eq(memcmp(sto.p + 8 + frames, t, sizeof t), 0);
+    cr_assert_eq(memcmp(sto.p, "QRST\x01\x00\x00\x00", 8), 0);
+    qr_buf_free(&sto);
+    qr_buf_free(&dmt);
+}

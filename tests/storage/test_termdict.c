@@ -498,3 +498,38 @@ Test(termdict, allocation_failures_are_enomem)
     }
     free(t);
 }
+
+/* The exact bytes of a three-term dictionary, derived by hand from the grammar in termdict.c. */
+Test(termdict, golden_bytes)
+{
+    qr_termdict_writer *w;
+    cr_assert_eq(qr_termdict_writer_open(&w), 0);
+    qr_term_meta m[3] = {{1, 1, 0, 0}, {2, 3, 5, 7}, {1, 2, 9, 10}};
+    cr_assert_eq(qr_termdict_add(w, "ab", 2, &m[0]), 0);
+    cr_assert_eq(qr_termdict_add(w, "abc", 3, &m[1]), 0);
+    cr_assert_eq(qr_termdict_add(w, "b", 1, &m[2]), 0);
+    qr_buf img = {0};
+    cr_assert_eq(qr_termdict_finish(w, &img), 0);
+    qr_termdict_writer_close(w);
+    static const uint8_t want[] = {
+        0x51, 0x52, 0x54, 0x44, 1, 0, 0, 0, /* "QRTD", version 1 */
+        /* block 0 */
+        1, 0, 0, 0,            /* "ab": df 1, ttf-df 0, doc_off 0, pos_off 0 */
+        2, 1, 'c', 2, 1, 5, 7, /* "abc": shared 2, suffix "c", df 2, +1, doc +5, pos +7 */
+        0, 1, 'b', 1, 1, 4, 3, /* "b": shared 0, suffix "b", df 1, +1, doc +4, pos +3 */
+        /* index */
+        2, 'a', 'b', 0, /* first term "ab", block at 0 */
+        /* trailer */
+        3, 0, 0, 0, 0, 0, 0, 0,  /* terms */
+        4, 0, 0, 0, 0, 0, 0, 0,  /* sum df */
+        6, 0, 0, 0, 0, 0, 0, 0,  /* sum ttf */
+        18, 0, 0, 0, 0, 0, 0, 0, /* index offset */
+        1, 0, 0, 0,              /* blocks */
+        64, 0, 0, 0,             /* terms per block */
+        0xae, 0xad, 0xab, 0xbb,  /* ~magic */
+    };
+    cr_assert_eq(img.n, sizeof want + 8);
+    cr_assert_eq(memcmp(img.p, want, sizeof want), 0);
+    cr_assert_eq(qr_load_u64(img.p + sizeof want), qr_checksum(img.p, sizeof want));
+    qr_buf_free(&img);
+}
