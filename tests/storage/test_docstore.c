@@ -468,6 +468,7 @@ Test(docstore, allocation_failures_are_enomem)
     rdoc *d = make_docs(300, 800, 31);
     n = 300;
     bool done = false;
+    int recovered = 0, sticky = 0;
     for (long k = 0; !done; k++) {
         qr_buf sto = {0}, dmt = {0};
         qr_docstore_writer *w = NULL;
@@ -475,8 +476,12 @@ Test(docstore, allocation_failures_are_enomem)
         qr_doctable *t = NULL;
         qr_alloc_fail_after(k);
         int rc = qr_docstore_writer_open(&w);
-        for (uint32_t i = 0; rc == 0 && i < n; i++)
-            rc = qr_docstore_add(w, &d[i].in);
+        uint32_t added = 0;
+        while (rc == 0 && added < n) {
+            rc = qr_docstore_add(w, &d[added].in);
+            added += rc == 0;
+        }
+        bool add_failed = rc != 0 && w;
         if (rc == 0)
             rc = qr_docstore_finish(w, 3, &sto, &dmt);
         if (rc == 0)
@@ -494,6 +499,27 @@ Test(docstore, allocation_failures_are_enomem)
         } else {
             cr_assert_eq(rc, QR_ENOMEM, "allocation %ld: %d", k, rc);
         }
+        if (add_failed) {
+            /* either the failure was sticky, or the writer carries on as if it never happened */
+            int again = qr_docstore_add(w, &d[added].in);
+            if (again == 0) {
+                while (again == 0 && ++added < n)
+                    again = qr_docstore_add(w, &d[added].in);
+                cr_assert_eq(again, 0);
+                qr_buf_reset(&sto);
+                qr_buf_reset(&dmt);
+                cr_assert_eq(qr_docstore_finish(w, 3, &sto, &dmt), 0);
+                cr_assert_eq(qr_docstore_open(&s, (qr_slice){sto.p, sto.n}, true), 0);
+                cr_assert_eq(qr_doctable_open(&t, (qr_slice){dmt.p, dmt.n}, true), 0);
+                for (uint32_t i = 0; i < n; i++)
+                    check_doc(s, t, d, i);
+                recovered++;
+            } else {
+                cr_assert_eq(again, QR_ENOMEM);
+                cr_assert_eq(qr_docstore_finish(w, 3, &sto, &dmt), QR_ENOMEM);
+                sticky++;
+            }
+        }
         qr_docstore_close(s);
         qr_doctable_close(t);
         qr_docstore_writer_close(w);
@@ -501,6 +527,8 @@ Test(docstore, allocation_failures_are_enomem)
         qr_buf_free(&dmt);
         cr_assert(k < 10000);
     }
+    cr_assert_gt(recovered, 0, "array growth failures leave the writer usable");
+    cr_assert_gt(sticky, 0, "text buffer failures are sticky");
     free_docs(d, n);
 }
 

@@ -477,14 +477,24 @@ Test(termdict, allocation_failures_are_enomem)
         qr_termdict *d = NULL;
         qr_alloc_fail_after(k);
         int rc = qr_termdict_writer_open(&w);
-        for (size_t i = 0; rc == 0 && i < n; i++)
-            rc = qr_termdict_add(w, (const char *)t[i].b, t[i].n, &t[i].m);
+        size_t added = 0;
+        while (rc == 0 && added < n) {
+            rc = qr_termdict_add(w, (const char *)t[added].b, t[added].n, &t[added].m);
+            added += rc == 0;
+        }
+        bool add_failed = rc != 0 && w;
         if (rc == 0)
             rc = qr_termdict_finish(w, &img);
         if (rc == 0)
             rc = qr_termdict_open(&d, (qr_slice){img.p, img.n}, true);
         long failures = qr_alloc_failures();
         qr_alloc_fail_after(-1);
+        if (add_failed) {
+            /* a writer whose buffer failed to grow stays failed, finish included */
+            cr_assert_eq(qr_termdict_add(w, (const char *)t[added].b, t[added].n, &t[added].m),
+                         QR_ENOMEM);
+            cr_assert_eq(qr_termdict_finish(w, &img), QR_ENOMEM);
+        }
         if (failures == 0) {
             cr_assert_eq(rc, 0);
             done = true;
@@ -497,6 +507,20 @@ Test(termdict, allocation_failures_are_enomem)
         cr_assert(k < 10000);
     }
     free(t);
+}
+
+Test(termdict, finish_into_a_failed_buffer)
+{
+    qr_termdict_writer *w;
+    cr_assert_eq(qr_termdict_writer_open(&w), 0);
+    qr_buf img = {0};
+    qr_alloc_fail_after(0);
+    qr_buf_put_u8(&img, 1);
+    qr_alloc_fail_after(-1);
+    cr_assert_eq(img.err, QR_ENOMEM);
+    cr_assert_eq(qr_termdict_finish(w, &img), QR_ENOMEM);
+    qr_termdict_writer_close(w);
+    qr_buf_free(&img);
 }
 
 /* The exact bytes of a three-term dictionary, derived by hand from the grammar in termdict.c. */
