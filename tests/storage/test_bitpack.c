@@ -90,6 +90,24 @@ Test(bitpack, pack_keeps_only_low_bits)
         cr_assert_eq(out[i], (uint32_t)(i & 15));
 }
 
+Test(bitpack, width_above_32)
+{
+    /* a caller bug, not data: packing clamps to 32 bits, unpacking writes nothing */
+    uint32_t in[QR_BP_N], out[QR_BP_N];
+    uint8_t packed[16 * 32];
+    for (int i = 0; i < QR_BP_N; i++)
+        in[i] = 0xdeadbeefu + (uint32_t)i;
+    qr_bitpack128(packed, in, 40);
+    qr_bitunpack128(out, packed, 32);
+    cr_assert_arr_eq(out, in, sizeof in);
+    memset(out, 0x5a, sizeof out);
+    qr_bitunpack128(out, packed, 33);
+    qr_bitunpack128_portable(out, packed, 33);
+    qr_bitunpack128_ids(out, packed, 33, 0);
+    for (int i = 0; i < QR_BP_N; i++)
+        cr_assert_eq(out[i], 0x5a5a5a5au);
+}
+
 Test(bitpack, layout_is_vertical_lanes)
 {
     /* value i is field i / 4 of lane i % 4; lane l's word w is at byte 16w + 4l */
