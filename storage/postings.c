@@ -9,7 +9,7 @@
  *
  *   doc stream, one term at meta.doc_off:
  *     df = 1       single  := doc:varint dl:varint              (tf = meta.ttf)
- *     df 2..128    term    := head tail
+ *     df 2..128    term    := min_dl:varint tail
  *     df > 128     term    := head skiplen:varint skip{nblocks} full{nblocks-1} tail
  *
  *     head        := last_doc:varint max_tf_m1:varint min_dl:varint   (bound over the term)
@@ -23,8 +23,10 @@
  *
  * nblocks = ceil(df / 128). Blocks 0 .. nblocks-2 are full (128 docs, bit
  * packed); the last one, the tail, holds tail_n = df - 128 (nblocks - 1)
- * docs, 1..128, as varints, so a term of 2..128 docs has no skip table and
- * a term of one doc is two varints. A doc's gap is doc - prev - 1 (prev = the
+ * docs, 1..128, as varints. A term of 2..128 docs (most terms) is only its
+ * shortest doc length and the tail: the reader takes its last doc and max tf
+ * from the decoded tail, which it decodes on opening anyway. A term of one
+ * doc is two varints. A doc's gap is doc - prev - 1 (prev = the
  * term's previous doc, -1 before the first), so dense runs pack at width 0.
  * A block's lo is the previous block's last doc + 1 (0 for the first);
  * gapsum = last_doc - lo - 127 is the sum of the block's gaps, and restores
@@ -218,10 +220,14 @@ int qr_postings_end(qr_postings_writer *w, qr_term_meta *out)
     uint64_t doc_off = d->n, head = 0, skip = 0, tail_tf = 0, tail = 0;
     if (w->df == 1) {
         qr_buf_put_varint(d, w->docs[0]);
+        tail = d->n - doc_off;
         qr_buf_put_varint(d, w->dls[0]);
+        head = d->n - doc_off - tail;
     } else {
-        qr_buf_put_varint(d, w->last_doc);
-        qr_buf_put_varint(d, w->max_tf - 1);
+        if (w->df > QR_BLOCK) {
+            qr_buf_put_varint(d, w->last_doc);
+            qr_buf_put_varint(d, w->max_tf - 1);
+        }
         qr_buf_put_varint(d, w->min_dl);
         if (w->df > QR_BLOCK) {
             uint32_t max_tf, min_dl;
@@ -259,7 +265,7 @@ int qr_postings_end(qr_postings_writer *w, qr_term_meta *out)
     st->terms++;
     st->postings += w->df;
     st->positions += w->ttf;
-    st->head_bytes += w->df == 1 ? d->n - doc_off : head;
+    st->head_bytes += head;
     st->skip_bytes += skip;
     st->doc_bytes += w->term_doc_bytes + tail - tail_tf;
     st->freq_bytes += w->blocks.n - w->term_doc_bytes + tail_tf;
@@ -340,22 +346,28 @@ static bool skip_advance(const qr_postings_iter *it, qr_postings_skip *s)
                        s->next);
 }
 
-/* Decodes the varint tail block (docs and tfs together). */
+/*
+ * Decodes the varint tail block (docs and tfs together). A term of
+ * 2..QR_BLOCK docs has no head to check against: its bound is taken from
+ * the decoded block.
+ */
 static bool decode_tail(qr_postings_iter *it)
 {
-    const qr_postings_skip *s = &it->cur;
+    qr_postings_skip *s = &it->cur;
     if (s->doc_off > it->docs.n)
         return false;
     const uint8_t *p = it->docs.p + s->doc_off, *end = it->docs.p + it->docs.n;
     uint64_t next = s->lo;
-    uint32_t max_tf = s->max.max_tf;
+    bool only = it->nblocks == 1;
+    uint32_t max_tf = only ? UINT32_MAX : s->max.max_tf, seen_tf = 0;
+    uint32_t last = only ? QR_DOC_END - 1 : s->max.last_doc;
     for (uint32_t i = 0; i < it->tail_n; i++) {
         uint64_t code;
         uint32_t tf = 1;
         if (!qr_varint_get64(&p, end, &code))
             return false;
         uint64_t doc = next + (code >> 1);
-        if (doc > s->max.last_doc)
+        if (doc > last)
             return false;
         if (!(code & 1)) {
             uint32_t m2;
@@ -365,7 +377,14 @@ static bool decode_tail(qr_postings_iter *it)
         }
         it->docbuf[i] = (uint32_t)doc;
         it->freqbuf[i] = tf;
+        seen_tf = tf > seen_tf ? tf : seen_tf;
         next = doc + 1;
+    }
+    if (only) {
+        s->max.last_doc = it->docbuf[it->tail_n - 1];
+        s->max.max_tf = seen_tf;
+        it->term_max = it->peek.max = s->max;
+        return true;
     }
     return it->docbuf[it->tail_n - 1] == s->max.last_doc;
 }
@@ -487,6 +506,10 @@ int qr_postings_iter_init(qr_postings_iter *it, qr_slice docs, qr_slice pos,
             first == QR_DOC_END || meta->ttf > UINT32_MAX)
             return corrupt(it);
         it->term_max = (qr_block_max){first, (uint32_t)meta->ttf, mdl};
+    } else if (it->nblocks == 1) { /* last doc and max tf come with the decoded block */
+        if (!qr_varint_get32(&p, end, &mdl))
+            return corrupt(it);
+        it->term_max = (qr_block_max){QR_DOC_END - 1, UINT32_MAX, mdl};
     } else {
         if (!qr_varint_get32(&p, end, &first) || !qr_varint_get32(&p, end, &mt) ||
             !qr_varint_get32(&p, end, &mdl) || first == QR_DOC_END || mt == UINT32_MAX ||

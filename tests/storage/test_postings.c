@@ -343,7 +343,7 @@ Test(postings, golden_bytes)
     cr_assert_arr_eq(doc.p, d1, sizeof d1);
     cr_assert_arr_eq(pos.p, q1, sizeof q1);
 
-    /* df = 3: head (last 200, max_tf - 1 = 1, min_dl 4), then gap << 1 | (tf == 1) [tf - 2] */
+    /* df = 3: min_dl 4, then per doc gap << 1 | (tf == 1) [tf - 2] */
     static const uint32_t p2[] = {0, 1};
     qr_postings_begin(w);
     cr_assert_eq(qr_postings_add(w, 2, 1, 10, p2), 0);
@@ -352,7 +352,7 @@ Test(postings, golden_bytes)
     cr_assert_eq(qr_postings_end(w, &m), 0);
     cr_assert_eq(m.doc_off, 2);
     cr_assert_eq(m.pos_off, 2);
-    static const uint8_t d2[] = {0xc8, 0x01, 0x01, 0x04, 0x05, 0x00, 0x00, 0x89, 0x03};
+    static const uint8_t d2[] = {0x04, 0x05, 0x00, 0x00, 0x89, 0x03};
     cr_assert_eq(doc.n, 2 + sizeof d2);
     cr_assert_arr_eq(doc.p + 2, d2, sizeof d2);
     static const uint8_t q2[] = {0x00, 0x00, 0x01, 0x00};
@@ -961,17 +961,19 @@ typedef struct craft {
     bool tail_entry;    /* write the tail's skip entry */
     size_t packed;      /* zero bytes of packed data */
     bool extra_tail;    /* a tail of two docs (df 130) under the same head */
+    uint32_t last;      /* the head's last doc */
+    uint64_t tail[2];   /* the tail's codes (a second one only with extra_tail) */
 } craft;
 
 static craft craft_default(void)
 {
-    return (craft){0, 0, 0, 10, 128, 0, true, 0, false};
+    return (craft){0, 0, 0, 10, 128, 0, true, 0, false, 128, {1, 1}};
 }
 
 static size_t build_craft(uint8_t *out, const craft *c)
 {
     qr_buf b = {0}, s = {0};
-    qr_buf_put_varint(&b, 128); /* head: last doc 128, max_tf 1, min_dl 10 */
+    qr_buf_put_varint(&b, c->last); /* head: last doc, max_tf 1, min_dl 10 */
     qr_buf_put_varint(&b, 0);
     qr_buf_put_varint(&b, 10);
     qr_buf_put_varint(&s, c->gapsum);
@@ -987,9 +989,9 @@ static size_t build_craft(uint8_t *out, const craft *c)
     qr_buf_put(&b, s.p, s.n);
     for (size_t i = 0; i < c->packed; i++)
         qr_buf_put_u8(&b, 0);
-    qr_buf_put_varint(&b, 1); /* tail: doc 128 */
+    qr_buf_put_varint(&b, c->tail[0]); /* tail: doc 128 */
     if (c->extra_tail)
-        qr_buf_put_varint(&b, 1);
+        qr_buf_put_varint(&b, c->tail[1]);
     cr_assert_leq(b.n, 256);
     memcpy(out, b.p, b.n);
     size_t n = b.n;
@@ -1007,19 +1009,26 @@ Test(postings, corrupt_crafted)
     cr_assert_eq(read_crafted(one, sizeof one, 1, 1), 0);
     cr_assert_eq(read_crafted(one, sizeof one, 1, 1ull << 32), QR_ECORRUPT);
 
-    /* tail: a doc past the head's last doc; tf above the head's max; a short last doc */
-    static const uint8_t past[] = {0x05, 0x00, 0x01, 0x01, 0x0d};
-    cr_assert_eq(read_crafted(past, sizeof past, 2, 2), QR_ECORRUPT);
-    static const uint8_t tf_over[] = {0x05, 0x00, 0x01, 0x01, 0x06, 0x00};
-    cr_assert_eq(read_crafted(tf_over, sizeof tf_over, 2, 3), QR_ECORRUPT);
-    static const uint8_t short_last[] = {0x05, 0x00, 0x01, 0x01, 0x01};
-    cr_assert_eq(read_crafted(short_last, sizeof short_last, 2, 2), QR_ECORRUPT);
-    static const uint8_t good[] = {0x05, 0x00, 0x01, 0x01, 0x09};
+    /* a term of 2..128 docs: min_dl, then the tail */
+    static const uint8_t good[] = {0x01, 0x01, 0x07}; /* docs 0 and 4, tf 1 */
     cr_assert_eq(read_crafted(good, sizeof good, 2, 2), 0);
-    static const uint8_t max_tf_huge[] = {0x05, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01, 0x01, 0x07};
-    cr_assert_eq(read_crafted(max_tf_huge, sizeof max_tf_huge, 2, 2), QR_ECORRUPT);
-    static const uint8_t last_too_small[] = {0x00, 0x00, 0x01, 0x01, 0x01};
-    cr_assert_eq(read_crafted(last_too_small, sizeof last_too_small, 2, 2), QR_ECORRUPT);
+    qr_postings_iter it;
+    static const uint8_t zeros[8];
+    qr_term_meta gm = {2, 2, 0, 0};
+    cr_assert_eq(qr_postings_iter_init(&it, (qr_slice){good, sizeof good},
+                                       (qr_slice){zeros, sizeof zeros}, &gm),
+                 0);
+    qr_block_max tm = qr_postings_term_max(&it);
+    cr_assert_eq(tm.last_doc, 4, "the bound comes from the decoded tail");
+    cr_assert_eq(tm.max_tf, 1);
+    cr_assert_eq(tm.min_dl, 1);
+    qr_postings_iter_free(&it);
+    static const uint8_t past_end[] = {0x01, 0x01, 0xfd, 0xff, 0xff, 0xff, 0x1f}; /* doc 2^32 */
+    cr_assert_eq(read_crafted(past_end, sizeof past_end, 2, 2), QR_ECORRUPT);
+    static const uint8_t tf_wraps[] = {0x01, 0x01, 0x06, 0xfe, 0xff, 0xff, 0xff, 0x0f};
+    cr_assert_eq(read_crafted(tf_wraps, sizeof tf_wraps, 2, 3), QR_ECORRUPT, "tf = 2^32");
+    static const uint8_t no_dl[] = {0x80};
+    cr_assert_eq(read_crafted(no_dl, sizeof no_dl, 2, 2), QR_ECORRUPT);
 
     /* a two-block stream built field by field; each case makes one field wrong */
     uint8_t buf[256];
@@ -1070,6 +1079,21 @@ Test(postings, corrupt_crafted)
     static const uint8_t long_tf[] = {0x80, 0x01, 0x00, 0x0a, 0x07, 0x00, 0x00,
                                       0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
     cr_assert_eq(read_crafted(long_tf, sizeof long_tf, 129, 129), QR_ECORRUPT, "long max_tf");
+    /* the tail: past the last doc, a tf above the max, short of the last doc */
+    c = craft_default();
+    c.tail[0] = 3;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "tail past last");
+    c.tail[0] = 0; /* tf 2 follows */
+    c.extra_tail = true;
+    c.tail[1] = 0;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 130), QR_ECORRUPT, "tail tf > max");
+    c = craft_default();
+    c.last = 200;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "tail short");
+    c.last = 127;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "head last");
+    c.last = 100;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "head < df - 1");
     /* 130 docs whose tail of 2 cannot fit between the block's last doc (127) and 128 */
     c = craft_default();
     c.extra_tail = true;
