@@ -121,6 +121,19 @@ static void prefix_sum_portable(uint32_t *v, uint32_t lo)
     }
 }
 
+bool qr_bitunpack128_tfs_portable(uint32_t *out, const uint8_t *in, unsigned width, uint32_t max)
+{
+    uint32_t bad = 0;
+    if (width > 32 || max == 0)
+        return false;
+    qr_bitunpack128_portable(out, in, width);
+    for (unsigned i = 0; i < QR_BP_N; i++) {
+        bad |= out[i] >= max;
+        out[i] += 1;
+    }
+    return !bad;
+}
+
 void qr_bitunpack128_ids_portable(uint32_t *out, const uint8_t *in, unsigned width, uint32_t lo)
 {
     qr_bitunpack128_portable(out, in, width);
@@ -183,6 +196,40 @@ ALWAYS_INLINE void sse_unpack_ids(uint32_t *restrict out, const uint8_t *restric
 #undef ISTEP
 }
 
+/* Unpacks tf - 1 values, stores tf, and ORs into *bad the lanes where tf - 1 >= max. */
+ALWAYS_INLINE __m128i sse_unpack_tfs(uint32_t *restrict out, const uint8_t *restrict in,
+                                     const unsigned b, uint32_t max)
+{
+    __m128i *o = (__m128i *)(void *)out;
+    const __m128i one = _mm_set1_epi32(1), flip = _mm_set1_epi32(INT32_MIN);
+    const __m128i lim = _mm_xor_si128(_mm_set1_epi32((int)(max - 1)), flip);
+    __m128i bad = _mm_setzero_si128();
+#define TSTEP(k)                                                                                   \
+    {                                                                                              \
+        __m128i v = sse_field(in, b, (k));                                                         \
+        bad = _mm_or_si128(bad, _mm_cmpgt_epi32(_mm_xor_si128(v, flip), lim));                     \
+        _mm_storeu_si128(o + (k), _mm_add_epi32(v, one));                                          \
+    }
+    REP32(TSTEP)
+#undef TSTEP
+    return bad;
+}
+
+bool qr_bitunpack128_tfs(uint32_t *out, const uint8_t *in, unsigned width, uint32_t max)
+{
+    if (max == 0)
+        return false;
+    __m128i bad = _mm_set1_epi32(-1);
+#define ST(b) bad = sse_unpack_tfs(out, in, b, max)
+    switch (width) {
+        CASES33(ST)
+    default:
+        break;
+    }
+#undef ST
+    return _mm_movemask_epi8(bad) == 0;
+}
+
 void qr_bitunpack128(uint32_t *out, const uint8_t *in, unsigned width)
 {
 #define SU(b) sse_unpack(out, in, b)
@@ -217,22 +264,6 @@ void qr_prefix_sum128(uint32_t *v, uint32_t lo)
     }
 }
 
-bool qr_all_le(const uint32_t *v, size_t n, uint32_t lim)
-{
-    const __m128i flip = _mm_set1_epi32(INT32_MIN);
-    const __m128i l = _mm_xor_si128(_mm_set1_epi32((int)lim), flip);
-    __m128i bad = _mm_setzero_si128();
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        __m128i x = _mm_xor_si128(_mm_loadu_si128((const __m128i *)(const void *)(v + i)), flip);
-        bad = _mm_or_si128(bad, _mm_cmpgt_epi32(x, l));
-    }
-    bool ok = _mm_movemask_epi8(bad) == 0;
-    for (; i < n; i++)
-        ok &= v[i] <= lim;
-    return ok;
-}
-
 #else /* !__SSE2__ */
 
 void qr_bitunpack128(uint32_t *out, const uint8_t *in, unsigned width)
@@ -245,30 +276,21 @@ void qr_bitunpack128_ids(uint32_t *out, const uint8_t *in, unsigned width, uint3
     qr_bitunpack128_ids_portable(out, in, width, lo);
 }
 
+bool qr_bitunpack128_tfs(uint32_t *out, const uint8_t *in, unsigned width, uint32_t max)
+{
+    return qr_bitunpack128_tfs_portable(out, in, width, max);
+}
+
 void qr_prefix_sum128(uint32_t *v, uint32_t lo)
 {
     prefix_sum_portable(v, lo);
 }
 
-bool qr_all_le(const uint32_t *v, size_t n, uint32_t lim)
-{
-    uint32_t bad = 0;
-    for (size_t i = 0; i < n; i++)
-        bad |= v[i] > lim;
-    return !bad;
-}
-
 #endif
-
-void qr_add_one(uint32_t *v, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        v[i] += 1;
-}
 
 /* ---- varints ------------------------------------------------------------- */
 
-bool qr_varint_get64(const uint8_t **pp, const uint8_t *end, uint64_t *out)
+bool qr_varint_get64_any(const uint8_t **pp, const uint8_t *end, uint64_t *out)
 {
     const uint8_t *p = *pp;
     uint64_t v = 0;
@@ -286,14 +308,9 @@ bool qr_varint_get64(const uint8_t **pp, const uint8_t *end, uint64_t *out)
     return false;
 }
 
-bool qr_varint_get32(const uint8_t **pp, const uint8_t *end, uint32_t *out)
+bool qr_varint_get32_any(const uint8_t **pp, const uint8_t *end, uint32_t *out)
 {
     const uint8_t *p = *pp;
-    if (p < end && *p < 0x80) { /* the common one-byte case */
-        *out = *p;
-        *pp = p + 1;
-        return true;
-    }
     uint32_t v = 0;
     for (unsigned shift = 0; shift < 35 && p < end; shift += 7) {
         uint8_t c = *p++;

@@ -72,20 +72,49 @@ void qr_bitunpack128_ids(uint32_t *out, const uint8_t *in, unsigned width, uint3
 /* The same without SIMD (the reference). */
 void qr_bitunpack128_ids_portable(uint32_t *out, const uint8_t *in, unsigned width, uint32_t lo);
 
-/* True when every v[0..n) is <= lim. */
-bool qr_all_le(const uint32_t *v, size_t n, uint32_t lim);
+/*
+ * Unpacks 128 values of `width` bits that are term frequencies minus one:
+ * out[i] = value + 1. Returns false (out then unspecified) when a frequency
+ * exceeds max (so also for max = 0 or width > 32): the block's bound is
+ * checked in the same pass.
+ */
+bool qr_bitunpack128_tfs(uint32_t *out, const uint8_t *in, unsigned width, uint32_t max);
+/* The same without SIMD (the reference). */
+bool qr_bitunpack128_tfs_portable(uint32_t *out, const uint8_t *in, unsigned width, uint32_t max);
 
-/* Adds 1 to every v[0..n) (frequencies are stored minus one). */
-void qr_add_one(uint32_t *v, size_t n);
+/* The general cases of qr_varint_get64 / qr_varint_get32 (any length). */
+bool qr_varint_get64_any(const uint8_t **p, const uint8_t *end, uint64_t *out);
+bool qr_varint_get32_any(const uint8_t **p, const uint8_t *end, uint32_t *out);
 
 /*
- * Reads one varint of at most 64 bits at *p (< end). Returns false, leaving
- * *p alone, when it runs past end or is longer than 10 bytes.
+ * Reads one varint of at most 64 bits at *p (bounded by end). Returns false,
+ * leaving *p alone, when it runs past end or is longer than 10 bytes. The
+ * one- and two-byte cases are inline.
  */
-bool qr_varint_get64(const uint8_t **p, const uint8_t *end, uint64_t *out);
+static inline bool qr_varint_get64(const uint8_t **p, const uint8_t *end, uint64_t *out)
+{
+    const uint8_t *q = *p;
+    if (end - q >= 2 && q[1] < 0x80) { /* one or two bytes */
+        bool one = q[0] < 0x80;
+        *out = one ? q[0] : (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
+        *p = q + 2 - one;
+        return true;
+    }
+    return qr_varint_get64_any(p, end, out);
+}
 
 /* The same for a value that must fit 32 bits (at most 5 bytes). */
-bool qr_varint_get32(const uint8_t **p, const uint8_t *end, uint32_t *out);
+static inline bool qr_varint_get32(const uint8_t **p, const uint8_t *end, uint32_t *out)
+{
+    const uint8_t *q = *p;
+    if (end - q >= 2 && q[1] < 0x80) { /* one or two bytes */
+        bool one = q[0] < 0x80;
+        *out = one ? q[0] : (uint32_t)(q[0] & 0x7f) | (uint32_t)q[1] << 7;
+        *p = q + 2 - one;
+        return true;
+    }
+    return qr_varint_get32_any(p, end, out);
+}
 
 /*
  * Skips n varints from *p (bounded by end) by counting their last bytes,

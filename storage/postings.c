@@ -280,11 +280,21 @@ void qr_postings_writer_stats(const qr_postings_writer *w, qr_postings_stats *ou
 
 /* ---- reader -------------------------------------------------------------- */
 
+/* Moves the iterator past its last doc (the inline next and freq rely on the empty block). */
+static void finish(qr_postings_iter *it)
+{
+    it->doc = QR_DOC_END;
+    it->in_block = 0;
+    it->block_n = 0;
+    it->freqs_decoded = false;
+    it->pos_valid = false;
+}
+
 /* Marks the iterator corrupt and exhausted. */
 static int corrupt(qr_postings_iter *it)
 {
     it->err = QR_ECORRUPT;
-    it->doc = QR_DOC_END;
+    finish(it);
     return QR_ECORRUPT;
 }
 
@@ -421,11 +431,9 @@ static int decode_freqs(qr_postings_iter *it)
         return 0;
     const qr_postings_skip *s = &it->cur;
     /* decode_full_docs has checked that the whole block is in bounds */
-    qr_bitunpack128(it->freqbuf, it->docs.p + s->doc_off + qr_bitpack_bytes(s->doc_width),
-                    s->freq_width);
-    if (!qr_all_le(it->freqbuf, QR_BLOCK, s->max.max_tf - 1))
+    if (!qr_bitunpack128_tfs(it->freqbuf, it->docs.p + s->doc_off + qr_bitpack_bytes(s->doc_width),
+                             s->freq_width, s->max.max_tf))
         return corrupt(it);
-    qr_add_one(it->freqbuf, QR_BLOCK);
     it->freqs_decoded = true;
     return 0;
 }
@@ -468,7 +476,7 @@ static int skip_to(qr_postings_iter *it, uint32_t target)
         it->cur = it->peek; /* block_for has parsed this far already */
     while (it->cur.max.last_doc < target) {
         if (is_tail(it, it->cur.block)) {
-            it->doc = QR_DOC_END;
+            finish(it);
             return 0;
         }
         if (!skip_advance(it, &it->cur))
@@ -546,17 +554,6 @@ void qr_postings_iter_free(qr_postings_iter *it)
     it->posbuf_cap = 0;
 }
 
-int qr_postings_next(qr_postings_iter *it)
-{
-    if (it->doc == QR_DOC_END)
-        return it->err;
-    if (++it->in_block < it->block_n) {
-        it->doc = it->docbuf[it->in_block];
-        return 0;
-    }
-    return skip_to(it, it->cur.max.last_doc + 1);
-}
-
 int qr_postings_next_block(qr_postings_iter *it)
 {
     if (it->doc == QR_DOC_END)
@@ -587,7 +584,7 @@ int qr_postings_seek(qr_postings_iter *it, uint32_t target)
     return 0;
 }
 
-uint32_t qr_postings_freq(qr_postings_iter *it)
+uint32_t qr_postings_freq_slow(qr_postings_iter *it)
 {
     if (it->doc == QR_DOC_END || decode_freqs(it))
         return 0;

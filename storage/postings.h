@@ -107,8 +107,8 @@ typedef struct qr_postings_iter {
     qr_postings_skip cur;       /* the current block */
     qr_postings_skip peek;      /* how far qr_postings_block_for has looked ahead */
     uint32_t in_block;          /* index of doc within the current block */
-    uint32_t block_n;           /* docs in the current block */
-    bool freqs_decoded;         /* freqbuf holds the current block's tfs */
+    uint32_t block_n;           /* docs in the current block (0 at QR_DOC_END) */
+    bool freqs_decoded;         /* freqbuf holds the current block's tfs (false at the end) */
     bool pos_valid;             /* posbuf holds the positions of doc pos_doc - 1 */
     uint32_t pos_doc;           /* index in the block of the doc pos_p points at */
     const uint8_t *pos_p;       /* position-stream cursor at doc pos_doc */
@@ -129,12 +129,33 @@ typedef struct qr_postings_iter {
 int qr_postings_iter_init(qr_postings_iter *it, qr_slice docs, qr_slice pos,
                           const qr_term_meta *meta);
 void qr_postings_iter_free(qr_postings_iter *it);
-/* Moves to the next doc (QR_DOC_END after the last). Returns 0 or it->err. */
-int qr_postings_next(qr_postings_iter *it);
+/* Moves to the first doc of the next block (QR_DOC_END after the last). Returns 0 or it->err. */
+int qr_postings_next_block(qr_postings_iter *it);
 /* Moves to the first doc >= target (never backwards). Returns 0 or it->err. */
 int qr_postings_seek(qr_postings_iter *it, uint32_t target);
-/* Term frequency in the current doc. */
-uint32_t qr_postings_freq(qr_postings_iter *it);
+/* qr_postings_freq when the block's tfs are not decoded yet (lazily, on first use). */
+uint32_t qr_postings_freq_slow(qr_postings_iter *it);
+
+/*
+ * Moves to the next doc (QR_DOC_END after the last). Returns 0 or it->err.
+ * Inline: within a decoded block, a step is a load.
+ */
+static inline int qr_postings_next(qr_postings_iter *it)
+{
+    if (it->in_block + 1 < it->block_n) {
+        it->doc = it->docbuf[++it->in_block];
+        return 0;
+    }
+    return qr_postings_next_block(it);
+}
+
+/* Term frequency in the current doc (0 at QR_DOC_END or on corrupt bytes). */
+static inline uint32_t qr_postings_freq(qr_postings_iter *it)
+{
+    if (it->freqs_decoded)
+        return it->freqbuf[it->in_block];
+    return qr_postings_freq_slow(it);
+}
 /*
  * Positions of the current doc, increasing; *out valid until the iterator
  * moves. Returns 0, QR_ECORRUPT, or QR_ENOMEM when the position buffer could
@@ -150,8 +171,6 @@ int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *
 uint32_t qr_postings_block_docs(qr_postings_iter *it, const uint32_t **out);
 /* Their term frequencies, aligned with qr_postings_block_docs. Returns 0 or it->err. */
 int qr_postings_block_freqs(qr_postings_iter *it, const uint32_t **out);
-/* Moves to the first doc of the next block (QR_DOC_END after the last). Returns 0 or it->err. */
-int qr_postings_next_block(qr_postings_iter *it);
 
 /*
  * Describes the block that contains (or would contain) target, without

@@ -157,21 +157,41 @@ Test(bitpack, ids_decoder_matches_prefix_sum)
     }
 }
 
-Test(bitpack, all_le_and_add_one)
+Test(bitpack, tfs_decoder_checks_the_bound)
 {
-    uint32_t v[QR_BP_N];
+    rng_state = 99;
+    uint32_t v[QR_BP_N], simd[QR_BP_N], port[QR_BP_N];
+    uint8_t packed[16 * 32];
+    for (unsigned b = 0; b <= 32; b++) {
+        uint32_t mask = b == 32 ? UINT32_MAX - 1 : (1u << b) - 1, top = 0;
+        for (int i = 0; i < QR_BP_N; i++) {
+            v[i] = rnd() & mask;
+            top = v[i] > top ? v[i] : top;
+        }
+        qr_bitpack128(packed, v, b);
+        uint8_t *exact = exact_copy(packed, qr_bitpack_bytes(b));
+        /* max = the largest tf: fine; one less: a tf is above it */
+        cr_assert(qr_bitunpack128_tfs(simd, exact, b, top + 1), "width %u", b);
+        cr_assert(qr_bitunpack128_tfs_portable(port, exact, b, top + 1), "width %u", b);
+        for (int i = 0; i < QR_BP_N; i++) {
+            cr_assert_eq(simd[i], v[i] + 1);
+            cr_assert_eq(port[i], v[i] + 1);
+        }
+        cr_assert_not(qr_bitunpack128_tfs(simd, exact, b, top), "width %u", b);
+        cr_assert_not(qr_bitunpack128_tfs_portable(port, exact, b, top), "width %u", b);
+        free(exact);
+    }
+    /* unsigned comparison: a value with the top bit set is above a small max */
     for (int i = 0; i < QR_BP_N; i++)
-        v[i] = (uint32_t)i;
-    cr_assert(qr_all_le(v, QR_BP_N, 127));
-    cr_assert_not(qr_all_le(v, QR_BP_N, 126));
-    cr_assert(qr_all_le(v, 3, 2), "only the first n values count");
-    cr_assert_not(qr_all_le(v, 3, 1), "the scalar remainder is checked");
-    v[77] = UINT32_MAX; /* unsigned comparison, not signed */
-    cr_assert_not(qr_all_le(v, QR_BP_N, 0x7fffffffu));
-    cr_assert(qr_all_le(v, QR_BP_N, UINT32_MAX));
-    qr_add_one(v, QR_BP_N);
-    cr_assert_eq(v[0], 1);
-    cr_assert_eq(v[127], 128);
+        v[i] = i == 77 ? 0x80000000u : 1;
+    qr_bitpack128(packed, v, 32);
+    cr_assert_not(qr_bitunpack128_tfs(simd, packed, 32, 0x7fffffffu));
+    cr_assert_not(qr_bitunpack128_tfs_portable(port, packed, 32, 0x7fffffffu));
+    cr_assert(qr_bitunpack128_tfs(simd, packed, 32, 0x80000001u));
+    cr_assert_not(qr_bitunpack128_tfs(simd, packed, 32, 0), "max 0 admits nothing");
+    cr_assert_not(qr_bitunpack128_tfs_portable(port, packed, 32, 0));
+    cr_assert_not(qr_bitunpack128_tfs(simd, packed, 33, 5), "width 33");
+    cr_assert_not(qr_bitunpack128_tfs_portable(port, packed, 33, 5));
 }
 
 Test(varint, get_roundtrip)
