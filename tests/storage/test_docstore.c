@@ -313,11 +313,23 @@ static void read_everything(qr_docstore *s, qr_doctable *t)
     }
 }
 
-/* A small store of two blocks: compressible docs, ~40 KiB raw. */
+/* A small store of two blocks: 12 docs, ~40 KiB raw that compresses well, so few bytes to flip. */
 static rdoc *small_docs(uint32_t *n)
 {
     *n = 12;
-    return make_docs(*n, 7000, 21);
+    rdoc *d = make_docs(*n, 10, 21);
+    for (uint32_t i = 0; i < *n; i++) {
+        free(d[i].body);
+        size_t len = 3500;
+        d[i].body = malloc(len + 1);
+        for (size_t k = 0; k < len; k++)
+            d[i].body[k] = "line of text in document "[k % 25] + (k % 25 == 24 ? (char)i : 0);
+        d[i].body[len] = '\0';
+        d[i].body_len = len;
+        d[i].in.body = d[i].body;
+        d[i].in.body_len = len;
+    }
+    return d;
 }
 
 static void flip_and_truncate(qr_buf *img, bool store)

@@ -503,8 +503,8 @@ Test(segment, every_flip_and_truncation_of_every_file, .timeout = 300)
 
 Test(segment, every_flip_of_a_segment_with_full_blocks, .timeout = 300)
 {
-    /* 300 docs: a term in every doc has two bit-packed postings blocks and a tail */
-    enum { NDOCS = 300 };
+    /* 200 docs: a term in every doc has a bit-packed postings block and a tail */
+    enum { NDOCS = 200 };
     static char paths[NDOCS][12];
     static qr_doc_in docs[NDOCS];
     for (uint32_t i = 0; i < NDOCS; i++) {
