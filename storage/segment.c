@@ -169,8 +169,8 @@ int qr_segment_writer_add_posting(qr_segment_writer *w, uint32_t doc, uint32_t t
         return QR_EINVAL;
     uint32_t dl = w->dl[doc];
     for (uint32_t i = 0; i < tf; i++)
-        if (positions[i] >= dl || (i && positions[i] <= positions[i - 1]))
-            return QR_EINVAL; /* positions increasing, inside the document */
+        if (positions[i] >= dl || (i && positions[i] < positions[i - 1]))
+            return QR_EINVAL; /* positions non-decreasing, inside the document */
     int rc = qr_postings_add(w->post, doc, tf, dl, positions);
     if (rc)
         return fail(w, rc);

@@ -76,9 +76,11 @@ int qr_segment_writer_add_doc(qr_segment_writer *w, const qr_doc_in *doc);
 /* Terms in strictly increasing bytewise order; each: begin, add postings (doc order), end. */
 int qr_segment_writer_begin_term(qr_segment_writer *w, const char *term, size_t len);
 /*
- * positions: tf >= 1 of them, strictly increasing, each < the doc's
- * `positions` (its length); doc must be a doc already added, and greater than
- * the term's previous doc. Otherwise QR_EINVAL.
+ * positions: tf >= 1 of them, non-decreasing (as qr_postings_add takes them:
+ * a compound's concatenation may stem to the same term as its first part, at
+ * the same position), each < the doc's `positions` (its length); doc must be
+ * a doc already added, and greater than the term's previous doc. Otherwise
+ * QR_EINVAL.
  */
 int qr_segment_writer_add_posting(qr_segment_writer *w, uint32_t doc, uint32_t tf,
                                   const uint32_t *positions);

@@ -46,6 +46,7 @@ static const rterm terms5[] = {
     {"fire", 1, {{0, 1, {3}}}},      {"geneva", 2, {{0, 1, {6}}, {4, 2, {0, 4}}}},
     {"market", 1, {{1, 2, {0, 3}}}}, {"talk", 2, {{0, 2, {1, 4}}, {3, 4, {0, 1, 2, 3}}}},
     {"tenni", 1, {{4, 1, {2}}}},     {"the", 1, {{0, 1, {2}}}},
+    {"walk", 1, {{3, 2, {1, 1}}}}, /* a compound's concatenation at its first part's position */
 };
 
 static void write_segment(qr_dir *dir, uint64_t id, const qr_doc_in *docs, size_t ndocs,
@@ -138,13 +139,13 @@ Test(segment, roundtrip_through_memory_dir)
     qr_dir *dir;
     cr_assert_eq(qr_dir_open_memory(&dir), 0);
     qr_segment_info wi;
-    write_segment(dir, 7, docs5, 5, terms5, 8, &wi);
+    write_segment(dir, 7, docs5, 5, terms5, 9, &wi);
     cr_assert_eq(wi.id, 7);
     cr_assert_eq(wi.docs, 5);
     cr_assert_eq(wi.total_positions, 7 + 5 + 0 + 4 + 5);
-    cr_assert_eq(wi.terms, 8);
-    cr_assert_eq(wi.postings, 10);
-    cr_assert_eq(wi.positions, 2 + 2 + 1 + 3 + 2 + 6 + 1 + 1);
+    cr_assert_eq(wi.terms, 9);
+    cr_assert_eq(wi.postings, 11);
+    cr_assert_eq(wi.positions, 2 + 2 + 1 + 3 + 2 + 6 + 1 + 1 + 2);
     for (int k = 0; k < QR_SEG_FILE_COUNT; k++) {
         char name[32];
         qr_seg_file_name(name, 7, (qr_seg_file)k);
@@ -160,7 +161,7 @@ Test(segment, roundtrip_through_memory_dir)
     qr_segment_info ri;
     qr_segment_get_info(s, &ri);
     cr_assert_eq(memcmp(&ri, &wi, sizeof ri), 0, "info as at writing");
-    for (size_t t = 0; t < 8; t++)
+    for (size_t t = 0; t < 9; t++)
         check_postings(s, &terms5[t]);
     qr_term_meta m;
     cr_assert_eq(qr_segment_term(s, "talks", 5, &m), QR_ENOTFOUND);
@@ -185,7 +186,7 @@ Test(segment, roundtrip_through_memory_dir)
     while (qr_termdict_next(&it, &term, &m) == 1)
         n++;
     cr_assert_eq(n, 3, "talk, tenni, the");
-    cr_assert_eq(qr_termdict_count(qr_segment_termdict(s)), 8);
+    cr_assert_eq(qr_termdict_count(qr_segment_termdict(s)), 9);
 
     /* the streams are the file bodies */
     cr_assert_eq(qr_segment_doc_stream(s).n, wi.bytes[QR_SEG_DOC] - 20);
@@ -536,7 +537,7 @@ Test(segment, doc_counts_must_agree)
     qr_dir *dir;
     cr_assert_eq(qr_dir_open_memory(&dir), 0);
     write_segment(dir, 2, docs2, 2, terms2, 5, NULL);
-    write_segment(dir, 3, docs5, 5, terms5, 8, NULL);
+    write_segment(dir, 3, docs5, 5, terms5, 9, NULL);
     qr_mapping *m;
     qr_slice sto5 = map_file(dir, 3, QR_SEG_STO, &m);
     qr_dir *d = copy_with(dir, 2, QR_SEG_STO, sto5.p, sto5.n);
@@ -570,7 +571,7 @@ static int try_write(qr_dir *dir, uint64_t id)
         return rc;
     for (size_t i = 0; !rc && i < 5; i++)
         rc = qr_segment_writer_add_doc(w, &docs5[i]);
-    for (size_t t = 0; !rc && t < 8; t++) {
+    for (size_t t = 0; !rc && t < 9; t++) {
         rc = qr_segment_writer_begin_term(w, terms5[t].term, strlen(terms5[t].term));
         for (uint32_t k = 0; !rc && k < terms5[t].n; k++)
             rc = qr_segment_writer_add_posting(w, terms5[t].p[k].doc, terms5[t].p[k].tf,
@@ -698,8 +699,10 @@ Test(segment, writer_misuse_is_einval)
     uint32_t far[1] = {5};
     cr_assert_eq(qr_segment_writer_add_posting(w, 0, 1, far), QR_EINVAL,
                  "position past the doc's length (5)");
-    uint32_t dup[2] = {1, 1};
-    cr_assert_eq(qr_segment_writer_add_posting(w, 0, 2, dup), QR_EINVAL, "positions repeat");
+    uint32_t back[2] = {2, 1};
+    cr_assert_eq(qr_segment_writer_add_posting(w, 0, 2, back), QR_EINVAL, "positions going back");
+    uint32_t dup[2] = {1, 1}; /* "walk-s": walk at 1, and walks -> walk at 1 */
+    cr_assert_eq(qr_segment_writer_add_posting(w, 0, 2, dup), 0, "a repeated position is fine");
     cr_assert_eq(qr_segment_writer_add_posting(w, 1, 2, p), 0);
     cr_assert_eq(qr_segment_writer_add_posting(w, 1, 1, p), QR_EINVAL, "same doc twice");
     cr_assert_eq(qr_segment_writer_add_posting(w, 0, 1, p), QR_EINVAL, "docs going back");
