@@ -24,7 +24,12 @@ typedef struct qr_termdict_writer qr_termdict_writer;
 
 int qr_termdict_writer_open(qr_termdict_writer **out);
 void qr_termdict_writer_close(qr_termdict_writer *w);
-/* Adds a term; terms must come in strictly increasing bytewise order (else QR_EINVAL). len >= 1. */
+/*
+ * Adds a term (copied); terms must come in strictly increasing bytewise order,
+ * 1 <= len <= 255, ttf >= df, and doc_off / pos_off never below the previous
+ * term's (postings are appended term after term); else QR_EINVAL, and nothing
+ * changed. QR_ENOMEM is sticky: later adds and finish return it.
+ */
 int qr_termdict_add(qr_termdict_writer *w, const char *term, size_t len, const qr_term_meta *meta);
 /* Number of terms added. */
 uint64_t qr_termdict_writer_count(const qr_termdict_writer *w);
