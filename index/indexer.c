@@ -456,7 +456,7 @@ static int merge_fresh_group(struct run *r, const uint64_t *ids, size_t n, qr_se
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        if ((rc = qr_segment_open(&segs[i], dir, ids[i], false)))
+        if ((rc = qr_segment_open(&segs[i], dir, ids[i], true)))
             goto out;
         src[i].seg = segs[i];
         src[i].del = NULL;
@@ -911,20 +911,17 @@ static int finish_run(struct run *r, struct cand **pc, size_t *pn, qr_index_resu
         size_t g = qr_merge_pick(mc, n, ix->opt.merge_factor, ix->opt.ram_bytes, pick);
         if (!g)
             break;
+        /* Sources are opened with their checksums verified: never copy corruption. */
         for (size_t j = 0; j < g; j++) {
             struct cand *x = &c[pick[j]];
-            if (x->fresh) {
-                if ((rc = qr_segment_open(&opened[j], dir, x->info.id, false))) {
-                    set_err(ix, "cannot open new segment %016llx: %s",
-                            (unsigned long long)x->info.id, qr_strerror(rc));
-                    goto out;
-                }
-                src[j].seg = opened[j];
-                src[j].del = NULL;
-            } else {
-                src[j].seg = ix->old[x->old].seg;
-                src[j].del = &ix->old[x->old].del;
+            uint64_t sid = x->fresh ? x->info.id : ix->old[x->old].m.id;
+            if ((rc = qr_segment_open(&opened[j], dir, sid, true))) {
+                set_err(ix, "cannot read segment %016llx to merge it: %s",
+                        (unsigned long long)sid, qr_strerror(rc));
+                goto out;
             }
+            src[j].seg = opened[j];
+            src[j].del = x->fresh ? NULL : &ix->old[x->old].del;
         }
         uint64_t id = atomic_fetch_add(&r->next_id, 1);
         qr_segment_info info;
@@ -1018,6 +1015,9 @@ out:
     qr_free(m.segs);
     qr_free(mc);
     qr_free(src);
+    if (opened)
+        for (size_t j = 0; j <= n; j++)
+            qr_segment_close(opened[j]);
     qr_free(opened);
     *pc = c;
     *pn = n;
@@ -1289,6 +1289,7 @@ int qr_indexer_merge_all(qr_indexer *ix, qr_index_result *out)
     ix->err[0] = 0;
     double t0 = now_s();
     qr_merge_src *src = NULL;
+    size_t nsrc = 0;
     qr_manifest m = {0};
     int rc = ensure_loaded(ix);
     if (rc)
@@ -1300,6 +1301,7 @@ int qr_indexer_merge_all(qr_indexer *ix, qr_index_result *out)
         goto out;
     }
     src = qr_calloc(ix->nold, sizeof *src);
+    nsrc = src ? ix->nold : 0;
     m.segs = qr_calloc(1, sizeof *m.segs);
     if (!src || !m.segs) {
         rc = QR_ENOMEM;
@@ -1307,7 +1309,13 @@ int qr_indexer_merge_all(qr_indexer *ix, qr_index_result *out)
         goto out;
     }
     for (size_t i = 0; i < ix->nold; i++) {
-        src[i].seg = ix->old[i].seg;
+        qr_segment *seg;
+        if ((rc = qr_segment_open(&seg, ix->dir, ix->old[i].m.id, true))) {
+            set_err(ix, "cannot read segment %016llx to merge it: %s",
+                    (unsigned long long)ix->old[i].m.id, qr_strerror(rc));
+            goto out;
+        }
+        src[i].seg = seg;
         src[i].del = &ix->old[i].del;
     }
     uint64_t id = ix->man.next_id;
@@ -1341,6 +1349,9 @@ int qr_indexer_merge_all(qr_indexer *ix, qr_index_result *out)
 out:
     out->index_bytes = index_size(ix->dir);
     out->seconds = now_s() - t0;
+    if (src)
+        for (size_t i = 0; i < nsrc; i++)
+            qr_segment_close((qr_segment *)src[i].seg);
     qr_free(src);
     qr_free(m.segs);
     return rc;

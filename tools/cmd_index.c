@@ -211,7 +211,10 @@ int qr_cmd_index(int argc, char **argv)
     for (size_t i = 0; i < ndirs; i++) {
         struct stat st;
         if (stat(dirs[i], &st) != 0) {
-            qr_die_msg("index: '%s' does not exist", dirs[i]);
+            if (errno == ENOENT)
+                qr_die_msg("index: '%s' does not exist", dirs[i]);
+            else
+                qr_die_msg("index: '%s': %s", dirs[i], strerror(errno));
             goto out_bases;
         }
         if (!S_ISDIR(st.st_mode)) {

@@ -388,8 +388,10 @@ Test(builder, allocation_failures_are_clean)
         for (uint32_t d = 0; d < 400 && !rc; d++) {
             rc = qr_pbuilder_begin_doc(b, NULL);
             for (uint32_t i = 0; i < 40 && !rc; i++) {
-                char name[32];
+                char name[64];
                 term_name(name, pick_term());
+                if (i % 10 == 0) /* some terms too long to be stored inline */
+                    strcat(name, "-a-rather-long-suffix-beyond-34-bytes");
                 rc = qr_pbuilder_add(b, name, strlen(name), i);
             }
         }

@@ -803,7 +803,7 @@ struct tree {
 
 static void write_file(const char *dir, const char *rel, const void *p, size_t n)
 {
-    char path[512];
+    char path[4096];
     snprintf(path, sizeof path, "%s/%s", dir, rel);
     for (char *s = path + 1; (s = strchr(s, '/')); s++) {
         *s = 0;
@@ -1197,5 +1197,274 @@ Test(walk, unreadable_files_and_directories)
     qr_index_result_free(&r);
     snprintf(path, sizeof path, "%s/secret", t.data);
     chmod(path, 0755);
+    rm_rf(t.root);
+}
+
+/* ---- corrupt sources, load errors, merge_all failures ---- */
+
+/* Replaces file `name` of dir by its image with byte `at` flipped; refooter: fix the checksum. */
+static void damage(qr_dir *d, const char *name, size_t at, bool refooter)
+{
+    qr_mapping *m;
+    qr_slice img;
+    cr_assert_eq(qr_dir_map(d, name, &m, &img), 0);
+    uint8_t *copy = malloc(img.n);
+    memcpy(copy, img.p, img.n);
+    qr_mapping_close(m);
+    copy[at % img.n] ^= 0x5a;
+    if (refooter && img.n >= QR_FILE_HEADER_SIZE + QR_FILE_FOOTER_SIZE)
+        qr_store_u64(copy + img.n - 8, qr_checksum(copy, img.n - 8));
+    cr_assert_eq(qr_dir_remove(d, name), 0);
+    cr_assert_eq(qr_dir_write_file(d, name, copy, img.n), 0);
+    free(copy);
+}
+
+static uint64_t file_size(qr_dir *d, const char *name)
+{
+    uint64_t n;
+    cr_assert_eq(qr_dir_size(d, name, &n), 0);
+    return n;
+}
+
+/* Two segments, the first with deletions. */
+static qr_dir *two_segments(qr_mem_doc *docs, size_t n)
+{
+    qr_dir *d = memdir();
+    qr_index_options o = {.threads = 1};
+    cr_assert_eq(qr_index_build_docs(d, &o, docs, n / 2), 0);
+    cr_assert_eq(qr_index_build_docs(d, &o, docs + n / 2, n - n / 2), 0);
+    docs[0].len /= 2; /* replaced: deleted in the first segment */
+    cr_assert_eq(qr_index_build_docs(d, &o, docs, 1), 0);
+    docs[0].len *= 2;
+    return d;
+}
+
+Test(indexer, corrupt_segments_are_never_merged_nor_crash)
+{
+    size_t n = 40;
+    char **keep;
+    qr_mem_doc *docs = synth(n, 11, &keep);
+    long errors = 0, fine = 0;
+    for (int refooter = 0; refooter < 2; refooter++) {
+        for (int kind = 0; kind < QR_SEG_FILE_COUNT; kind++) {
+            qr_dir *probe = two_segments(docs, n);
+            qr_manifest m;
+            cr_assert_eq(qr_manifest_load(&m, probe), 0);
+            char name[64];
+            qr_seg_file_name(name, m.segs[0].id, (qr_seg_file)kind);
+            uint64_t size = file_size(probe, name);
+            qr_manifest_free(&m);
+            qr_dir_close(probe);
+            uint64_t step = size / 23 + 1;
+            for (uint64_t at = 0; at < size; at += step) {
+                qr_dir *d = two_segments(docs, n);
+                uint64_t g = generation(d);
+                damage(d, name, (size_t)at, refooter);
+                qr_indexer *ix;
+                int rc = qr_indexer_open(&ix, d, NULL, NULL, 0);
+                if (rc == 0) {
+                    qr_index_result r;
+                    rc = qr_indexer_merge_all(ix, &r);
+                    qr_index_result_free(&r);
+                    if (rc) {
+                        cr_assert(qr_indexer_error(ix)[0]);
+                        cr_assert_eq(generation(d), g, "a failed merge commits nothing");
+                        assert_no_garbage(d);
+                    }
+                    qr_indexer_close(ix);
+                }
+                if (!refooter)
+                    cr_assert_neq(rc, 0, "%s byte %llu: a bad checksum is caught", name,
+                                  (unsigned long long)at);
+                if (rc) {
+                    cr_assert(rc == QR_ECORRUPT || rc == QR_EVERSION || rc == QR_EINVAL,
+                              "%s byte %llu: rc %d", name, (unsigned long long)at, rc);
+                    errors++;
+                } else {
+                    fine++;
+                }
+                qr_dir_close(d);
+            }
+        }
+    }
+    cr_assert_gt(errors, 100);
+    synth_free(docs, keep, n);
+}
+
+Test(indexer, load_errors_name_the_file)
+{
+    size_t n = 40;
+    char **keep;
+    qr_mem_doc *docs = synth(n, 12, &keep);
+    qr_dir *d = two_segments(docs, n);
+    qr_manifest m;
+    cr_assert_eq(qr_manifest_load(&m, d), 0);
+    cr_assert_gt(m.segs[0].del_gen, 0);
+    char name[64];
+    qr_deletes_file_name(name, m.segs[0].id, m.segs[0].del_gen);
+    cr_assert_eq(qr_dir_remove(d, name), 0);
+    qr_indexer *ix;
+    char err[256];
+    cr_assert_neq(qr_indexer_open(&ix, d, NULL, err, sizeof err), 0);
+    cr_assert(strstr(err, name), "%s", err);
+    qr_dir_close(d);
+
+    /* A manifest whose document count disagrees with the segment. */
+    d = two_segments(docs, n);
+    qr_manifest_free(&m);
+    cr_assert_eq(qr_manifest_load(&m, d), 0);
+    m.generation++;
+    m.segs[1].docs++;
+    cr_assert_eq(qr_manifest_commit(d, &m), 0);
+    cr_assert_eq(qr_indexer_open(&ix, d, NULL, err, sizeof err), QR_ECORRUPT);
+    cr_assert(strstr(err, "the manifest says"), "%s", err);
+    qr_manifest_free(&m);
+    qr_dir_close(d);
+    synth_free(docs, keep, n);
+}
+
+Test(indexer, merge_all_failures_leave_the_last_commit)
+{
+    size_t n = 40;
+    char **keep;
+    qr_mem_doc *docs = synth(n, 13, &keep);
+    qr_fault_op ops[] = {QR_FAULT_MAP, QR_FAULT_WRITE, QR_FAULT_RENAME};
+    for (size_t k = 0; k < sizeof ops / sizeof ops[0]; k++) {
+        long failures = 0;
+        for (long nth = 0;; nth++) {
+            qr_dir *mem = two_segments(docs, n), *d;
+            cr_assert_eq(qr_dir_open_faulty(&d, mem), 0);
+            char *before = dump(d);
+            uint64_t g = generation(d);
+            qr_indexer *ix;
+            cr_assert_eq(qr_indexer_open(&ix, d, NULL, NULL, 0), 0);
+            qr_dir_fault_arm(d, ops[k], nth, QR_EIO);
+            qr_index_result r;
+            int rc = qr_indexer_merge_all(ix, &r);
+            qr_dir_fault_arm(d, ops[k], -1, 0);
+            qr_index_result_free(&r);
+            qr_indexer_close(ix);
+            char *after = dump(d);
+            cr_assert(!strcmp(before, after), "merging never changes the content");
+            free(before);
+            free(after);
+            bool done = rc == 0;
+            if (rc) {
+                failures++;
+                cr_assert_eq(generation(d), g);
+                assert_no_garbage(d);
+            }
+            qr_dir_close(d);
+            qr_dir_close(mem);
+            if (done)
+                break;
+        }
+        cr_assert_gt(failures, 0, "op %d", (int)ops[k]);
+    }
+    synth_free(docs, keep, n);
+}
+
+Test(walk, deep_trees_and_long_names)
+{
+    struct tree t;
+    tree_init(&t);
+    /* 300 nested directories: the walk stops descending at 256 and says so. */
+    char rel[1024] = "";
+    for (int i = 0; i < 300; i++)
+        strcat(rel, "d/");
+    strcat(rel, "deep.txt");
+    write_str(t.data, rel, "Deep\n");
+    write_str(t.data, "top.txt", "Top\n");
+    qr_walk w;
+    const char *roots[] = {t.data};
+    cr_assert_eq(qr_walk_run(&w, roots, 1, 100, 0, 0, NULL), 0);
+    cr_assert_eq(w.nfiles, 1);
+    cr_assert_eq(w.nskips, 1);
+    cr_assert_eq(w.skips[0].reason, QR_SKIP_NOT_REGULAR);
+    size_t depth = 0;
+    for (const char *c = w.skips[0].path; *c; c++)
+        depth += *c == '/';
+    cr_assert_eq(depth, 257, "the root and 255 directories entered, the next one refused");
+    cr_assert_eq(w.skips[0].path[strlen(w.skips[0].path) - 1], '/');
+    qr_walk_free(&w);
+    /* A root the system cannot open (a name longer than NAME_MAX). */
+    char longname[600];
+    snprintf(longname, sizeof longname, "%s/", t.root);
+    for (int i = 0; i < 300; i++)
+        strcat(longname, "x");
+    const char *bad[] = {longname};
+    size_t which = 99;
+    cr_assert_eq(qr_walk_run(&w, bad, 1, 100, 0, 0, &which), QR_ETOOBIG, "no such base name");
+    cr_assert_eq(which, 0);
+    /* A root that cannot be opened: a symlink loop (ELOOP). */
+    char loop[400];
+    snprintf(loop, sizeof loop, "%s/loop", t.root);
+    cr_assert_eq(symlink("loop", loop), 0);
+    const char *looping[] = {t.data, loop};
+    cr_assert_eq(qr_walk_run(&w, looping, 2, 100, 0, 0, &which), QR_EIO);
+    cr_assert_eq(which, 1);
+    qr_dir *d = memdir();
+    qr_indexer *ix;
+    cr_assert_eq(qr_indexer_open(&ix, d, NULL, NULL, 0), 0);
+    qr_index_result r;
+    cr_assert_neq(qr_indexer_run(ix, bad, 1, &r), 0);
+    cr_assert(strstr(qr_indexer_error(ix), "xxxx"), "%s", qr_indexer_error(ix));
+    qr_indexer_close(ix);
+    qr_dir_close(d);
+    rm_rf(t.root);
+}
+
+Test(indexer, allocation_failures_in_a_directory_run)
+{
+    struct tree t;
+    tree_init(&t);
+    char name[64];
+    for (int i = 0; i < 12; i++) {
+        snprintf(name, sizeof name, "s%d/%02d.txt", i % 3, i);
+        write_str(t.data, name, "A title\nwords words antidisestablishmentarianism-ish more\n");
+    }
+    write_file(t.data, "bin.dat", "\0\1", 2);
+    char lnk[512];
+    snprintf(lnk, sizeof lnk, "%s/lnk", t.data);
+    cr_assert_eq(symlink("s0", lnk), 0);
+    const char *roots[] = {t.data};
+    long failures = 0;
+    for (long k = 0;; k = k < 600 ? k + 1 : k + k / 5) {
+        qr_dir *d = memdir();
+        qr_index_options o = {.threads = 2, .ram_bytes = 64 << 10, .merge_factor = 2};
+        /* A first commit to fall back to, with one file that will be removed. */
+        qr_mem_doc old[] = {MEM_DOC("articles/gone.txt", "Gone\n")};
+        cr_assert_eq(qr_index_build_docs(d, &o, old, 1), 0);
+        char *before = dump(d);
+        qr_alloc_fail_after(k);
+        qr_indexer *ix;
+        int rc = qr_indexer_open(&ix, d, &o, NULL, 0);
+        qr_index_result r = {0};
+        if (!rc) {
+            rc = qr_indexer_run(ix, roots, 1, &r);
+            qr_index_result_free(&r);
+        }
+        long failed = qr_alloc_failures();
+        qr_alloc_fail_after(-1);
+        qr_indexer_close(ix);
+        char *after = dump(d);
+        if (!failed) {
+            cr_assert_eq(rc, 0);
+            cr_assert(strstr(after, "D articles/s2/11.txt"));
+            cr_assert(!strstr(after, "gone.txt"));
+            free(before);
+            free(after);
+            qr_dir_close(d);
+            break;
+        }
+        failures++;
+        if (rc)
+            cr_assert(!strcmp(before, after), "k=%ld rc=%d: content changed", k, rc);
+        assert_no_garbage(d);
+        free(before);
+        free(after);
+        qr_dir_close(d);
+    }
+    cr_assert_gt(failures, 100);
     rm_rf(t.root);
 }

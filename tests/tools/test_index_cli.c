@@ -439,3 +439,63 @@ Test(index_cli, real_corpus_documents_equal_files_minus_skips)
     expect_line(out, want);
     free(out);
 }
+
+Test(index_cli, progress_line_only_on_a_terminal)
+{
+    /* script(1) gives the command a terminal; its output is the terminal's. */
+    char cmd[1600];
+    snprintf(cmd, sizeof cmd, "script -qec \"'%s' index --ram 1 -i '%s' '%s'\" /dev/null", QUARRY_BIN,
+             idx, art);
+    FILE *p = popen(cmd, "r");
+    qr_buf b = {0};
+    char chunk[4096];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
+        qr_buf_put(&b, chunk, n);
+    qr_buf_put_u8(&b, 0);
+    cr_assert_eq(pclose(p), 0);
+    const char *out = (const char *)b.p;
+    expect_line(out, "\r\033[Kindexing: ");
+    expect_line(out, " files  ");
+    expect_line(out, " MB/s  ETA ");
+    /* The line is erased before the summary. */
+    const char *clear = strstr(out, "\r\033[K");
+    cr_assert(clear);
+    expect_line(out, "\r\033[Kindex:      ");
+    qr_buf_free(&b);
+    /* --quiet: no progress, even on a terminal. */
+    snprintf(cmd, sizeof cmd, "script -qec \"'%s' index -q -i '%s' '%s'\" /dev/null", QUARRY_BIN,
+             idx, art);
+    p = popen(cmd, "r");
+    qr_buf c = {0};
+    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
+        qr_buf_put(&c, chunk, n);
+    qr_buf_put_u8(&c, 0);
+    cr_assert_eq(pclose(p), 0);
+    cr_assert(!strstr((const char *)c.p, "indexing:"), "%s", (const char *)c.p);
+    expect_line((const char *)c.p, "nothing changed");
+    qr_buf_free(&c);
+}
+
+Test(index_cli, a_corrupt_segment_fails_the_run_and_keeps_the_commit)
+{
+    char *out;
+    cr_assert_eq(quarry(&out, "index -q --threads 1 -i '%s' '%s'", idx, art), 0);
+    free(out);
+    /* Damage the stored text, then delete 31 of 51 files: the segment must be rewritten. */
+    sh("for f in '%s'/seg-*.sto; do printf 'XXXX' | dd of=\"$f\" bs=1 seek=100 conv=notrunc "
+       "2>/dev/null; done",
+       idx);
+    sh("cd '%s' && rm -r ceasefire crimea elections envoys grain", art);
+    cr_assert_eq(quarry(&out, "index -i '%s' '%s' 2>&1", idx, art), 3);
+    expect_line(out, "quarry: index: cannot read segment ");
+    expect_line(out, "to merge it: corrupt data");
+    free(out);
+    /* The last commit is intact: stats still reads it. */
+    cr_assert_eq(quarry(&out, "stats -i '%s'", idx), 0);
+    expect_line(out, "deleted:             0\n");
+    free(out);
+    cr_assert_eq(quarry(&out, "stats -i 2>&1"), 2);
+    expect_line(out, "option '-i' needs a value");
+    free(out);
+}
