@@ -268,6 +268,13 @@ int qr_indexer_open(qr_indexer **out, qr_dir *dir, const qr_index_options *opt, 
     }
     if ((rc = load(ix)))
         goto fail;
+    /*
+     * Files a crashed or failed writer left behind (and old generations a
+     * failed clean-up kept) go now, under the lock; a failure here only
+     * leaves them for later.
+     */
+    if (ix->exists)
+        qr_manifest_gc(dir, &ix->man);
     const char *want = opt ? opt->language : NULL;
     if (!ix->exists) {
         bool ok;
