@@ -50,19 +50,19 @@ struct oldseg {
 };
 
 struct qr_indexer {
-    qr_dir *dir;              /* not owned */
-    qr_lock *lock;            /* the writer lock, held until close */
-    qr_index_options opt;     /* defaults filled in */
-    char language[32];        /* the index's language */
-    bool exists;              /* a manifest was committed */
-    bool stale;               /* a run committed: reload before the next one */
-    qr_manifest man;          /* the last commit (zeroed when !exists) */
-    struct oldseg *old;       /* its segments, man.nsegs of them */
+    qr_dir *dir;          /* not owned */
+    qr_lock *lock;        /* the writer lock, held until close */
+    qr_index_options opt; /* defaults filled in */
+    char language[32];    /* the index's language */
+    bool exists;          /* a manifest was committed */
+    bool stale;           /* a run committed: reload before the next one */
+    qr_manifest man;      /* the last commit (zeroed when !exists) */
+    struct oldseg *old;   /* its segments, man.nsegs of them */
     size_t nold;
-    bool have_self;           /* dev/ino of the index directory are known */
+    bool have_self; /* dev/ino of the index directory are known */
     dev_t self_dev;
     ino_t self_ino;
-    char err[512];            /* last failure */
+    char err[512]; /* last failure */
 };
 
 /* ---- errors ---- */
@@ -366,27 +366,27 @@ struct fresh {
 
 struct run {
     qr_indexer *ix;
-    const qr_walk *walk;   /* NULL for in-memory docs */
+    const qr_walk *walk; /* NULL for in-memory docs */
     struct item *items;
     size_t nitems;
-    uint64_t bytes_total;  /* bytes of the items */
-    size_t limit;          /* flush threshold per worker, bytes */
-    uint64_t first_id;     /* the run's first segment id */
+    uint64_t bytes_total; /* bytes of the items */
+    size_t limit;         /* flush threshold per worker, bytes */
+    uint64_t first_id;    /* the run's first segment id */
     _Atomic uint64_t next_id;
     _Atomic size_t next_batch;
     _Atomic uint64_t files_done;
     _Atomic uint64_t bytes_done;
     _Atomic uint64_t raw_bytes;
     _Atomic int failed;
-    pthread_mutex_t mu;    /* guards what follows */
-    pthread_cond_t cv;     /* signalled when a worker ends */
-    unsigned running;      /* workers still running */
+    pthread_mutex_t mu; /* guards what follows */
+    pthread_cond_t cv;  /* signalled when a worker ends */
+    unsigned running;   /* workers still running */
     struct fresh *fresh;
     size_t nfresh;
     size_t fresh_cap;
     uint64_t flushes;
     uint64_t merges;
-    int rc;                /* the first error */
+    int rc; /* the first error */
 };
 
 static void run_fail(struct run *r, int rc, const char *fmt, ...)
@@ -533,9 +533,9 @@ struct worker {
     qr_postings_builder *pb;
     qr_segment_writer *sw; /* open while the builder holds documents */
     uint64_t sw_id;
-    size_t sw_bytes;  /* what the segment writer holds: raw text and table rows */
-    qr_buf file;      /* the file being indexed */
-    qr_buf fspath;    /* its path */
+    size_t sw_bytes; /* what the segment writer holds: raw text and table rows */
+    qr_buf file;     /* the file being indexed */
+    qr_buf fspath;   /* its path */
     pthread_t tid;
 };
 
@@ -660,8 +660,8 @@ static int process(struct worker *w, struct item *it)
     if (it->file) {
         int skip, rc;
         if ((rc = qr_walk_fs_path(r->walk, it->file, &w->fspath)) ||
-            (rc = qr_walk_read_file((const char *)w->fspath.p, r->ix->opt.max_file_size,
-                                    &w->file, &size, &mtime, &skip))) {
+            (rc = qr_walk_read_file((const char *)w->fspath.p, r->ix->opt.max_file_size, &w->file,
+                                    &size, &mtime, &skip))) {
             run_fail(r, rc, "cannot read %s: %s", it->path, qr_strerror(rc));
             return rc;
         }
@@ -812,7 +812,8 @@ static int find_old(const qr_indexer *ix, const char *path, size_t len, int32_t 
     for (size_t i = 0; i < ix->nold; i++) {
         uint32_t doc;
         const qr_doctable *t = qr_segment_doctable(ix->old[i].seg);
-        if (qr_doctable_find(t, path, len, &doc) == QR_OK && !qr_deletes_has(&ix->old[i].del, doc)) {
+        if (qr_doctable_find(t, path, len, &doc) == QR_OK &&
+            !qr_deletes_has(&ix->old[i].del, doc)) {
             *out_seg = (int32_t)i;
             *out_doc = doc;
             return QR_OK;
@@ -836,12 +837,12 @@ static int delete_old(qr_indexer *ix, int32_t seg, uint32_t doc)
 
 /* A segment of the index as the final merge policy sees it. */
 struct cand {
-    bool fresh;        /* written by this run */
-    size_t old;        /* index in ix->old when !fresh */
+    bool fresh;           /* written by this run */
+    size_t old;           /* index in ix->old when !fresh */
     qr_segment_info info; /* when fresh */
     uint32_t docs, deleted;
-    uint64_t cost;     /* memory a merge of it needs */
-    bool gone;         /* merged away */
+    uint64_t cost; /* memory a merge of it needs */
+    bool gone;     /* merged away */
 };
 
 static int cmp_ids(const void *a, const void *b)
@@ -923,8 +924,8 @@ static int finish_run(struct run *r, struct cand **pc, size_t *pn, qr_index_resu
             struct cand *x = &c[pick[j]];
             uint64_t sid = x->fresh ? x->info.id : ix->old[x->old].m.id;
             if ((rc = qr_segment_open(&opened[j], dir, sid, true))) {
-                set_err(ix, "cannot read segment %016llx to merge it: %s",
-                        (unsigned long long)sid, qr_strerror(rc));
+                set_err(ix, "cannot read segment %016llx to merge it: %s", (unsigned long long)sid,
+                        qr_strerror(rc));
                 goto out;
             }
             src[j].seg = opened[j];
@@ -957,10 +958,8 @@ static int finish_run(struct run *r, struct cand **pc, size_t *pn, qr_index_resu
                 c[k++] = c[i];
         n = k;
         if (info.docs) {
-            struct cand merged = {.fresh = true,
-                                  .info = info,
-                                  .docs = info.docs,
-                                  .cost = qr_merge_cost(info.bytes)};
+            struct cand merged = {
+                .fresh = true, .info = info, .docs = info.docs, .cost = qr_merge_cost(info.bytes)};
             c[n++] = merged; /* room: the group freed at least one entry */
         }
     }
@@ -1364,8 +1363,7 @@ out:
     return rc;
 }
 
-int qr_index_build_docs(qr_dir *dir, const qr_index_options *opt, const qr_mem_doc *docs,
-                        size_t n)
+int qr_index_build_docs(qr_dir *dir, const qr_index_options *opt, const qr_mem_doc *docs, size_t n)
 {
     qr_indexer *ix;
     int rc = qr_indexer_open(&ix, dir, opt, NULL, 0);

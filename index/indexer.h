@@ -41,9 +41,9 @@
 #include "storage/dir.h"
 #include "storage/segment.h"
 
-#define QR_DEFAULT_RAM       (256ull << 20) /* RAM budget of a run */
-#define QR_DEFAULT_MAX_FILE  (64ull << 20)  /* largest file indexed */
-#define QR_DEFAULT_LANGUAGE  "english"
+#define QR_DEFAULT_RAM      (256ull << 20) /* RAM budget of a run */
+#define QR_DEFAULT_MAX_FILE (64ull << 20)  /* largest file indexed */
+#define QR_DEFAULT_LANGUAGE "english"
 
 /* What a progress callback is told, from the thread that called run. */
 typedef struct qr_index_progress {
@@ -81,17 +81,17 @@ typedef struct qr_index_result {
     uint64_t removed;   /* documents no longer found (or now skipped as binary/too large) */
     uint64_t unchanged; /* documents already indexed as they are */
     uint64_t skipped[QR_SKIP_REASON_COUNT]; /* skipped paths by reason */
-    qr_index_skip *skips; /* every skipped path, sorted (owned) */
+    qr_index_skip *skips;                   /* every skipped path, sorted (owned) */
     size_t nskips;
-    uint64_t docs;         /* live documents in the index after the run */
-    uint64_t raw_bytes;    /* bytes read and analysed by the run */
-    uint64_t index_bytes;  /* bytes of the index's files after the run */
-    uint64_t segments;     /* segments in the index after the run */
-    uint64_t flushes;      /* segments written from builders */
-    uint64_t merges;       /* merges made */
-    bool committed;        /* false when nothing changed (no new generation) */
-    uint64_t generation;   /* the index's generation after the run */
-    double seconds;        /* wall time of the run */
+    uint64_t docs;        /* live documents in the index after the run */
+    uint64_t raw_bytes;   /* bytes read and analysed by the run */
+    uint64_t index_bytes; /* bytes of the index's files after the run */
+    uint64_t segments;    /* segments in the index after the run */
+    uint64_t flushes;     /* segments written from builders */
+    uint64_t merges;      /* merges made */
+    bool committed;       /* false when nothing changed (no new generation) */
+    uint64_t generation;  /* the index's generation after the run */
+    double seconds;       /* wall time of the run */
 } qr_index_result;
 
 void qr_index_result_free(qr_index_result *r);
@@ -152,8 +152,7 @@ const char *qr_indexer_language(const qr_indexer *ix);
  * call: open, add_docs, close. opt may be NULL (defaults). For tests and
  * embedders that do not want files: e.g. a qr_dir_open_memory() directory.
  */
-int qr_index_build_docs(qr_dir *dir, const qr_index_options *opt, const qr_mem_doc *docs,
-                        size_t n);
+int qr_index_build_docs(qr_dir *dir, const qr_index_options *opt, const qr_mem_doc *docs, size_t n);
 
 /*
  * Splits a document into title and body (borrowed from text; see above).
@@ -166,21 +165,21 @@ void qr_split_title(const char *text, size_t len, qr_slice *out_title, qr_slice 
 typedef struct qr_index_stats {
     uint64_t generation;
     char language[32];
-    uint64_t docs;       /* live documents */
-    uint64_t deleted;    /* deleted documents still in segments */
+    uint64_t docs;    /* live documents */
+    uint64_t deleted; /* deleted documents still in segments */
     uint64_t segments;
-    uint64_t terms;      /* distinct terms over all segments */
-    uint64_t postings;   /* (term, document) pairs, deleted documents included */
-    uint64_t positions;  /* term occurrences, deleted documents included */
+    uint64_t terms;                    /* distinct terms over all segments */
+    uint64_t postings;                 /* (term, document) pairs, deleted documents included */
+    uint64_t positions;                /* term occurrences, deleted documents included */
     uint64_t live_positions;           /* sum of the live documents' lengths */
     uint64_t bytes[QR_SEG_FILE_COUNT]; /* per segment file kind */
     uint64_t del_bytes;                /* deletion files */
     uint64_t manifest_bytes;           /* the manifest */
     uint64_t total_bytes;              /* all of the above */
-    double bits_per_doc;   /* doc stream bits per posting: doc-id deltas, frequencies and skips */
-    double bits_per_freq;  /* ... of which frequencies (0 when the format does not tell) */
-    double bits_per_pos;   /* position stream bits per position */
-    double avg_doc_len;    /* live_positions / docs */
+    double bits_per_doc;  /* doc stream bits per posting: doc-id deltas, frequencies and skips */
+    double bits_per_freq; /* ... of which frequencies (0 when the format does not tell) */
+    double bits_per_pos;  /* position stream bits per position */
+    double avg_doc_len;   /* live_positions / docs */
 } qr_index_stats;
 
 /*

@@ -255,8 +255,7 @@ static int term_advance(struct heap *h, struct termsrc *ts, size_t i)
 }
 
 /* Opens a term iterator over every source; pushes those that have a term. */
-static int terms_start(struct heap *h, struct termsrc *ts, const qr_segment *const *segs,
-                       size_t n)
+static int terms_start(struct heap *h, struct termsrc *ts, const qr_segment *const *segs, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         int rc = qr_segment_prefix(segs[i], "", 0, &ts[i].it);
@@ -300,8 +299,8 @@ static int skip_deleted(struct postsrc *p)
 
 /* Writes one term: the postings of the group's sources, merged by new doc id. */
 static int merge_term(qr_segment_writer *w, const qr_merge_src *src, uint32_t *const *map,
-                      const struct termsrc *ts, const size_t *group, size_t ng,
-                      struct postsrc *ps, size_t *heapv, const char *term, size_t len)
+                      const struct termsrc *ts, const size_t *group, size_t ng, struct postsrc *ps,
+                      size_t *heapv, const char *term, size_t len)
 {
     int rc = QR_OK;
     size_t inited = 0;

@@ -30,9 +30,9 @@
 #include "storage/manifest.h"
 #include "storage/segment.h"
 
-#define QR_MERGE_FACTOR    8           /* default F */
-#define QR_MERGE_MAX_GROUP 64          /* most segments merged at once */
-#define QR_MERGE_FLOOR     (1u << 20)  /* segments below this size share tier 0 */
+#define QR_MERGE_FACTOR    8          /* default F */
+#define QR_MERGE_MAX_GROUP 64         /* most segments merged at once */
+#define QR_MERGE_FLOOR     (1u << 20) /* segments below this size share tier 0 */
 
 /* What the policy knows of a segment. */
 typedef struct qr_merge_cand {

@@ -63,14 +63,14 @@ static const uint32_t slice_size[] = {8, 16, 32, 64, 128, 256, 512, 1024, 2048, 
 
 /* One distinct term: a table entry, one cache line. hash == 0 marks an empty slot. */
 struct term {
-    uint64_t hash;     /* xxh3 of the term bytes, | 1 */
-    uint32_t head;     /* arena offset of the first slice */
-    uint32_t cur;      /* arena offset of the next byte to write */
-    uint32_t end;      /* arena offset of the current slice's forward pointer */
-    uint32_t last_doc; /* doc of the last entry, NO_DOC before the first */
-    uint32_t last_pos; /* last position written in last_doc */
-    uint8_t len;       /* bytes of the term */
-    uint8_t level;     /* level of the current slice */
+    uint64_t hash;          /* xxh3 of the term bytes, | 1 */
+    uint32_t head;          /* arena offset of the first slice */
+    uint32_t cur;           /* arena offset of the next byte to write */
+    uint32_t end;           /* arena offset of the current slice's forward pointer */
+    uint32_t last_doc;      /* doc of the last entry, NO_DOC before the first */
+    uint32_t last_pos;      /* last position written in last_doc */
+    uint8_t len;            /* bytes of the term */
+    uint8_t level;          /* level of the current slice */
     char text[INLINE_TEXT]; /* the term if len <= INLINE_TEXT, else its offset in b->text */
 };
 
@@ -80,10 +80,10 @@ struct term {
 
 /* A token in flight. */
 struct pend {
-    uint64_t hash;  /* xxh3 of text, | 1 */
-    uint32_t pos;   /* its position */
-    uint32_t idx;   /* its term's table index, once looked up */
-    uint8_t len;    /* bytes of text */
+    uint64_t hash; /* xxh3 of text, | 1 */
+    uint32_t pos;  /* its position */
+    uint32_t idx;  /* its term's table index, once looked up */
+    uint8_t len;   /* bytes of text */
     char text[MAX_TERM];
 };
 
@@ -100,11 +100,11 @@ struct qr_postings_builder {
     uint32_t ndocs;      /* documents begun */
     uint32_t *posbuf;    /* emit scratch: positions of one posting */
     uint32_t posbuf_cap;
-    uint32_t doc_pos;    /* largest position added to the current document */
-    int err;             /* sticky error of a deferred step */
-    uint32_t head;       /* tokens that arrived (ring index = count % RING) */
-    uint32_t na;         /* tokens looked up */
-    uint32_t nb;         /* tokens appended */
+    uint32_t doc_pos; /* largest position added to the current document */
+    int err;          /* sticky error of a deferred step */
+    uint32_t head;    /* tokens that arrived (ring index = count % RING) */
+    uint32_t na;      /* tokens looked up */
+    uint32_t nb;      /* tokens appended */
     struct pend ring[RING];
 };
 
@@ -458,35 +458,50 @@ int qr_pbuilder_add(qr_postings_builder *b, const char *term, size_t len, uint32
 
 /* ---- emitting ---- */
 
-/* Reads one term's stream back, following the slice chain. */
+/* Reads one term's stream back, following the slice chain, with raw pointers. */
 struct reader {
     const qr_postings_builder *b;
-    uint32_t off;   /* next byte */
-    uint32_t end;   /* forward pointer of the current slice */
-    uint32_t stop;  /* the term's write offset: end of data */
-    uint8_t level;
+    const uint8_t *p;    /* next byte */
+    const uint8_t *lim;  /* the current slice's forward pointer: its data ends here */
+    const uint8_t *stop; /* the term's write position: the stream ends here */
+    uint8_t level;       /* level of the current slice */
 };
 
+static void rd_init(struct reader *r, const qr_postings_builder *b, const struct term *t)
+{
+    r->b = b;
+    r->p = at(b, t->head);
+    r->lim = r->p + slice_size[0] - 4;
+    r->stop = at(b, t->cur);
+    r->level = 0;
+}
+
+/* True while bytes remain (a chained slice always holds at least one). */
 static inline bool rd_more(const struct reader *r)
 {
-    return r->off != r->stop;
+    return r->p != r->stop;
+}
+
+static inline void rd_next_slice(struct reader *r)
+{
+    if (r->level + 1u < NLEVELS)
+        r->level++;
+    r->p = at(r->b, qr_load_u32(r->lim));
+    r->lim = r->p + slice_size[r->level] - 4;
 }
 
 static inline uint8_t rd_byte(struct reader *r)
 {
-    if (r->off == r->end) {
-        r->off = qr_load_u32(at(r->b, r->end));
-        if (r->level + 1u < NLEVELS)
-            r->level++;
-        r->end = r->off + slice_size[r->level] - 4;
-    }
-    return *at(r->b, r->off++);
+    if (r->p == r->lim)
+        rd_next_slice(r);
+    return *r->p++;
 }
 
-static inline uint8_t rd_peek(const struct reader *r)
+static inline uint8_t rd_peek(struct reader *r)
 {
-    uint32_t off = r->off == r->end ? qr_load_u32(at(r->b, r->end)) : r->off;
-    return *at(r->b, off);
+    if (r->p == r->lim)
+        rd_next_slice(r);
+    return *r->p;
 }
 
 static inline uint32_t rd_varint(struct reader *r)
@@ -576,7 +591,8 @@ int qr_pbuilder_emit(qr_postings_builder *b, const qr_pb_sink *sink)
     sort_items(b, items, tmp, b->nterms);
     for (uint32_t i = 0; i < b->nterms; i++) {
         const struct term *t = &b->table[items[i].idx];
-        struct reader r = {b, t->head, t->head + slice_size[0] - 4, t->cur, 0};
+        struct reader r;
+        rd_init(&r, b, t);
         if ((rc = sink->begin_term(sink->ctx, term_text(b, t), t->len)))
             goto out_free;
         uint32_t doc = 0;

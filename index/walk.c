@@ -360,8 +360,8 @@ int qr_walk_run(qr_walk *out, const char *const *roots, size_t nroots, uint64_t 
             rc = path.err;
             goto out;
         }
-        struct ctx c = {out, max_size, exclude_dev, exclude_ino, (uint32_t)i,
-                        (uint32_t)path.n + 1, stack};
+        struct ctx c = {out,  max_size, exclude_dev, exclude_ino, (uint32_t)i, (uint32_t)path.n + 1,
+                        stack};
         if ((rc = walk_dir(&c, fd, &path)))
             goto out;
     }
@@ -452,7 +452,7 @@ int qr_walk_read_file(const char *fs_path, uint64_t max_size, qr_buf *buf, uint6
     qr_buf_reset(buf);
     int fd = open(fs_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
-        *out_skip = errno == ENOENT   ? QR_SKIP_VANISHED
+        *out_skip = errno == ENOENT  ? QR_SKIP_VANISHED
                     : errno == ELOOP ? QR_SKIP_CHANGED
                                      : QR_SKIP_UNREADABLE;
         return QR_OK;

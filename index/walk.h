@@ -60,8 +60,8 @@ typedef struct qr_walk_skip {
 
 /* The result of a walk; free with qr_walk_free. */
 typedef struct qr_walk {
-    char **roots;        /* the root directories as given, trailing slashes removed (owned) */
-    char **bases;        /* their base names (owned) */
+    char **roots; /* the root directories as given, trailing slashes removed (owned) */
+    char **bases; /* their base names (owned) */
     size_t nroots;
     qr_walk_file *files; /* sorted by path */
     size_t nfiles;
@@ -69,8 +69,8 @@ typedef struct qr_walk {
     size_t nskips;
     size_t skips_cap;
     size_t files_cap;
-    uint64_t bytes;    /* sum of the files' sizes */
-    char **chunks;     /* arena blocks holding the paths (paths never move) */
+    uint64_t bytes; /* sum of the files' sizes */
+    char **chunks;  /* arena blocks holding the paths (paths never move) */
     size_t nchunks;
     size_t chunks_cap;
     size_t chunk_used; /* bytes used in the last block */

@@ -114,8 +114,7 @@ static void summary(const char *index, const char *language, const qr_index_resu
         }
     fputs(skipped ? ")\n" : "\n", f);
     for (size_t i = 0; i < r->nskips; i++)
-        fprintf(f, "  skipped %s: %s\n", qr_skip_reason_name(r->skips[i].reason),
-                r->skips[i].path);
+        fprintf(f, "  skipped %s: %s\n", qr_skip_reason_name(r->skips[i].reason), r->skips[i].path);
     fprintf(f, "documents:  %llu in the index, %llu segment%s\n", (unsigned long long)r->docs,
             (unsigned long long)r->segments, r->segments == 1 ? "" : "s");
     double raw = (double)r->raw_bytes / 1e6;
@@ -157,16 +156,14 @@ int qr_cmd_index(int argc, char **argv)
             break;
         case 't':
             if (!parse_num(optarg, 1, 256, &v)) {
-                qr_die_msg("index: --threads needs a whole number from 1 to 256, not '%s'",
-                           optarg);
+                qr_die_msg("index: --threads needs a whole number from 1 to 256, not '%s'", optarg);
                 return QR_EXIT_USAGE;
             }
             o.threads = (unsigned)v;
             break;
         case OPT_RAM:
             if (!parse_num(optarg, 1, 1u << 20, &v)) {
-                qr_die_msg("index: --ram needs a number of MB from 1 to 1048576, not '%s'",
-                           optarg);
+                qr_die_msg("index: --ram needs a number of MB from 1 to 1048576, not '%s'", optarg);
                 return QR_EXIT_USAGE;
             }
             o.ram_bytes = v << 20;
@@ -191,8 +188,7 @@ int qr_cmd_index(int argc, char **argv)
                        argv[optind - 1]);
             return QR_EXIT_USAGE;
         default:
-            qr_die_msg("index: unknown option '%s' (see `quarry index --help`)",
-                       argv[optind - 1]);
+            qr_die_msg("index: unknown option '%s' (see `quarry index --help`)", argv[optind - 1]);
             return QR_EXIT_USAGE;
         }
     }
@@ -202,7 +198,7 @@ int qr_cmd_index(int argc, char **argv)
     }
     const char *const *dirs = (const char *const *)argv + optind;
     size_t ndirs = (size_t)(argc - optind);
-    char (*bases)[NAME_MAX + 1] = calloc(ndirs, sizeof *bases);
+    char(*bases)[NAME_MAX + 1] = calloc(ndirs, sizeof *bases);
     if (!bases) {
         qr_die_msg("index: out of memory");
         return QR_EXIT_RUNTIME;

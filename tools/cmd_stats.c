@@ -33,8 +33,8 @@ static void help(FILE *f)
 
 /* Human names of the segment file kinds, in qr_seg_file order. */
 static const char *kind_names[QR_SEG_FILE_COUNT] = {
-    [QR_SEG_TDI] = "terms",    [QR_SEG_DOC] = "doc ids",  [QR_SEG_POS] = "positions",
-    [QR_SEG_STO] = "stored",   [QR_SEG_DMT] = "doc table",
+    [QR_SEG_TDI] = "terms",  [QR_SEG_DOC] = "doc ids",   [QR_SEG_POS] = "positions",
+    [QR_SEG_STO] = "stored", [QR_SEG_DMT] = "doc table",
 };
 
 static void print_text(const char *index, const qr_index_stats *s)
@@ -72,14 +72,14 @@ static int print_json(const char *index, const qr_index_stats *s)
     json_object_set_new(bytes, "del", json_integer((json_int_t)s->del_bytes));
     json_object_set_new(bytes, "manifest", json_integer((json_int_t)s->manifest_bytes));
     json_object_set_new(bytes, "total", json_integer((json_int_t)s->total_bytes));
-    json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:f, s:f, s:f}",
-                          "index", index, "language", s->language, "generation",
-                          (json_int_t)s->generation, "documents", (json_int_t)s->docs, "deleted",
-                          (json_int_t)s->deleted, "segments", (json_int_t)s->segments, "terms",
-                          (json_int_t)s->terms, "postings", (json_int_t)s->postings, "positions",
-                          (json_int_t)s->positions, "avg_doc_length", s->avg_doc_len, "bytes",
-                          bytes, "bits_per_doc_id", s->bits_per_doc, "bits_per_freq",
-                          s->bits_per_freq, "bits_per_position", s->bits_per_pos);
+    json_t *o =
+        json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:o, s:f, s:f, s:f}", "index",
+                  index, "language", s->language, "generation", (json_int_t)s->generation,
+                  "documents", (json_int_t)s->docs, "deleted", (json_int_t)s->deleted, "segments",
+                  (json_int_t)s->segments, "terms", (json_int_t)s->terms, "postings",
+                  (json_int_t)s->postings, "positions", (json_int_t)s->positions, "avg_doc_length",
+                  s->avg_doc_len, "bytes", bytes, "bits_per_doc_id", s->bits_per_doc,
+                  "bits_per_freq", s->bits_per_freq, "bits_per_position", s->bits_per_pos);
     if (!o)
         return QR_ENOMEM;
     char *txt = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(6));
@@ -122,8 +122,7 @@ int qr_cmd_stats(int argc, char **argv)
                        argv[optind - 1]);
             return QR_EXIT_USAGE;
         default:
-            qr_die_msg("stats: unknown option '%s' (see `quarry stats --help`)",
-                       argv[optind - 1]);
+            qr_die_msg("stats: unknown option '%s' (see `quarry stats --help`)", argv[optind - 1]);
             return QR_EXIT_USAGE;
         }
     }

@@ -20,8 +20,8 @@
 struct rec {
     qr_buf out;
     qr_buf last_term;
-    bool ordered;   /* terms strictly increasing */
-    long fail_at;   /* the callback number that returns fail_code (-1: never) */
+    bool ordered; /* terms strictly increasing */
+    long fail_at; /* the callback number that returns fail_code (-1: never) */
     long calls;
     int fail_code;
 };
@@ -165,7 +165,7 @@ Test(builder, argument_errors)
 
 Test(builder, bytewise_order_beyond_eight_bytes_and_high_bytes)
 {
-    const char *terms[] = {"abcdefghz", "abcdefgh", "abcdefghi", "\xc3\xa9t\xc3\xa9", "zz",
+    const char *terms[] = {"abcdefghz", "abcdefgh", "abcdefghi",    "\xc3\xa9t\xc3\xa9", "zz",
                            "a",         "abcdefg",  "\xe2\x80\x99", "abcdefghij"};
     qr_postings_builder *b;
     cr_assert_eq(qr_pbuilder_open(&b), 0);
@@ -179,8 +179,7 @@ Test(builder, bytewise_order_beyond_eight_bytes_and_high_bytes)
     cr_assert(ordered, "%s", t);
     cr_assert(strstr(t, "abcdefgh: 0/1[1] ;abcdefghi: 0/1[2] ;abcdefghij: 0/1[8] ;abcdefghz:"),
               "%s", t);
-    cr_assert(strstr(t, "zz: 0/1[4] ;\xc3\xa9t\xc3\xa9: 0/1[3] ;\xe2\x80\x99: 0/1[7] ;"), "%s",
-              t);
+    cr_assert(strstr(t, "zz: 0/1[4] ;\xc3\xa9t\xc3\xa9: 0/1[3] ;\xe2\x80\x99: 0/1[7] ;"), "%s", t);
     free(t);
     qr_pbuilder_close(b);
 }
@@ -318,8 +317,7 @@ Test(builder, random_documents_match_a_naive_model)
         char *want = model_text(&m);
         cr_assert_eq(rc, 0);
         cr_assert(ordered);
-        cr_assert(!strcmp(got, want), "docs=%u: emitted postings differ from the model",
-                  sizes[s]);
+        cr_assert(!strcmp(got, want), "docs=%u: emitted postings differ from the model", sizes[s]);
         free(got);
         free(want);
         model_free(&m);

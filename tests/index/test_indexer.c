@@ -99,9 +99,8 @@ static char *dump(qr_dir *dir)
         cr_assert_eq(qr_segment_open(&s, dir, m.segs[i].id, true), 0);
         qr_deletes del;
         if (m.segs[i].del_gen)
-            cr_assert_eq(qr_deletes_read(&del, dir, m.segs[i].id, m.segs[i].del_gen,
-                                         m.segs[i].docs),
-                         0);
+            cr_assert_eq(
+                qr_deletes_read(&del, dir, m.segs[i].id, m.segs[i].del_gen, m.segs[i].docs), 0);
         else
             cr_assert_eq(qr_deletes_init(&del, m.segs[i].docs), 0);
         cr_assert_eq(del.count, m.segs[i].deleted);
@@ -126,8 +125,8 @@ static char *dump(qr_dir *dir)
             qr_slice title, body;
             cr_assert_eq(qr_docstore_get(qr_segment_docstore(s), d, &title, &body), 0);
             putf(&b, "D %.*s %u %u %llu %016llx |%.*s|", (int)p.n, p.p, meta.positions,
-                 meta.title_positions, (unsigned long long)meta.size,
-                 (unsigned long long)meta.hash, (int)title.n, title.p);
+                 meta.title_positions, (unsigned long long)meta.size, (unsigned long long)meta.hash,
+                 (int)title.n, title.p);
             for (size_t k = 0; k < body.n; k++)
                 qr_buf_put_u8(&b, body.p[k] == '\n' ? '~' : body.p[k] ? body.p[k] : '@');
             put_str(&b, "|\n");
@@ -260,7 +259,10 @@ Test(indexer, title_is_first_non_blank_line_trimmed)
 
 /* ---- in-memory documents ---- */
 
-#define MEM_DOC(path, text) {path, text, sizeof text - 1}
+#define MEM_DOC(path, text)                                                                        \
+    {                                                                                              \
+        path, text, sizeof text - 1                                                                \
+    }
 
 static const qr_mem_doc three[] = {
     MEM_DOC("news/b.txt", "Cease-fire talks\nThe talks went on.\n"),
@@ -357,9 +359,9 @@ static uint32_t rnd(void)
     return (uint32_t)rng;
 }
 
-static const char *words[] = {"alpha", "beta",   "gamma", "delta",  "cease-fire", "talks",
-                              "Kyiv",  "Crimea", "grain", "sanction", "envoy",    "NATO",
-                              "vote",  "poll",   "war",   "peace",  "24-hour",    "truce"};
+static const char *words[] = {"alpha", "beta",   "gamma", "delta",    "cease-fire", "talks",
+                              "Kyiv",  "Crimea", "grain", "sanction", "envoy",      "NATO",
+                              "vote",  "poll",   "war",   "peace",    "24-hour",    "truce"};
 
 /* n documents with random words (some rare ones), paths in several folders. */
 static qr_mem_doc *synth(size_t n, uint64_t seed, char ***keep)
@@ -845,8 +847,8 @@ static void tree_init(struct tree *t)
     mkdir(t->data, 0777);
 }
 
-static int run_dirs(const char *index, const char *const *dirs, size_t n,
-                    const qr_index_options *o, qr_index_result *r)
+static int run_dirs(const char *index, const char *const *dirs, size_t n, const qr_index_options *o,
+                    qr_index_result *r)
 {
     qr_dir *d;
     cr_assert_eq(qr_dir_open_posix(&d, index, true), 0);

@@ -444,8 +444,8 @@ Test(index_cli, progress_line_only_on_a_terminal)
 {
     /* script(1) gives the command a terminal; its output is the terminal's. */
     char cmd[1600];
-    snprintf(cmd, sizeof cmd, "script -qec \"'%s' index --ram 1 -i '%s' '%s'\" /dev/null", QUARRY_BIN,
-             idx, art);
+    snprintf(cmd, sizeof cmd, "script -qec \"'%s' index --ram 1 -i '%s' '%s'\" /dev/null",
+             QUARRY_BIN, idx, art);
     FILE *p = popen(cmd, "r");
     qr_buf b = {0};
     char chunk[4096];
