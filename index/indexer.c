@@ -34,10 +34,12 @@
 #include "index/merger.h"
 #include "index/postings_builder.h"
 #include "storage/alloc.h"
+#include "storage/docstore.h"
 #include "storage/manifest.h"
 #include "storage/status.h"
 
-#define BATCH 16 /* consecutive work items a worker takes at once */
+#define BATCH         16          /* consecutive work items a worker takes at once */
+#define FILE_BUF_KEEP (1u << 20)  /* a worker's file buffer is kept up to this size */
 
 /* A segment of the last commit. */
 struct oldseg {
@@ -247,6 +249,9 @@ int qr_indexer_open(qr_indexer **out, qr_dir *dir, const qr_index_options *opt, 
         ix->opt.ram_bytes = QR_DEFAULT_RAM;
     if (!ix->opt.max_file_size)
         ix->opt.max_file_size = QR_DEFAULT_MAX_FILE;
+    /* A document is one docstore record: larger files are skipped as too large. */
+    if (ix->opt.max_file_size > QR_STORE_MAX_RAW - 64)
+        ix->opt.max_file_size = QR_STORE_MAX_RAW - 64;
     if (!ix->opt.merge_factor)
         ix->opt.merge_factor = QR_MERGE_FACTOR;
     if (!ix->opt.progress_ms)
@@ -701,6 +706,9 @@ static void *worker_main(void *arg)
         for (size_t i = lo; i < hi && !atomic_load(&r->failed); i++) {
             if (process(w, &r->items[i]))
                 break;
+            /* A large file's buffer is not kept: it would count against the budget. */
+            if (w->file.cap > FILE_BUF_KEEP)
+                qr_buf_free(&w->file);
             atomic_fetch_add(&r->files_done, 1);
             atomic_fetch_add(&r->bytes_done, r->items[i].len);
         }
@@ -1100,7 +1108,7 @@ static int do_run(qr_indexer *ix, const qr_walk *walk, const qr_mem_doc *docs, s
             it.len = docs[i].len;
             if (!it.path || !it.path[0] || strlen(it.path) > 4096 || (!it.text && it.len)) {
                 rc = QR_EINVAL;
-                set_err(ix, "document %zu has no path or no text", i);
+                set_err(ix, "document %zu has no path, a path over 4096 bytes, or no text", i);
                 goto out;
             }
         }

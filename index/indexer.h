@@ -61,7 +61,7 @@ typedef struct qr_index_options {
     const char *language;   /* NULL: the index's own, or QR_DEFAULT_LANGUAGE for a new index */
     unsigned threads;       /* 0: the number of online processors */
     uint64_t ram_bytes;     /* 0: QR_DEFAULT_RAM */
-    uint64_t max_file_size; /* 0: QR_DEFAULT_MAX_FILE */
+    uint64_t max_file_size; /* 0: QR_DEFAULT_MAX_FILE; at most QR_STORE_MAX_RAW - 64 */
     unsigned merge_factor;  /* 0: QR_MERGE_FACTOR (merger.h) */
     qr_index_progress_fn progress; /* NULL: none */
     void *progress_ctx;

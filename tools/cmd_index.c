@@ -169,9 +169,8 @@ int qr_cmd_index(int argc, char **argv)
             o.ram_bytes = v << 20;
             break;
         case OPT_MAXSIZE:
-            if (!parse_num(optarg, 1, 1u << 20, &v)) {
-                qr_die_msg("index: --max-file-size needs a number of MB from 1 to 1048576, "
-                           "not '%s'",
+            if (!parse_num(optarg, 1, 1023, &v)) {
+                qr_die_msg("index: --max-file-size needs a number of MB from 1 to 1023, not '%s'",
                            optarg);
                 return QR_EXIT_USAGE;
             }

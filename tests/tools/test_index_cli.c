@@ -336,6 +336,7 @@ Test(index_cli, usage_errors_exit_2)
         {"index --threads 0 d", "--threads needs a whole number"},
         {"index --ram -5 d", "--ram needs a number of MB"},
         {"index --max-file-size 1e3 d", "--max-file-size needs a number of MB"},
+        {"index --max-file-size 1024 d", "from 1 to 1023, not '1024'"},
         {"index --ram", "option '--ram' needs a value"},
         {"index", "missing DIR"},
         {"index -q /nonexistent/quarry/dir", "'/nonexistent/quarry/dir' does not exist"},
