@@ -38,8 +38,8 @@
 #include "storage/manifest.h"
 #include "storage/status.h"
 
-#define BATCH         16          /* consecutive work items a worker takes at once */
-#define FILE_BUF_KEEP (1u << 20)  /* a worker's file buffer is kept up to this size */
+#define BATCH         16         /* consecutive work items a worker takes at once */
+#define FILE_BUF_KEEP (1u << 20) /* a worker's file buffer is kept up to this size */
 
 /* A segment of the last commit. */
 struct oldseg {
@@ -1386,11 +1386,88 @@ int qr_index_build_docs(qr_dir *dir, const qr_index_options *opt, const qr_mem_d
 
 /* ---- statistics ---- */
 
+/*
+ * Splits a segment's doc stream into doc ids and frequencies: its postings
+ * are re-encoded through a postings writer (docs and frequencies only; the
+ * positions given are dummies and their bytes are not counted), whose stats
+ * tell the bytes of each part of the format. Adds them to *acc.
+ */
+static int doc_stream_split(const qr_segment *s, qr_postings_stats *acc)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w = NULL;
+    uint32_t *dummy = NULL;
+    uint32_t dummy_n = 0;
+    int rc = qr_postings_writer_open(&w, &doc, &pos);
+    if (rc)
+        return rc;
+    const qr_doctable *t = qr_segment_doctable(s);
+    qr_termdict_iter ti;
+    if ((rc = qr_segment_prefix(s, "", 0, &ti)))
+        goto out;
+    qr_slice term;
+    qr_term_meta meta;
+    int more;
+    while ((more = qr_termdict_next(&ti, &term, &meta)) == 1) {
+        qr_postings_iter it;
+        memset(&it, 0, sizeof it);
+        if ((rc = qr_segment_postings(s, &meta, &it))) {
+            qr_postings_iter_free(&it);
+            goto out;
+        }
+        qr_postings_begin(w);
+        while (!rc && it.doc != QR_DOC_END) {
+            if (it.doc >= qr_doctable_count(t)) {
+                rc = QR_ECORRUPT;
+                break;
+            }
+            uint32_t tf = qr_postings_freq(&it);
+            if (tf > dummy_n) {
+                uint32_t *nd = qr_reallocarray(dummy, tf, sizeof *nd);
+                if (!nd) {
+                    rc = QR_ENOMEM;
+                    break;
+                }
+                dummy = nd;
+                for (uint32_t i = dummy_n; i < tf; i++)
+                    dummy[i] = i;
+                dummy_n = tf;
+            }
+            if (!(rc = qr_postings_add(w, it.doc, tf, qr_doctable_positions(t, it.doc), dummy)))
+                rc = qr_postings_next(&it);
+        }
+        qr_postings_iter_free(&it);
+        qr_term_meta m2;
+        if (rc || (rc = qr_postings_end(w, &m2)))
+            goto out;
+        qr_buf_reset(&doc);
+        qr_buf_reset(&pos);
+    }
+    if (more < 0)
+        rc = more;
+out:
+    if (!rc) {
+        qr_postings_stats st;
+        qr_postings_writer_stats(w, &st);
+        acc->postings += st.postings;
+        acc->head_bytes += st.head_bytes;
+        acc->skip_bytes += st.skip_bytes;
+        acc->doc_bytes += st.doc_bytes;
+        acc->freq_bytes += st.freq_bytes;
+    }
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+    qr_free(dummy);
+    return rc;
+}
+
 int qr_index_stats_read(qr_dir *dir, qr_index_stats *out)
 {
     memset(out, 0, sizeof *out);
     qr_manifest m;
     char name[64];
+    qr_postings_stats split = {0};
     int rc = qr_manifest_load(&m, dir);
     if (rc)
         return rc;
@@ -1424,6 +1501,8 @@ int qr_index_stats_read(qr_dir *dir, qr_index_stats *out)
                 goto out;
             out->del_bytes += s;
         }
+        if ((rc = doc_stream_split(segs[i], &split)))
+            goto out;
     }
     if ((rc = qr_merge_count_terms((const qr_segment *const *)segs, m.nsegs, &out->terms)))
         goto out;
@@ -1433,8 +1512,12 @@ int qr_index_stats_read(qr_dir *dir, qr_index_stats *out)
     out->total_bytes = out->del_bytes + out->manifest_bytes;
     for (int k = 0; k < QR_SEG_FILE_COUNT; k++)
         out->total_bytes += out->bytes[k];
-    if (out->postings)
-        out->bits_per_doc = 8.0 * (double)out->bytes[QR_SEG_DOC] / (double)out->postings;
+    if (out->postings) {
+        double p = (double)out->postings;
+        out->bits_per_doc =
+            8.0 * (double)(split.doc_bytes + split.head_bytes + split.skip_bytes) / p;
+        out->bits_per_freq = 8.0 * (double)split.freq_bytes / p;
+    }
     if (out->positions)
         out->bits_per_pos = 8.0 * (double)out->bytes[QR_SEG_POS] / (double)out->positions;
     if (out->docs)

@@ -176,9 +176,9 @@ typedef struct qr_index_stats {
     uint64_t del_bytes;                /* deletion files */
     uint64_t manifest_bytes;           /* the manifest */
     uint64_t total_bytes;              /* all of the above */
-    double bits_per_doc;  /* doc stream bits per posting: doc-id deltas, frequencies and skips */
-    double bits_per_freq; /* ... of which frequencies (0 when the format does not tell) */
-    double bits_per_pos;  /* position stream bits per position */
+    double bits_per_doc;  /* doc stream bits per posting for doc ids (gaps, term heads, skips) */
+    double bits_per_freq; /* doc stream bits per posting for frequencies */
+    double bits_per_pos;  /* position stream bits per position (the .pos file) */
     double avg_doc_len;   /* live_positions / docs */
 } qr_index_stats;
 

@@ -39,28 +39,28 @@ static const char *kind_names[QR_SEG_FILE_COUNT] = {
 
 static void print_text(const char *index, const qr_index_stats *s)
 {
-    printf("%-20s %s\n", "index:", index);
-    printf("%-20s %s\n", "language:", s->language);
-    printf("%-20s %llu\n", "generation:", (unsigned long long)s->generation);
-    printf("%-20s %llu\n", "documents:", (unsigned long long)s->docs);
-    printf("%-20s %llu\n", "deleted:", (unsigned long long)s->deleted);
-    printf("%-20s %llu\n", "segments:", (unsigned long long)s->segments);
-    printf("%-20s %llu\n", "distinct terms:", (unsigned long long)s->terms);
-    printf("%-20s %llu\n", "postings:", (unsigned long long)s->postings);
-    printf("%-20s %llu\n", "positions:", (unsigned long long)s->positions);
-    printf("%-20s %.1f\n", "avg doc length:", s->avg_doc_len);
+    printf("%-24s %s\n", "index:", index);
+    printf("%-24s %s\n", "language:", s->language);
+    printf("%-24s %llu\n", "generation:", (unsigned long long)s->generation);
+    printf("%-24s %llu\n", "documents:", (unsigned long long)s->docs);
+    printf("%-24s %llu\n", "deleted:", (unsigned long long)s->deleted);
+    printf("%-24s %llu\n", "segments:", (unsigned long long)s->segments);
+    printf("%-24s %llu\n", "distinct terms:", (unsigned long long)s->terms);
+    printf("%-24s %llu\n", "postings:", (unsigned long long)s->postings);
+    printf("%-24s %llu\n", "positions:", (unsigned long long)s->positions);
+    printf("%-24s %.1f\n", "avg doc length:", s->avg_doc_len);
     for (int k = 0; k < QR_SEG_FILE_COUNT; k++) {
         char key[64];
         snprintf(key, sizeof key, "bytes %s (.%s):", kind_names[k],
                  qr_seg_file_ext((qr_seg_file)k));
-        printf("%-20s %llu\n", key, (unsigned long long)s->bytes[k]);
+        printf("%-24s %llu\n", key, (unsigned long long)s->bytes[k]);
     }
-    printf("%-20s %llu\n", "bytes deletions:", (unsigned long long)s->del_bytes);
-    printf("%-20s %llu\n", "bytes manifest:", (unsigned long long)s->manifest_bytes);
-    printf("%-20s %llu\n", "bytes total:", (unsigned long long)s->total_bytes);
-    printf("%-20s %.2f\n", "bits/doc id:", s->bits_per_doc);
-    printf("%-20s %.2f\n", "bits/frequency:", s->bits_per_freq);
-    printf("%-20s %.2f\n", "bits/position:", s->bits_per_pos);
+    printf("%-24s %llu\n", "bytes deletions:", (unsigned long long)s->del_bytes);
+    printf("%-24s %llu\n", "bytes manifest:", (unsigned long long)s->manifest_bytes);
+    printf("%-24s %llu\n", "bytes total:", (unsigned long long)s->total_bytes);
+    printf("%-24s %.2f\n", "bits/doc id:", s->bits_per_doc);
+    printf("%-24s %.2f\n", "bits/frequency:", s->bits_per_freq);
+    printf("%-24s %.2f\n", "bits/position:", s->bits_per_pos);
 }
 
 static int print_json(const char *index, const qr_index_stats *s)

@@ -503,7 +503,13 @@ Test(indexer, deletions_are_merged_away)
     cr_assert_gt(st.positions, st.postings);
     cr_assert_gt(st.avg_doc_len, 10);
     cr_assert_gt(st.bits_per_doc, 0);
+    cr_assert_gt(st.bits_per_freq, 0);
     cr_assert_gt(st.bits_per_pos, 0);
+    /* Doc ids and frequencies account for every byte of the doc streams' bodies. */
+    double split = (st.bits_per_doc + st.bits_per_freq) * (double)st.postings / 8;
+    double body =
+        (double)(st.bytes[QR_SEG_DOC] - st.segments * (QR_FILE_HEADER_SIZE + QR_FILE_FOOTER_SIZE));
+    cr_assert(split > body - 0.5 && split < body + 0.5, "%f vs %f", split, body);
     uint64_t sum = st.del_bytes + st.manifest_bytes;
     for (int k = 0; k < QR_SEG_FILE_COUNT; k++) {
         cr_assert_gt(st.bytes[k], 0);

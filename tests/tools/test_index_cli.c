@@ -167,10 +167,10 @@ Test(index_cli, samples_counts_titles_and_stats)
     cr_assert_eq(check_titles(idx, tmp), files);
 
     cr_assert_eq(quarry(&out, "stats -i '%s'", idx), 0);
-    snprintf(line, sizeof line, "documents:           %u\n", files);
+    snprintf(line, sizeof line, "documents:               %u\n", files);
     expect_line(out, line);
-    expect_line(out, "language:            english\n");
-    expect_line(out, "deleted:             0\n");
+    expect_line(out, "language:                english\n");
+    expect_line(out, "deleted:                 0\n");
     free(out);
     cr_assert_eq(quarry(&out, "stats --json -i '%s'", idx), 0);
     snprintf(line, sizeof line, "\"documents\":%u,", files);
@@ -290,7 +290,7 @@ Test(index_cli, language_is_kept_and_checked)
     expect_line(out, "(french)");
     free(out);
     cr_assert_eq(quarry(&out, "stats -i '%s'", idx), 0);
-    expect_line(out, "language:            french\n");
+    expect_line(out, "language:                french\n");
     free(out);
     char other[400];
     snprintf(other, sizeof other, "%s/idx2", tmp);
@@ -494,7 +494,7 @@ Test(index_cli, a_corrupt_segment_fails_the_run_and_keeps_the_commit)
     free(out);
     /* The last commit is intact: stats still reads it. */
     cr_assert_eq(quarry(&out, "stats -i '%s'", idx), 0);
-    expect_line(out, "deleted:             0\n");
+    expect_line(out, "deleted:                 0\n");
     free(out);
     cr_assert_eq(quarry(&out, "stats -i 2>&1"), 2);
     expect_line(out, "option '-i' needs a value");
