@@ -13,7 +13,9 @@
  * Commit: the caller has written and fsynced the segment and deletion files;
  * qr_manifest_commit writes MANIFEST-<gen>.tmp, fsyncs it, renames it to
  * MANIFEST-<gen>, and fsyncs the directory. Opening takes the newest
- * MANIFEST-* that parses and verifies; *.tmp files are ignored. Garbage
+ * MANIFEST-<16 hex>, which must parse and verify: thanks to tmp + rename a
+ * torn manifest cannot exist, so a bad newest one is damage, reported as
+ * QR_ECORRUPT, never skipped for an older one; *.tmp files are ignored. Garbage
  * collection (by the next writer, under the lock) removes every file that
  * the newest manifest does not name, older manifests included, but for the
  * lock file. The byte grammar is at the top of manifest.c.
@@ -52,9 +54,9 @@ uint64_t qr_manifest_live_docs(const qr_manifest *m);
 uint64_t qr_manifest_live_positions(const qr_manifest *m);
 
 /*
- * Loads the newest complete manifest of dir into *out (caller frees with
- * qr_manifest_free). QR_ENOTFOUND when there is none; QR_ECORRUPT when
- * manifests exist but none is sound (reported for the newest).
+ * Loads the newest manifest of dir into *out (caller frees with
+ * qr_manifest_free). QR_ENOTFOUND when there is none; QR_ECORRUPT when the
+ * newest is not sound (older ones are not tried: see manifest.c).
  */
 int qr_manifest_load(qr_manifest *out, qr_dir *dir);
 /* Loads a manifest of a given generation. */

@@ -116,8 +116,7 @@ Test(checksum, frame_roundtrip_and_every_flip)
         for (int bit = 0; bit < 8; bit++) {
             b.p[i] ^= (uint8_t)(1 << bit);
             int rc = qr_file_open_body(&body, &version, file, 0x51525354, 1, 3, true);
-            cr_assert(rc == QR_ECORRUPT || rc == QR_EVERSION, "flip at %zu bit %d: %d", i, bit,
-                      rc);
+            cr_assert(rc == QR_ECORRUPT || rc == QR_EVERSION, "flip at %zu bit %d: %d", i, bit, rc);
             b.p[i] ^= (uint8_t)(1 << bit);
         }
     }
