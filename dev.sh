@@ -4,6 +4,7 @@
 #
 #   ./dev.sh demo    index the bundled sample articles and run example searches
 #   ./dev.sh test    build and run the whole test suite (what CI runs)
+#   ./dev.sh sanitize  the same suite built with ASan and UBSan (build-asan/)
 #   ./dev.sh build   just install dependencies, configure and build
 #   ./dev.sh deps    just install the missing Debian packages
 #
@@ -79,8 +80,28 @@ test)
     summary
     exit $status
     ;;
+sanitize)
+    BUILD=${BUILD_ASAN:-build-asan}
+    MESON_ARGS="-Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fno-sanitize-recover=all"
+    build
+    status=0
+    ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1} \
+    UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1} \
+        meson test -C "$BUILD" --print-errorlogs --num-processes 2 || status=$?
+    summary
+    # Criterion reports a test before its process exits, so a leak report at
+    # exit does not fail it: look for any sanitizer report in the logs.
+    if grep -l -E "(Address|Leak|UndefinedBehavior)Sanitizer|runtime error:" \
+        "$BUILD/meson-logs/testlog.txt" >/dev/null 2>&1; then
+        echo "dev.sh: sanitizer reports in $BUILD/meson-logs/testlog.txt:" >&2
+        grep -E -A5 "(Address|Leak|UndefinedBehavior)Sanitizer|runtime error:" \
+            "$BUILD/meson-logs/testlog.txt" | head -60 >&2
+        status=1
+    fi
+    exit $status
+    ;;
 *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

@@ -15,6 +15,7 @@
 #include "index/analyzer.h"
 
 #include <libstemmer.h>
+#include <pthread.h>
 #include <string.h>
 #include <utf8proc.h>
 #include <xxhash.h>
@@ -58,8 +59,8 @@ struct qr_analyzer {
     uint32_t cap;                /* slots, a power of two */
     uint32_t used;               /* occupied slots */
     qr_buf arena;                /* the cached strings */
-    utf8proc_int32_t *cps;       /* scratch for utf8proc_decompose_custom */
-    size_t cps_cap;              /* capacity of cps in code points */
+    utf8proc_int32_t *cps;       /* scratch for utf8proc_decompose_custom; one spare slot */
+    size_t cps_cap;              /* code points cps may hold (cps_cap + 1 are allocated) */
     struct part *parts;          /* parts of the compound being emitted */
     size_t parts_cap;
     qr_buf concat;               /* normalised concatenation of a compound */
@@ -68,19 +69,24 @@ struct qr_analyzer {
 
 static const char *none_lang = "none";
 
+/* libstemmer's list plus "none", built once (pthread_once: analyzers live in threads). */
+static const char *lang_list[64];
+static pthread_once_t lang_once = PTHREAD_ONCE_INIT;
+
+static void build_lang_list(void)
+{
+    const char **sb = sb_stemmer_list();
+    size_t n = 0;
+    for (; sb[n] && n < 62; n++)
+        lang_list[n] = sb[n];
+    lang_list[n] = none_lang;
+    lang_list[n + 1] = NULL;
+}
+
 const char **qr_analyzer_languages(void)
 {
-    /* libstemmer's list plus "none", built once into a static array. */
-    static const char *list[64];
-    if (!list[0]) {
-        const char **sb = sb_stemmer_list();
-        size_t n = 0;
-        for (; sb[n] && n < 62; n++)
-            list[n] = sb[n];
-        list[n] = none_lang;
-        list[n + 1] = NULL;
-    }
-    return list;
+    pthread_once(&lang_once, build_lang_list);
+    return lang_list;
 }
 
 static bool known_language(const char *lang)
@@ -239,7 +245,10 @@ static int normalize(qr_analyzer *a, const char *raw, size_t n, qr_buf *b)
         size_t want = a->cps_cap ? (size_t)r : n + 16;
         if (want < 64)
             want = 64;
-        utf8proc_int32_t *p = qr_reallocarray(a->cps, want, sizeof *p);
+        /* utf8proc_reencode writes a NUL after the UTF-8 it makes in place: with cps_cap
+         * code points of 4 bytes each, that is one byte past 4 * cps_cap. Keep a spare
+         * slot for it (utf8proc_map allocates the same + 1). */
+        utf8proc_int32_t *p = qr_reallocarray(a->cps, want + 1, sizeof *p);
         if (!p)
             return QR_ENOMEM;
         a->cps = p;
@@ -317,6 +326,19 @@ static int remember(qr_analyzer *a, const char *raw, size_t n, struct entry *e)
     return 0;
 }
 
+/* The slot of raw[0..n) (hash h) in the cache: its entry, or the empty slot to fill. */
+static uint32_t find_slot(const qr_analyzer *a, uint64_t h, const char *raw, size_t n)
+{
+    uint32_t mask = a->cap - 1;
+    uint32_t i = (uint32_t)h & mask;
+    for (; a->table[i].hash; i = (i + 1) & mask) {
+        const struct entry *t = &a->table[i];
+        if (t->hash == h && t->raw_len == n && !memcmp(a->arena.p + t->raw_off, raw, n))
+            break;
+    }
+    return i;
+}
+
 /* Fills p's normalised and stemmed forms for the word text[p->start..p->end). */
 static int lookup(qr_analyzer *a, const char *text, struct part *p)
 {
@@ -330,23 +352,22 @@ static int lookup(qr_analyzer *a, const char *text, struct part *p)
             return rc;
     } else {
         uint64_t h = XXH3_64bits(raw, n) | 1;
-        uint32_t mask = a->cap - 1;
-        uint32_t i = (uint32_t)h & mask;
-        for (; a->table[i].hash; i = (i + 1) & mask) {
-            struct entry *t = &a->table[i];
-            if (t->hash == h && t->raw_len == n && !memcmp(a->arena.p + t->raw_off, raw, n))
-                break;
-        }
+        uint32_t i = find_slot(a, h, raw, n);
         if (a->table[i].hash) {
             e = a->table[i];
         } else {
+            /* Grow before inserting: a failed growth then leaves the table as it was,
+             * never fuller than half, so probing always ends at an empty slot. */
+            if ((a->used + 1) * 2 > a->cap) {
+                if ((rc = cache_grow(a)))
+                    return rc;
+                i = find_slot(a, h, raw, n);
+            }
             if ((rc = remember(a, raw, n, &e)))
                 return rc;
             e.hash = h;
             a->table[i] = e;
             a->used++;
-            if (a->used * 2 > a->cap && (rc = cache_grow(a)))
-                return rc;
         }
     }
     p->norm_off = e.norm_off;
@@ -362,8 +383,10 @@ static int emit_compound(qr_analyzer *a, const char *text, size_t nparts, uint32
                          unsigned flags, qr_token_fn fn, void *ctx)
 {
     int rc;
-    /* Flush between compounds only, so the offsets of this compound's parts stay valid. */
-    if (a->used >= CACHE_MAX_ENTRIES || a->arena.n >= CACHE_MAX_ARENA)
+    /* Flush between compounds only, so the offsets of this compound's parts stay valid.
+     * A failed growth leaves the arena's sticky error set; flushing clears it, so that an
+     * analyzer that once returned QR_ENOMEM works again when memory is back. */
+    if (a->used >= CACHE_MAX_ENTRIES || a->arena.n >= CACHE_MAX_ARENA || a->arena.err)
         cache_flush(a);
     for (size_t i = 0; i < nparts; i++)
         if ((rc = lookup(a, text, &a->parts[i])))

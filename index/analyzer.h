@@ -42,7 +42,8 @@ typedef struct qr_token {
     bool compound;    /* true for a part of a hyphenated compound (and for its concatenation) */
 } qr_token;
 
-/* Called once per token in position order (a concatenation comes before its first part).
+/* Called once per token in position order; a compound's concatenation comes right after its
+ * first part, at the same position (SPEC §2 table: 1:ceas 1:ceasefir 2:fire).
  * Returning non-zero stops the analysis, and qr_analyze returns that value. */
 typedef int (*qr_token_fn)(void *ctx, const qr_token *tok);
 

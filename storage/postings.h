@@ -25,8 +25,8 @@
 
 #include "storage/buf.h"
 
-#define QR_BLOCK    128        /* documents per bit-packed block */
-#define QR_DOC_END  UINT32_MAX /* iterator's doc after the last posting */
+#define QR_BLOCK   128        /* documents per bit-packed block */
+#define QR_DOC_END UINT32_MAX /* iterator's doc after the last posting */
 
 /* Where a term's postings live and how big they are; stored in the term dictionary. */
 typedef struct qr_term_meta {
@@ -41,62 +41,33 @@ typedef struct qr_postings_writer qr_postings_writer;
 /* A writer appending to doc and pos (not owned; they must outlive the writer). */
 int qr_postings_writer_open(qr_postings_writer **out, qr_buf *doc, qr_buf *pos);
 void qr_postings_writer_close(qr_postings_writer *w);
-/* Starts a term. */
+/* Starts a term (discarding an unfinished one). */
 void qr_postings_begin(qr_postings_writer *w);
 /*
- * Adds one document to the current term: doc ids strictly increasing, tf >= 1,
- * `positions` holding tf positions in increasing order; dl is the document's
- * length (for the block impact bound). Returns 0, QR_EINVAL or QR_ENOMEM.
+ * Adds one document to the current term: doc ids strictly increasing (and
+ * below QR_DOC_END), tf >= 1, `positions` holding tf positions in increasing
+ * (non-decreasing) order; dl is the document's length (for the block impact
+ * bound). Returns 0, QR_EINVAL (nothing is added) or QR_ENOMEM (the writer
+ * then fails every later call).
  */
 int qr_postings_add(qr_postings_writer *w, uint32_t doc, uint32_t tf, uint32_t dl,
                     const uint32_t *positions);
-/* Ends the term (it must have >= 1 document) and fills *out. */
+/* Ends the term and fills *out. Returns 0, QR_EINVAL (no term or no document) or QR_ENOMEM. */
 int qr_postings_end(qr_postings_writer *w, qr_term_meta *out);
 
-/* A cursor over one term's postings. Fields marked (public) may be read directly. */
-typedef struct qr_postings_iter {
-    uint32_t doc; /* (public) current doc id, QR_DOC_END when exhausted */
-    int err;      /* (public) 0, or QR_ECORRUPT once corrupt bytes were met */
-    /* private decoding state: postings.c may reshape it freely */
-    qr_slice docs, pos;    /* the whole streams */
-    qr_term_meta meta;
-    uint32_t nblocks;      /* full and partial blocks */
-    uint32_t block;        /* current block index */
-    uint32_t in_block;     /* index of doc within the decoded block */
-    uint32_t block_n;      /* docs in the current block */
-    bool decoded;          /* current block's docs decoded */
-    bool freqs_decoded;    /* current block's freqs decoded */
-    const uint8_t *skip;   /* skip entries */
-    uint64_t block_doc_off;
-    uint64_t block_pos_off;
-    uint32_t block_first_doc_base; /* last doc of the previous block */
-    uint32_t docbuf[QR_BLOCK];
-    uint32_t freqbuf[QR_BLOCK];
-    uint64_t pos_cursor;   /* position-stream offset of doc in_block (when positions read) */
-    uint32_t pos_doc_index;
-    uint32_t *posbuf;      /* positions of the current doc (grown with qr_reallocarray) */
-    uint32_t posbuf_cap;
-} qr_postings_iter;
+/* What a writer's finished terms take, by part of the format (bytes; see postings.c). */
+typedef struct qr_postings_stats {
+    uint64_t terms;      /* terms ended */
+    uint64_t postings;   /* sum of df */
+    uint64_t positions;  /* sum of ttf */
+    uint64_t head_bytes; /* per-term heads, skip-table lengths and single-doc terms */
+    uint64_t skip_bytes; /* skip entries */
+    uint64_t doc_bytes;  /* packed doc gaps plus the tail's gap codes */
+    uint64_t freq_bytes; /* packed tfs plus the tail's tf varints */
+    uint64_t pos_bytes;  /* the position stream */
+} qr_postings_stats;
 
-/*
- * Positions the iterator before the first posting of the term described by
- * meta, then advances to it (it->doc is the first doc). Returns 0 or
- * QR_ECORRUPT. Release with qr_postings_iter_free.
- */
-int qr_postings_iter_init(qr_postings_iter *it, qr_slice docs, qr_slice pos,
-                          const qr_term_meta *meta);
-void qr_postings_iter_free(qr_postings_iter *it);
-/* Moves to the next doc (QR_DOC_END after the last). Returns 0 or it->err. */
-int qr_postings_next(qr_postings_iter *it);
-/* Moves to the first doc >= target (never backwards). Returns 0 or it->err. */
-int qr_postings_seek(qr_postings_iter *it, uint32_t target);
-/* Term frequency in the current doc. */
-uint32_t qr_postings_freq(qr_postings_iter *it);
-/*
- * Positions of the current doc, increasing; *out valid until the iterator
- * moves. Returns 0 or QR_ECORRUPT.
- */
-int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *out_n);
+void qr_postings_writer_stats(const qr_postings_writer *w, qr_postings_stats *out);
 
 /*
  * Block-max support. The impact bound of a block is (max_tf, min_dl): no doc
@@ -108,6 +79,98 @@ typedef struct qr_block_max {
     uint32_t max_tf;
     uint32_t min_dl;
 } qr_block_max;
+
+/* Private: where one skip entry put a block (postings.c). */
+typedef struct qr_postings_skip {
+    const uint8_t *next; /* the following skip entry */
+    uint32_t block;      /* index of the block described */
+    uint32_t lo;         /* smallest doc id the block may hold: previous block's last + 1 */
+    qr_block_max max;    /* the block's last doc and impact bound */
+    uint8_t doc_width;   /* bits per packed doc gap (full blocks) */
+    uint8_t freq_width;  /* bits per packed tf - 1 (full blocks) */
+    uint64_t doc_off;    /* offset of the block's bytes in the doc stream */
+    uint64_t pos_off;    /* offset of its first position byte in the position stream */
+    uint64_t pos_end;    /* one past its last position byte */
+} qr_postings_skip;
+
+/* A cursor over one term's postings. Fields marked (public) may be read directly. */
+typedef struct qr_postings_iter {
+    uint32_t doc; /* (public) current doc id, QR_DOC_END when exhausted */
+    int err;      /* (public) 0, or QR_ECORRUPT once corrupt bytes were met */
+    /* private decoding state: postings.c may reshape it freely */
+    qr_slice docs, pos;         /* the whole streams */
+    qr_term_meta meta;          /* the term's entry from the dictionary */
+    uint32_t nblocks;           /* full blocks plus the varint tail block */
+    uint32_t tail_n;            /* docs in the tail block (1..QR_BLOCK) */
+    const uint8_t *skip_end;    /* one past the skip table (NULL when there is none) */
+    qr_block_max term_max;      /* the bound over the whole term */
+    qr_postings_skip cur;       /* the current block */
+    qr_postings_skip peek;      /* how far qr_postings_block_for has looked ahead */
+    uint32_t in_block;          /* index of doc within the current block */
+    uint32_t block_n;           /* docs in the current block (0 at QR_DOC_END) */
+    bool freqs_decoded;         /* freqbuf holds the current block's tfs (false at the end) */
+    bool pos_valid;             /* posbuf holds the positions of doc pos_doc - 1 */
+    uint32_t pos_doc;           /* index in the block of the doc pos_p points at */
+    const uint8_t *pos_p;       /* position-stream cursor at doc pos_doc */
+    uint32_t pos_n;             /* positions in posbuf */
+    uint32_t docbuf[QR_BLOCK];  /* the current block's doc ids */
+    uint32_t freqbuf[QR_BLOCK]; /* its term frequencies (once freqs_decoded) */
+    uint32_t *posbuf;           /* positions of a doc (grown with qr_reallocarray, kept) */
+    uint32_t posbuf_cap;        /* capacity of posbuf */
+} qr_postings_iter;
+
+/*
+ * Positions the iterator before the first posting of the term described by
+ * meta, then advances to it (it->doc is the first doc). Returns 0 or
+ * QR_ECORRUPT. The streams are borrowed and must outlive the iterator.
+ * `it` may be uninitialised memory (an iterator already used must be freed
+ * first). Release with qr_postings_iter_free.
+ */
+int qr_postings_iter_init(qr_postings_iter *it, qr_slice docs, qr_slice pos,
+                          const qr_term_meta *meta);
+void qr_postings_iter_free(qr_postings_iter *it);
+/* Moves to the first doc of the next block (QR_DOC_END after the last). Returns 0 or it->err. */
+int qr_postings_next_block(qr_postings_iter *it);
+/* Moves to the first doc >= target (never backwards). Returns 0 or it->err. */
+int qr_postings_seek(qr_postings_iter *it, uint32_t target);
+/* qr_postings_freq when the block's tfs are not decoded yet (lazily, on first use). */
+uint32_t qr_postings_freq_slow(qr_postings_iter *it);
+
+/*
+ * Moves to the next doc (QR_DOC_END after the last). Returns 0 or it->err.
+ * Inline: within a decoded block, a step is a load.
+ */
+static inline int qr_postings_next(qr_postings_iter *it)
+{
+    if (it->in_block + 1 < it->block_n) {
+        it->doc = it->docbuf[++it->in_block];
+        return 0;
+    }
+    return qr_postings_next_block(it);
+}
+
+/* Term frequency in the current doc (0 at QR_DOC_END or on corrupt bytes). */
+static inline uint32_t qr_postings_freq(qr_postings_iter *it)
+{
+    if (it->freqs_decoded)
+        return it->freqbuf[it->in_block];
+    return qr_postings_freq_slow(it);
+}
+/*
+ * Positions of the current doc, increasing; *out valid until the iterator
+ * moves. Returns 0, QR_ECORRUPT, or QR_ENOMEM when the position buffer could
+ * not grow (the iterator itself stays usable). At QR_DOC_END: no positions.
+ */
+int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *out_n);
+
+/*
+ * Block-at-a-time access, for loops that count or score whole blocks: the
+ * docs of the current block from the current doc on (*out valid until the
+ * iterator moves to another block). Returns their number, 0 at the end.
+ */
+uint32_t qr_postings_block_docs(qr_postings_iter *it, const uint32_t **out);
+/* Their term frequencies, aligned with qr_postings_block_docs. Returns 0 or it->err. */
+int qr_postings_block_freqs(qr_postings_iter *it, const uint32_t **out);
 
 /*
  * Describes the block that contains (or would contain) target, without

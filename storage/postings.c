@@ -1,0 +1,687 @@
+/*
+ * Postings codec: the writer that appends a term's documents, frequencies
+ * and positions to the doc and position streams, and the iterator that
+ * reads them back straight from the mapped bytes with next, seek, lazy
+ * frequencies and positions, and block maxima for block-max WAND.
+ *
+ * Byte grammar. All varints are LEB128 (storage/buf.h); packed(v, b) is a
+ * block of 128 values at b bits, 16 * b bytes (storage/bitpack.h).
+ *
+ *   doc stream, one term at meta.doc_off:
+ *     df = 1       single  := doc:varint dl:varint              (tf = meta.ttf)
+ *     df 2..128    term    := min_dl:varint tail
+ *     df > 128     term    := head skiplen:varint skip{nblocks} full{nblocks-1} tail
+ *
+ *     head        := last_doc:varint max_tf_m1:varint min_dl:varint   (bound over the term)
+ *     skip (full) := gapsum:varint doc_width:u8 max_tf_m1:varint min_dl:varint pos_bytes:varint
+ *     skip (tail) := max_tf_m1:varint min_dl:varint
+ *     full        := packed(gap, doc_width) packed(tf - 1, freq_width)
+ *     tail        := { code:varint [tf_m2:varint] }{tail_n}
+ *
+ *   position stream, one term at meta.pos_off:
+ *     { first:varint delta:varint{tf-1} } for each doc of the term, in doc order
+ *
+ * nblocks = ceil(df / 128). Blocks 0 .. nblocks-2 are full (128 docs, bit
+ * packed); the last one, the tail, holds tail_n = df - 128 (nblocks - 1)
+ * docs, 1..128, as varints. A term of 2..128 docs (most terms) is only its
+ * shortest doc length and the tail: the reader takes its last doc and max tf
+ * from the decoded tail, which it decodes on opening anyway. A term of one
+ * doc is two varints. A doc's gap is doc - prev - 1 (prev = the
+ * term's previous doc, -1 before the first), so dense runs pack at width 0.
+ * A block's lo is the previous block's last doc + 1 (0 for the first);
+ * gapsum = last_doc - lo - 127 is the sum of the block's gaps, and restores
+ * its last doc without decoding it. freq_width = bits(max_tf - 1) is not
+ * stored; a full block is 16 (doc_width + freq_width) bytes, so skipping
+ * one needs only its skip entry. skiplen is the byte length of the skip
+ * table (blocks start right after it). The tail's last doc is head.last_doc.
+ * code = gap << 1 | (tf == 1); tf_m2 = tf - 2 follows only when tf >= 2.
+ * pos_bytes is the length of a full block's positions, so a seek lands on a
+ * block's first position directly; inside a block the reader skips the
+ * positions of the docs before the current one by counting varint end bytes
+ * (their number is the sum of their tfs). Positions are read only when asked
+ * for.
+ *
+ * Everything read is checked: offsets and lengths stay inside the streams,
+ * widths <= 32, doc ids strictly increase, stay below QR_DOC_END and agree
+ * with the skip entries, tfs are >= 1 and within the block's max_tf, block
+ * bounds within the term's, position sums fit 32 bits. A violation makes the
+ * iterator stop with it->err = QR_ECORRUPT and it->doc = QR_DOC_END.
+ *
+ * Sizes measured by bench/bench_postings on a synthetic Zipf corpus are at
+ * the top of bench_postings.c.
+ */
+#include "storage/postings.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "storage/alloc.h"
+#include "storage/bitpack.h"
+#include "storage/status.h"
+
+/* ---- writer -------------------------------------------------------------- */
+
+struct qr_postings_writer {
+    qr_buf *doc;              /* the doc stream (not owned) */
+    qr_buf *pos;              /* the position stream (not owned) */
+    qr_buf skip;              /* the current term's skip entries */
+    qr_buf blocks;            /* the current term's packed full blocks */
+    int err;                  /* sticky QR_ENOMEM */
+    bool in_term;             /* between begin and end */
+    uint32_t df;              /* docs added to the current term */
+    uint64_t ttf;             /* their total tf */
+    uint32_t last_doc;        /* last doc added (when df > 0) */
+    uint32_t max_tf, min_dl;  /* the term's bound */
+    uint32_t lo;              /* smallest doc id of the pending block */
+    uint64_t pos_start;       /* the term's offset in the position stream */
+    uint64_t block_pos_start; /* the pending block's offset in the position stream */
+    uint32_t n;               /* docs pending in the current block */
+    uint32_t docs[QR_BLOCK];  /* pending doc ids */
+    uint32_t tfs[QR_BLOCK];   /* their tfs */
+    uint32_t dls[QR_BLOCK];   /* their lengths */
+    uint32_t tmp[QR_BLOCK];   /* gaps or tf - 1, for packing */
+    uint64_t term_doc_bytes;  /* the current term's packed gap bytes */
+    qr_postings_stats stats;  /* finished terms */
+};
+
+int qr_postings_writer_open(qr_postings_writer **out, qr_buf *doc, qr_buf *pos)
+{
+    *out = NULL;
+    if (!doc || !pos)
+        return QR_EINVAL;
+    qr_postings_writer *w = qr_calloc(1, sizeof *w);
+    if (!w)
+        return QR_ENOMEM;
+    w->doc = doc;
+    w->pos = pos;
+    *out = w;
+    return 0;
+}
+
+void qr_postings_writer_close(qr_postings_writer *w)
+{
+    if (!w)
+        return;
+    qr_buf_free(&w->skip);
+    qr_buf_free(&w->blocks);
+    qr_free(w);
+}
+
+void qr_postings_begin(qr_postings_writer *w)
+{
+    /* An unfinished term's positions are dropped from the stream. */
+    if (w->in_term && !w->pos->err && w->pos->n >= w->pos_start)
+        w->pos->n = (size_t)w->pos_start;
+    qr_buf_reset(&w->skip);
+    qr_buf_reset(&w->blocks);
+    w->in_term = true;
+    w->df = 0;
+    w->ttf = 0;
+    w->last_doc = 0;
+    w->max_tf = 0;
+    w->min_dl = UINT32_MAX;
+    w->lo = 0;
+    w->n = 0;
+    w->term_doc_bytes = 0;
+    w->pos_start = w->block_pos_start = w->pos->n;
+}
+
+/* The pending block's max tf and min dl. */
+static void pending_bound(const qr_postings_writer *w, uint32_t *max_tf, uint32_t *min_dl)
+{
+    uint32_t mt = 0, md = UINT32_MAX;
+    for (uint32_t i = 0; i < w->n; i++) {
+        mt = w->tfs[i] > mt ? w->tfs[i] : mt;
+        md = w->dls[i] < md ? w->dls[i] : md;
+    }
+    *max_tf = mt;
+    *min_dl = md;
+}
+
+/* Appends packed(tmp, width) to the blocks buffer. */
+static void put_packed(qr_postings_writer *w, unsigned width)
+{
+    size_t bytes = qr_bitpack_bytes(width);
+    if (qr_buf_reserve(&w->blocks, bytes))
+        return;
+    qr_bitpack128(w->blocks.p + w->blocks.n, w->tmp, width);
+    w->blocks.n += bytes;
+}
+
+/* Writes the pending 128 docs as a full block and its skip entry. */
+static int flush_full(qr_postings_writer *w)
+{
+    uint32_t max_tf, min_dl, prev = w->lo - 1;
+    pending_bound(w, &max_tf, &min_dl);
+    for (unsigned i = 0; i < QR_BLOCK; i++) {
+        w->tmp[i] = w->docs[i] - prev - 1;
+        prev = w->docs[i];
+    }
+    unsigned doc_width = qr_bitpack_width(w->tmp, QR_BLOCK);
+    qr_buf_put_varint(&w->skip, (uint64_t)w->docs[QR_BLOCK - 1] - w->lo - (QR_BLOCK - 1));
+    qr_buf_put_u8(&w->skip, (uint8_t)doc_width);
+    qr_buf_put_varint(&w->skip, max_tf - 1);
+    qr_buf_put_varint(&w->skip, min_dl);
+    qr_buf_put_varint(&w->skip, w->pos->n - w->block_pos_start);
+    put_packed(w, doc_width);
+    w->term_doc_bytes += qr_bitpack_bytes(doc_width);
+    for (unsigned i = 0; i < QR_BLOCK; i++)
+        w->tmp[i] = w->tfs[i] - 1;
+    put_packed(w, qr_bits(max_tf - 1));
+    if (w->skip.err || w->blocks.err) {
+        w->err = QR_ENOMEM;
+        return w->err;
+    }
+    w->lo = w->docs[QR_BLOCK - 1] + 1;
+    w->block_pos_start = w->pos->n;
+    w->n = 0;
+    return 0;
+}
+
+int qr_postings_add(qr_postings_writer *w, uint32_t doc, uint32_t tf, uint32_t dl,
+                    const uint32_t *positions)
+{
+    if (w->err)
+        return w->err;
+    if (!w->in_term || tf == 0 || !positions || doc == QR_DOC_END ||
+        (w->df > 0 && doc <= w->last_doc))
+        return QR_EINVAL;
+    for (uint32_t i = 1; i < tf; i++)
+        if (positions[i] < positions[i - 1])
+            return QR_EINVAL;
+    if (w->n == QR_BLOCK && flush_full(w))
+        return w->err;
+    qr_buf_put_varint(w->pos, positions[0]);
+    for (uint32_t i = 1; i < tf; i++)
+        qr_buf_put_varint(w->pos, positions[i] - positions[i - 1]);
+    if (w->pos->err) {
+        w->err = QR_ENOMEM;
+        return w->err;
+    }
+    w->docs[w->n] = doc;
+    w->tfs[w->n] = tf;
+    w->dls[w->n] = dl;
+    w->n++;
+    w->df++;
+    w->ttf += tf;
+    w->last_doc = doc;
+    w->max_tf = tf > w->max_tf ? tf : w->max_tf;
+    w->min_dl = dl < w->min_dl ? dl : w->min_dl;
+    return 0;
+}
+
+int qr_postings_end(qr_postings_writer *w, qr_term_meta *out)
+{
+    if (w->err)
+        return w->err;
+    if (!w->in_term || w->df == 0)
+        return QR_EINVAL;
+    qr_buf *d = w->doc;
+    uint64_t doc_off = d->n, head = 0, skip = 0, tail_tf = 0, tail = 0;
+    if (w->df == 1) {
+        qr_buf_put_varint(d, w->docs[0]);
+        tail = d->n - doc_off;
+        qr_buf_put_varint(d, w->dls[0]);
+        head = d->n - doc_off - tail;
+    } else {
+        if (w->df > QR_BLOCK) {
+            qr_buf_put_varint(d, w->last_doc);
+            qr_buf_put_varint(d, w->max_tf - 1);
+        }
+        qr_buf_put_varint(d, w->min_dl);
+        if (w->df > QR_BLOCK) {
+            uint32_t max_tf, min_dl;
+            pending_bound(w, &max_tf, &min_dl);
+            qr_buf_put_varint(&w->skip, max_tf - 1);
+            qr_buf_put_varint(&w->skip, min_dl);
+            qr_buf_put_varint(d, w->skip.n);
+            skip = w->skip.n;
+            qr_buf_put(d, w->skip.p, w->skip.n);
+            qr_buf_put(d, w->blocks.p, w->blocks.n);
+        }
+        head = d->n - doc_off - skip - w->blocks.n;
+        uint32_t prev = w->lo - 1;
+        for (uint32_t i = 0; i < w->n; i++) {
+            uint64_t gap = w->docs[i] - prev - 1;
+            qr_buf_put_varint(d, gap << 1 | (w->tfs[i] == 1));
+            if (w->tfs[i] != 1) {
+                qr_buf_put_varint(d, w->tfs[i] - 2);
+                tail_tf += qr_varint_len(w->tfs[i] - 2);
+            }
+            prev = w->docs[i];
+        }
+        tail = d->n - doc_off - head - skip - w->blocks.n;
+    }
+    if (d->err || w->skip.err) {
+        w->err = QR_ENOMEM;
+        return w->err;
+    }
+    out->df = w->df;
+    out->ttf = w->ttf;
+    out->doc_off = doc_off;
+    out->pos_off = w->pos_start;
+    w->in_term = false;
+    qr_postings_stats *st = &w->stats;
+    st->terms++;
+    st->postings += w->df;
+    st->positions += w->ttf;
+    st->head_bytes += head;
+    st->skip_bytes += skip;
+    st->doc_bytes += w->term_doc_bytes + tail - tail_tf;
+    st->freq_bytes += w->blocks.n - w->term_doc_bytes + tail_tf;
+    st->pos_bytes += w->pos->n - w->pos_start;
+    return 0;
+}
+
+void qr_postings_writer_stats(const qr_postings_writer *w, qr_postings_stats *out)
+{
+    *out = w->stats;
+}
+
+/* ---- reader -------------------------------------------------------------- */
+
+/* Moves the iterator past its last doc (the inline next and freq rely on the empty block). */
+static void finish(qr_postings_iter *it)
+{
+    it->doc = QR_DOC_END;
+    it->in_block = 0;
+    it->block_n = 0;
+    it->freqs_decoded = false;
+    it->pos_valid = false;
+}
+
+/* Marks the iterator corrupt and exhausted. */
+static int corrupt(qr_postings_iter *it)
+{
+    it->err = QR_ECORRUPT;
+    finish(it);
+    return QR_ECORRUPT;
+}
+
+static bool is_tail(const qr_postings_iter *it, uint32_t block)
+{
+    return block + 1 == it->nblocks;
+}
+
+/*
+ * Parses the skip entry at p of block j, whose lo, doc and position offsets
+ * are given, into *s. Returns false when it is malformed.
+ */
+static bool parse_entry(const qr_postings_iter *it, qr_postings_skip *s, uint32_t j, uint32_t lo,
+                        uint64_t doc_off, uint64_t pos_off, const uint8_t *p)
+{
+    const uint8_t *end = it->skip_end;
+    uint32_t mt, mdl;
+    s->block = j;
+    s->lo = lo;
+    s->doc_off = doc_off;
+    s->pos_off = pos_off;
+    if (!is_tail(it, j)) {
+        uint64_t gapsum, pos_bytes;
+        if (!qr_varint_get64(&p, end, &gapsum) || p >= end)
+            return false;
+        uint8_t dw = *p++;
+        if (!qr_varint_get32(&p, end, &mt) || !qr_varint_get32(&p, end, &mdl) ||
+            !qr_varint_get64(&p, end, &pos_bytes))
+            return false;
+        uint64_t last = (uint64_t)lo + (QR_BLOCK - 1) + gapsum;
+        if (dw > 32 || gapsum > UINT32_MAX || last >= it->term_max.last_doc ||
+            pos_bytes > it->pos.n - pos_off)
+            return false;
+        s->max.last_doc = (uint32_t)last;
+        s->doc_width = dw;
+        s->pos_end = pos_off + pos_bytes;
+    } else {
+        if (!qr_varint_get32(&p, end, &mt) || !qr_varint_get32(&p, end, &mdl) || p != end ||
+            (uint64_t)lo + it->tail_n - 1 > it->term_max.last_doc)
+            return false;
+        s->max.last_doc = it->term_max.last_doc;
+        s->doc_width = 0;
+        s->pos_end = it->pos.n;
+    }
+    if (mt >= it->term_max.max_tf || mdl < it->term_max.min_dl)
+        return false;
+    s->max.max_tf = mt + 1;
+    s->max.min_dl = mdl;
+    s->freq_width = is_tail(it, j) ? 0 : (uint8_t)qr_bits(mt);
+    s->next = p;
+    return true;
+}
+
+/* Moves skip state *s to the next block (which must exist). */
+static bool skip_advance(const qr_postings_iter *it, qr_postings_skip *s)
+{
+    uint64_t bytes = qr_bitpack_bytes(s->doc_width) + qr_bitpack_bytes(s->freq_width);
+    return parse_entry(it, s, s->block + 1, s->max.last_doc + 1, s->doc_off + bytes, s->pos_end,
+                       s->next);
+}
+
+/*
+ * Decodes the varint tail block (docs and tfs together). A term of
+ * 2..QR_BLOCK docs has no head to check against: its bound is taken from
+ * the decoded block.
+ */
+static bool decode_tail(qr_postings_iter *it)
+{
+    qr_postings_skip *s = &it->cur;
+    if (s->doc_off > it->docs.n)
+        return false;
+    const uint8_t *p = it->docs.p + s->doc_off, *end = it->docs.p + it->docs.n;
+    uint64_t next = s->lo;
+    bool only = it->nblocks == 1;
+    uint32_t max_tf = only ? UINT32_MAX : s->max.max_tf, seen_tf = 0;
+    uint32_t last = only ? QR_DOC_END - 1 : s->max.last_doc;
+    for (uint32_t i = 0; i < it->tail_n; i++) {
+        uint64_t code;
+        uint32_t tf = 1;
+        if (!qr_varint_get64(&p, end, &code))
+            return false;
+        uint64_t doc = next + (code >> 1);
+        if (doc > last)
+            return false;
+        if (!(code & 1)) {
+            uint32_t m2;
+            if (!qr_varint_get32(&p, end, &m2) || (uint64_t)m2 + 2 > max_tf)
+                return false;
+            tf = m2 + 2;
+        }
+        it->docbuf[i] = (uint32_t)doc;
+        it->freqbuf[i] = tf;
+        seen_tf = tf > seen_tf ? tf : seen_tf;
+        next = doc + 1;
+    }
+    if (only) {
+        s->max.last_doc = it->docbuf[it->tail_n - 1];
+        s->max.max_tf = seen_tf;
+        it->term_max = it->peek.max = s->max;
+        return true;
+    }
+    return it->docbuf[it->tail_n - 1] == s->max.last_doc;
+}
+
+/* Decodes the current full block's doc ids. */
+static bool decode_full_docs(qr_postings_iter *it)
+{
+    const qr_postings_skip *s = &it->cur;
+    uint64_t bytes = qr_bitpack_bytes(s->doc_width) + qr_bitpack_bytes(s->freq_width);
+    if (s->doc_off > it->docs.n || bytes > it->docs.n - s->doc_off)
+        return false;
+    uint32_t *d = it->docbuf;
+    qr_bitunpack128_ids(d, it->docs.p + s->doc_off, s->doc_width, s->lo);
+    /*
+     * The ids are lo + i + a sum of gaps; when the widest possible sum could
+     * wrap 32 bits, check that no step did (a wrap shows as a non-increase).
+     */
+    uint64_t widest =
+        (uint64_t)s->lo + (QR_BLOCK - 1) + (uint64_t)QR_BLOCK * ((1ull << s->doc_width) - 1);
+    if (widest >= QR_DOC_END) {
+        if (d[0] < s->lo)
+            return false;
+        for (unsigned i = 1; i < QR_BLOCK; i++)
+            if (d[i] <= d[i - 1])
+                return false;
+    }
+    return d[QR_BLOCK - 1] == s->max.last_doc;
+}
+
+/* Decodes the current full block's frequencies (lazily, on first use). */
+static int decode_freqs(qr_postings_iter *it)
+{
+    if (it->freqs_decoded)
+        return 0;
+    const qr_postings_skip *s = &it->cur;
+    /* decode_full_docs has checked that the whole block is in bounds */
+    if (!qr_bitunpack128_tfs(it->freqbuf, it->docs.p + s->doc_off + qr_bitpack_bytes(s->doc_width),
+                             s->freq_width, s->max.max_tf))
+        return corrupt(it);
+    it->freqs_decoded = true;
+    return 0;
+}
+
+/* Decodes the block it->cur describes and moves to its first doc. */
+static int load_block(qr_postings_iter *it)
+{
+    const qr_postings_skip *s = &it->cur;
+    it->in_block = 0;
+    it->pos_doc = 0;
+    it->pos_valid = false;
+    it->pos_p = it->pos.p + s->pos_off;
+    if (!is_tail(it, s->block)) {
+        if (!decode_full_docs(it))
+            return corrupt(it);
+        it->block_n = QR_BLOCK;
+        it->freqs_decoded = false;
+    } else if (it->meta.df == 1) {
+        it->docbuf[0] = s->max.last_doc;
+        it->freqbuf[0] = s->max.max_tf;
+        it->block_n = 1;
+        it->freqs_decoded = true;
+    } else {
+        if (!decode_tail(it))
+            return corrupt(it);
+        it->block_n = it->tail_n;
+        it->freqs_decoded = true;
+    }
+    it->doc = it->docbuf[0];
+    return 0;
+}
+
+/*
+ * Moves to the first block whose last doc is >= target (> the current
+ * block's last doc) and decodes it; QR_DOC_END when there is none.
+ */
+static int skip_to(qr_postings_iter *it, uint32_t target)
+{
+    if (it->peek.block > it->cur.block && it->peek.lo <= target)
+        it->cur = it->peek; /* block_for has parsed this far already */
+    while (it->cur.max.last_doc < target) {
+        if (is_tail(it, it->cur.block)) {
+            finish(it);
+            return 0;
+        }
+        if (!skip_advance(it, &it->cur))
+            return corrupt(it);
+    }
+    return load_block(it);
+}
+
+int qr_postings_iter_init(qr_postings_iter *it, qr_slice docs, qr_slice pos,
+                          const qr_term_meta *meta)
+{
+    static const uint8_t nothing[1];
+    memset(it, 0, offsetof(qr_postings_iter, docbuf));
+    it->posbuf = NULL;
+    it->posbuf_cap = 0;
+    it->doc = QR_DOC_END;
+    /* An empty stream may come as NULL: give pointer arithmetic an object. */
+    if (!docs.p)
+        docs = (qr_slice){nothing, 0};
+    if (!pos.p)
+        pos = (qr_slice){nothing, 0};
+    it->docs = docs;
+    it->pos = pos;
+    it->meta = *meta;
+    if (meta->df == 0 || meta->ttf < meta->df || meta->doc_off > docs.n || meta->pos_off > pos.n)
+        return corrupt(it);
+    it->nblocks = (meta->df - 1) / QR_BLOCK + 1;
+    it->tail_n = meta->df - QR_BLOCK * (it->nblocks - 1);
+
+    const uint8_t *p = docs.p + meta->doc_off, *end = docs.p + docs.n;
+    uint32_t first, mt, mdl;
+    qr_postings_skip *s = &it->cur;
+    if (meta->df == 1) {
+        if (!qr_varint_get32(&p, end, &first) || !qr_varint_get32(&p, end, &mdl) ||
+            first == QR_DOC_END || meta->ttf > UINT32_MAX)
+            return corrupt(it);
+        it->term_max = (qr_block_max){first, (uint32_t)meta->ttf, mdl};
+    } else if (it->nblocks == 1) { /* last doc and max tf come with the decoded block */
+        if (!qr_varint_get32(&p, end, &mdl))
+            return corrupt(it);
+        it->term_max = (qr_block_max){QR_DOC_END - 1, UINT32_MAX, mdl};
+    } else {
+        if (!qr_varint_get32(&p, end, &first) || !qr_varint_get32(&p, end, &mt) ||
+            !qr_varint_get32(&p, end, &mdl) || first == QR_DOC_END || mt == UINT32_MAX ||
+            first < meta->df - 1)
+            return corrupt(it);
+        it->term_max = (qr_block_max){first, mt + 1, mdl};
+    }
+    if (it->nblocks == 1) {
+        s->block = 0;
+        s->lo = 0;
+        s->max = it->term_max;
+        s->doc_off = (uint64_t)(p - docs.p);
+        s->pos_off = meta->pos_off;
+        s->pos_end = pos.n;
+    } else {
+        uint64_t skiplen;
+        if (!qr_varint_get64(&p, end, &skiplen) || skiplen > (uint64_t)(end - p) ||
+            skiplen < (uint64_t)(it->nblocks - 1) * 5 + 2)
+            return corrupt(it);
+        it->skip_end = p + skiplen;
+        if (!parse_entry(it, s, 0, 0, (uint64_t)(it->skip_end - docs.p), meta->pos_off, p))
+            return corrupt(it);
+    }
+    it->peek = *s;
+    return load_block(it);
+}
+
+void qr_postings_iter_free(qr_postings_iter *it)
+{
+    if (!it)
+        return;
+    qr_free(it->posbuf);
+    it->posbuf = NULL;
+    it->posbuf_cap = 0;
+}
+
+int qr_postings_next_block(qr_postings_iter *it)
+{
+    if (it->doc == QR_DOC_END)
+        return it->err;
+    return skip_to(it, it->cur.max.last_doc + 1);
+}
+
+int qr_postings_seek(qr_postings_iter *it, uint32_t target)
+{
+    if (it->doc == QR_DOC_END || target <= it->doc)
+        return it->err;
+    if (target > it->cur.max.last_doc) {
+        int rc = skip_to(it, target);
+        if (rc || it->doc >= target)
+            return rc;
+    }
+    /* docbuf[block_n - 1] is the block's last doc, >= target */
+    uint32_t lo = it->in_block, hi = it->block_n - 1;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (it->docbuf[mid] < target)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    it->in_block = lo;
+    it->doc = it->docbuf[lo];
+    return 0;
+}
+
+uint32_t qr_postings_freq_slow(qr_postings_iter *it)
+{
+    if (it->doc == QR_DOC_END || decode_freqs(it))
+        return 0;
+    return it->freqbuf[it->in_block];
+}
+
+int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *out_n)
+{
+    *out = NULL;
+    *out_n = 0;
+    if (it->doc == QR_DOC_END)
+        return it->err;
+    if (it->pos_valid && it->pos_doc == it->in_block + 1) {
+        *out = it->posbuf;
+        *out_n = it->pos_n;
+        return 0;
+    }
+    if (decode_freqs(it))
+        return it->err;
+    /*
+     * pos_p is at doc pos_doc <= in_block: docs only move forward within a
+     * block, and pos_doc = in_block + 1 only with posbuf valid (returned above).
+     */
+    const uint8_t *end = it->pos.p + it->cur.pos_end;
+    uint64_t skip = 0;
+    for (uint32_t i = it->pos_doc; i < it->in_block; i++)
+        skip += it->freqbuf[i];
+    if (!qr_varint_skip(&it->pos_p, end, skip))
+        return corrupt(it);
+    it->pos_doc = it->in_block;
+    it->pos_valid = false;
+    uint32_t tf = it->freqbuf[it->in_block];
+    if (tf > (size_t)(end - it->pos_p))
+        return corrupt(it);
+    if (tf > it->posbuf_cap) {
+        uint32_t cap = it->posbuf_cap ? it->posbuf_cap : 16;
+        while (cap < tf)
+            cap = cap > UINT32_MAX / 2 ? tf : cap * 2;
+        uint32_t *nb = qr_reallocarray(it->posbuf, cap, sizeof *nb);
+        if (!nb)
+            return QR_ENOMEM;
+        it->posbuf = nb;
+        it->posbuf_cap = cap;
+    }
+    if (!qr_varint_get_deltas(it->posbuf, tf, &it->pos_p, end))
+        return corrupt(it);
+    it->pos_doc = it->in_block + 1;
+    it->pos_valid = true;
+    it->pos_n = tf;
+    *out = it->posbuf;
+    *out_n = tf;
+    return 0;
+}
+
+uint32_t qr_postings_block_docs(qr_postings_iter *it, const uint32_t **out)
+{
+    if (it->doc == QR_DOC_END) {
+        *out = NULL;
+        return 0;
+    }
+    *out = it->docbuf + it->in_block;
+    return it->block_n - it->in_block;
+}
+
+int qr_postings_block_freqs(qr_postings_iter *it, const uint32_t **out)
+{
+    *out = NULL;
+    if (it->doc == QR_DOC_END || decode_freqs(it))
+        return it->err;
+    *out = it->freqbuf + it->in_block;
+    return 0;
+}
+
+bool qr_postings_block_for(qr_postings_iter *it, uint32_t target, qr_block_max *out)
+{
+    if (it->doc == QR_DOC_END)
+        return false;
+    if (target <= it->cur.max.last_doc) {
+        *out = it->cur.max;
+        return true;
+    }
+    /* Resume from the last look-ahead when every block before it ends below target. */
+    if (it->peek.block <= it->cur.block || target < it->peek.lo)
+        it->peek = it->cur;
+    while (it->peek.max.last_doc < target) {
+        if (is_tail(it, it->peek.block))
+            return false;
+        if (!skip_advance(it, &it->peek)) {
+            corrupt(it);
+            return false;
+        }
+    }
+    *out = it->peek.max;
+    return true;
+}
+
+qr_block_max qr_postings_term_max(const qr_postings_iter *it)
+{
+    return it->term_max;
+}

@@ -1,0 +1,311 @@
+/*
+ * Tests for storage/bitpack.c: 128-value bit packing at every width (SIMD
+ * and portable decoders against each other and against the input), the
+ * fused doc-id decoder, and the bulk varint helpers on good and malformed
+ * bytes. Packed blocks are copied into buffers of their exact size so that
+ * ASan catches any read past a block.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/bitpack.h"
+#include "storage/buf.h"
+
+static uint64_t rng_state;
+
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+
+/* An exact-size heap copy of n bytes (at least one byte allocated). */
+static uint8_t *exact_copy(const uint8_t *p, size_t n)
+{
+    uint8_t *c = malloc(n ? n : 1);
+    cr_assert_not_null(c);
+    if (n)
+        memcpy(c, p, n);
+    return c;
+}
+
+Test(bitpack, bits_and_width)
+{
+    cr_assert_eq(qr_bits(0), 0);
+    cr_assert_eq(qr_bits(1), 1);
+    cr_assert_eq(qr_bits(2), 2);
+    cr_assert_eq(qr_bits(255), 8);
+    cr_assert_eq(qr_bits(256), 9);
+    cr_assert_eq(qr_bits(UINT32_MAX), 32);
+    uint32_t v[5] = {0, 3, 17, 2, 0};
+    cr_assert_eq(qr_bitpack_width(v, 5), 5);
+    cr_assert_eq(qr_bitpack_width(v, 0), 0);
+    for (unsigned b = 0; b <= 32; b++)
+        cr_assert_eq(qr_bitpack_bytes(b), 16 * b);
+}
+
+Test(bitpack, roundtrip_every_width)
+{
+    rng_state = 0x9e3779b97f4a7c15ull;
+    uint8_t packed[16 * 32 + 1]; /* one guard byte */
+    uint32_t in[QR_BP_N], simd[QR_BP_N], port[QR_BP_N];
+    for (unsigned b = 0; b <= 32; b++) {
+        uint32_t mask = b == 32 ? UINT32_MAX : (1u << b) - 1;
+        for (int rep = 0; rep < 20; rep++) {
+            for (int i = 0; i < QR_BP_N; i++) {
+                /* mix full-width values, zeros and the extremes */
+                uint32_t r = rnd();
+                in[i] = (rep == 1 ? mask : rep == 2 ? 0 : (i % 7 == 0 ? mask : r)) & mask;
+            }
+            memset(packed, 0xa5, sizeof packed);
+            qr_bitpack128(packed, in, b);
+            uint8_t *exact = exact_copy(packed, qr_bitpack_bytes(b));
+            memset(simd, 0xcc, sizeof simd);
+            memset(port, 0x33, sizeof port);
+            qr_bitunpack128(simd, exact, b);
+            qr_bitunpack128_portable(port, exact, b);
+            free(exact);
+            for (int i = 0; i < QR_BP_N; i++) {
+                cr_assert_eq(simd[i], in[i], "width %u value %d: %u != %u", b, i, simd[i], in[i]);
+                cr_assert_eq(port[i], in[i], "portable width %u value %d", b, i);
+            }
+            /* packing writes exactly 16 * b bytes */
+            cr_assert_eq(packed[qr_bitpack_bytes(b)], 0xa5, "width %u wrote past its block", b);
+        }
+    }
+}
+
+Test(bitpack, pack_keeps_only_low_bits)
+{
+    uint32_t in[QR_BP_N], out[QR_BP_N];
+    uint8_t packed[16 * 32];
+    for (int i = 0; i < QR_BP_N; i++)
+        in[i] = 0xfffffff0u | (uint32_t)(i & 15);
+    qr_bitpack128(packed, in, 4);
+    qr_bitunpack128(out, packed, 4);
+    for (int i = 0; i < QR_BP_N; i++)
+        cr_assert_eq(out[i], (uint32_t)(i & 15));
+}
+
+Test(bitpack, width_above_32)
+{
+    /* a caller bug, not data: packing clamps to 32 bits, unpacking writes nothing */
+    uint32_t in[QR_BP_N], out[QR_BP_N];
+    uint8_t packed[16 * 32];
+    for (int i = 0; i < QR_BP_N; i++)
+        in[i] = 0xdeadbeefu + (uint32_t)i;
+    qr_bitpack128(packed, in, 40);
+    qr_bitunpack128(out, packed, 32);
+    cr_assert_arr_eq(out, in, sizeof in);
+    memset(out, 0x5a, sizeof out);
+    qr_bitunpack128(out, packed, 33);
+    qr_bitunpack128_portable(out, packed, 33);
+    qr_bitunpack128_ids(out, packed, 33, 0);
+    for (int i = 0; i < QR_BP_N; i++)
+        cr_assert_eq(out[i], 0x5a5a5a5au);
+}
+
+Test(bitpack, layout_is_vertical_lanes)
+{
+    /* value i is field i / 4 of lane i % 4; lane l's word w is at byte 16w + 4l */
+    uint32_t in[QR_BP_N] = {0};
+    uint8_t packed[16 * 3];
+    in[5] = 1;   /* lane 1, field 1 -> bit 1 of byte 4 at width 1 */
+    in[126] = 1; /* lane 2, field 31 -> bit 31 of lane 2's word 0 (byte 8 + 3, bit 7) */
+    qr_bitpack128(packed, in, 1);
+    static const uint8_t want[16] = {0, 0, 0, 0, 0x02, 0, 0, 0, 0, 0, 0, 0x80, 0, 0, 0, 0};
+    cr_assert_arr_eq(packed, want, 16);
+
+    /* width 3: field 10 of lane 0 spans bits 30..32, i.e. words 0 and 1 */
+    memset(in, 0, sizeof in);
+    in[40] = 7;
+    qr_bitpack128(packed, in, 3);
+    cr_assert_eq(qr_load_u32(packed), 0xc0000000u);
+    cr_assert_eq(qr_load_u32(packed + 16), 1u);
+}
+
+Test(bitpack, ids_decoder_matches_prefix_sum)
+{
+    rng_state = 42;
+    uint32_t gaps[QR_BP_N], ids[QR_BP_N], port[QR_BP_N], ref[QR_BP_N];
+    uint8_t packed[16 * 32];
+    static const uint32_t los[] = {0, 1, 1000, 0x7fffffffu, UINT32_MAX - 5000};
+    for (unsigned b = 0; b <= 32; b++) {
+        for (size_t l = 0; l < sizeof los / sizeof los[0]; l++) {
+            uint32_t mask = b == 32 ? UINT32_MAX : (1u << b) - 1;
+            for (int i = 0; i < QR_BP_N; i++)
+                gaps[i] = rnd() & mask;
+            qr_bitpack128(packed, gaps, b);
+            uint8_t *exact = exact_copy(packed, qr_bitpack_bytes(b));
+            qr_bitunpack128_ids(ids, exact, b, los[l]);
+            qr_bitunpack128_ids_portable(port, exact, b, los[l]);
+            free(exact);
+            uint32_t acc = los[l] - 1; /* arithmetic is mod 2^32 */
+            for (int i = 0; i < QR_BP_N; i++) {
+                acc += gaps[i] + 1;
+                ref[i] = acc;
+            }
+            cr_assert_arr_eq(ids, ref, sizeof ref, "width %u lo %u", b, los[l]);
+            cr_assert_arr_eq(port, ref, sizeof ref, "portable width %u lo %u", b, los[l]);
+            memcpy(ids, gaps, sizeof gaps);
+            qr_prefix_sum128(ids, los[l]);
+            cr_assert_arr_eq(ids, ref, sizeof ref);
+        }
+    }
+}
+
+Test(bitpack, tfs_decoder_checks_the_bound)
+{
+    rng_state = 99;
+    uint32_t v[QR_BP_N], simd[QR_BP_N], port[QR_BP_N];
+    uint8_t packed[16 * 32];
+    for (unsigned b = 0; b <= 32; b++) {
+        uint32_t mask = b == 32 ? UINT32_MAX - 1 : (1u << b) - 1, top = 0;
+        for (int i = 0; i < QR_BP_N; i++) {
+            v[i] = rnd() & mask;
+            top = v[i] > top ? v[i] : top;
+        }
+        qr_bitpack128(packed, v, b);
+        uint8_t *exact = exact_copy(packed, qr_bitpack_bytes(b));
+        /* max = the largest tf: fine; one less: a tf is above it */
+        cr_assert(qr_bitunpack128_tfs(simd, exact, b, top + 1), "width %u", b);
+        cr_assert(qr_bitunpack128_tfs_portable(port, exact, b, top + 1), "width %u", b);
+        for (int i = 0; i < QR_BP_N; i++) {
+            cr_assert_eq(simd[i], v[i] + 1);
+            cr_assert_eq(port[i], v[i] + 1);
+        }
+        cr_assert_not(qr_bitunpack128_tfs(simd, exact, b, top), "width %u", b);
+        cr_assert_not(qr_bitunpack128_tfs_portable(port, exact, b, top), "width %u", b);
+        free(exact);
+    }
+    /* unsigned comparison: a value with the top bit set is above a small max */
+    for (int i = 0; i < QR_BP_N; i++)
+        v[i] = i == 77 ? 0x80000000u : 1;
+    qr_bitpack128(packed, v, 32);
+    cr_assert_not(qr_bitunpack128_tfs(simd, packed, 32, 0x7fffffffu));
+    cr_assert_not(qr_bitunpack128_tfs_portable(port, packed, 32, 0x7fffffffu));
+    cr_assert(qr_bitunpack128_tfs(simd, packed, 32, 0x80000001u));
+    cr_assert_not(qr_bitunpack128_tfs(simd, packed, 32, 0), "max 0 admits nothing");
+    cr_assert_not(qr_bitunpack128_tfs_portable(port, packed, 32, 0));
+    cr_assert_not(qr_bitunpack128_tfs(simd, packed, 33, 5), "width 33");
+    cr_assert_not(qr_bitunpack128_tfs_portable(port, packed, 33, 5));
+}
+
+Test(varint, get_roundtrip)
+{
+    static const uint64_t vals[] = {0,          1,          127,       128,       16383,
+                                    16384,      2097151,    2097152,   268435455, 268435456,
+                                    UINT32_MAX, 1ull << 35, UINT64_MAX};
+    qr_buf b = {0};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++)
+        qr_buf_put_varint(&b, vals[i]);
+    const uint8_t *p = b.p, *end = b.p + b.n;
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        uint64_t v;
+        cr_assert(qr_varint_get64(&p, end, &v));
+        cr_assert_eq(v, vals[i]);
+    }
+    cr_assert_eq(p, end);
+    p = b.p;
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        uint32_t v;
+        const uint8_t *before = p;
+        if (vals[i] <= UINT32_MAX) {
+            cr_assert(qr_varint_get32(&p, end, &v));
+            cr_assert_eq(v, vals[i]);
+        } else {
+            cr_assert_not(qr_varint_get32(&p, end, &v), "%llu does not fit 32 bits",
+                          (unsigned long long)vals[i]);
+            cr_assert_eq(p, before, "a failed read leaves the pointer");
+            break;
+        }
+    }
+    qr_buf_free(&b);
+}
+
+Test(varint, malformed)
+{
+    uint64_t v64;
+    uint32_t v32;
+    static const uint8_t cont[] = {0x80, 0x80, 0x80};
+    const uint8_t *p = cont;
+    cr_assert_not(qr_varint_get64(&p, cont + 3, &v64), "runs past the end");
+    cr_assert_not(qr_varint_get32(&p, cont + 3, &v32));
+    cr_assert_eq(p, cont);
+    cr_assert_not(qr_varint_get32(&p, cont, &v32), "empty input");
+    static const uint8_t big5[] = {0xff, 0xff, 0xff, 0xff, 0x1f};
+    p = big5;
+    cr_assert_not(qr_varint_get32(&p, big5 + 5, &v32), "a fifth byte above 0x0f overflows");
+    static const uint8_t six[] = {0x80, 0x80, 0x80, 0x80, 0x80, 0x00};
+    p = six;
+    cr_assert_not(qr_varint_get32(&p, six + 6, &v32), "six bytes for 32 bits");
+    uint8_t eleven[11];
+    memset(eleven, 0x80, 10);
+    eleven[10] = 0;
+    p = eleven;
+    cr_assert_not(qr_varint_get64(&p, eleven + 11, &v64), "eleven bytes");
+    uint8_t tenth[10];
+    memset(tenth, 0xff, 9);
+    tenth[9] = 0x02;
+    p = tenth;
+    cr_assert_not(qr_varint_get64(&p, tenth + 10, &v64), "a tenth byte above 1 overflows");
+    tenth[9] = 0x01;
+    p = tenth;
+    cr_assert(qr_varint_get64(&p, tenth + 10, &v64));
+    cr_assert_eq(v64, UINT64_MAX);
+}
+
+Test(varint, skip_counts_values)
+{
+    rng_state = 7;
+    qr_buf b = {0};
+    enum { N = 1000 };
+    size_t offsets[N + 1];
+    for (int i = 0; i < N; i++) {
+        offsets[i] = b.n;
+        uint32_t r = rnd();
+        qr_buf_put_varint(&b, r >> (r % 32));
+    }
+    offsets[N] = b.n;
+    uint8_t *exact = exact_copy(b.p, b.n);
+    const uint8_t *end = exact + b.n;
+    for (int from = 0; from < N; from += 37) {
+        for (int n = 0; from + n <= N; n += 1 + n / 3) {
+            const uint8_t *p = exact + offsets[from];
+            cr_assert(qr_varint_skip(&p, end, (uint64_t)n));
+            cr_assert_eq((size_t)(p - exact), offsets[from + n], "skip %d from %d", n, from);
+        }
+        const uint8_t *p = exact + offsets[from];
+        cr_assert_not(qr_varint_skip(&p, end, (uint64_t)(N - from + 1)), "one too many");
+        cr_assert_eq(p, exact + offsets[from]);
+    }
+    free(exact);
+    qr_buf_free(&b);
+}
+
+Test(varint, deltas)
+{
+    qr_buf b = {0};
+    static const uint32_t d[] = {5, 0, 3, 1000, 0};
+    for (int i = 0; i < 5; i++)
+        qr_buf_put_varint(&b, d[i]);
+    uint32_t out[5];
+    const uint8_t *p = b.p;
+    cr_assert(qr_varint_get_deltas(out, 5, &p, b.p + b.n));
+    static const uint32_t want[] = {5, 5, 8, 1008, 1008};
+    cr_assert_arr_eq(out, want, sizeof want);
+    cr_assert_eq(p, b.p + b.n);
+    p = b.p;
+    cr_assert_not(qr_varint_get_deltas(out, 6, &p, b.p + b.n), "truncated");
+    cr_assert_eq(p, b.p);
+
+    qr_buf_reset(&b);
+    qr_buf_put_varint(&b, UINT32_MAX);
+    qr_buf_put_varint(&b, 1);
+    p = b.p;
+    cr_assert_not(qr_varint_get_deltas(out, 2, &p, b.p + b.n), "sum past UINT32_MAX");
+    qr_buf_free(&b);
+}

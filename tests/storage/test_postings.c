@@ -1,0 +1,1262 @@
+/*
+ * Tests for storage/postings.c: round trips against a plain-array reference
+ * at the block boundaries and at large sizes, a random next / seek /
+ * positions / block_for walk compared step by step with the reference,
+ * block maxima, several terms in one pair of streams, golden bytes, writer
+ * argument errors, allocation failures, and corrupt input (every byte
+ * flipped, every truncation) read from exact-size copies so that ASan sees
+ * any out-of-bounds read.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/alloc.h"
+#include "storage/bitpack.h"
+#include "storage/buf.h"
+#include "storage/postings.h"
+#include "storage/status.h"
+
+/* ---- helpers ------------------------------------------------------------- */
+
+static uint64_t rng_state;
+
+static uint32_t rnd(void)
+{
+    rng_state ^= rng_state << 13;
+    rng_state ^= rng_state >> 7;
+    rng_state ^= rng_state << 17;
+    return (uint32_t)(rng_state >> 16);
+}
+
+/* A term's postings as plain arrays: the reference the codec is compared with. */
+typedef struct ref {
+    uint32_t n;    /* df */
+    uint32_t *doc; /* doc ids, increasing */
+    uint32_t *tf;  /* tfs */
+    uint32_t *dl;  /* doc lengths */
+    size_t *poff;  /* positions of doc i: pos[poff[i] .. poff[i+1]) */
+    uint32_t *pos; /* all positions */
+    uint64_t ttf;  /* sum of tfs */
+} ref;
+
+enum gap_mode {
+    GAPS_MIXED, /* runs of dense docs and gaps of every width up to 2^12 */
+    GAPS_DENSE, /* every doc */
+    GAPS_WIDE,  /* a few docs spread over the whole 32-bit id space */
+};
+
+static uint32_t gen_gap(enum gap_mode mode)
+{
+    switch (mode) {
+    case GAPS_DENSE:
+        return 0;
+    case GAPS_WIDE:
+        return rnd() % 2 ? rnd() >> (rnd() % 8) : rnd() % 4;
+    case GAPS_MIXED:
+    default:
+        return rnd() % 3 == 0 ? 0 : rnd() % (1u << (rnd() % 13));
+    }
+}
+
+static uint32_t gen_tf(void)
+{
+    uint32_t r = rnd() % 100;
+    if (r < 60)
+        return 1;
+    if (r < 90)
+        return 2 + rnd() % 4;
+    if (r < 99)
+        return 6 + rnd() % 40;
+    return 50 + rnd() % 400;
+}
+
+/* Generates n postings (first doc `first`); wide gaps are clamped to stay below QR_DOC_END. */
+static void ref_gen(ref *r, uint32_t n, uint64_t seed, enum gap_mode mode, uint32_t first)
+{
+    rng_state = seed * 0x9e3779b97f4a7c15ull + 1;
+    r->n = n;
+    r->doc = malloc(sizeof(uint32_t) * (n ? n : 1));
+    r->tf = malloc(sizeof(uint32_t) * (n ? n : 1));
+    r->dl = malloc(sizeof(uint32_t) * (n ? n : 1));
+    r->poff = malloc(sizeof(size_t) * (n + 1));
+    cr_assert(r->doc && r->tf && r->dl && r->poff);
+    size_t cap = 1024, np = 0;
+    r->pos = malloc(sizeof(uint32_t) * cap);
+    cr_assert_not_null(r->pos);
+    r->ttf = 0;
+    if (n > 0 && first > QR_DOC_END - n)
+        first = QR_DOC_END - n;
+    uint64_t doc = first;
+    for (uint32_t i = 0; i < n; i++) {
+        if (i > 0) {
+            /* leave room for the docs still to come, below QR_DOC_END */
+            uint64_t room = (uint64_t)QR_DOC_END - 2 - doc - (n - 1 - i);
+            uint64_t gap = gen_gap(mode);
+            doc += 1 + (gap < room ? gap : room);
+        }
+        r->doc[i] = (uint32_t)doc;
+        uint32_t tf = gen_tf();
+        r->tf[i] = tf;
+        r->ttf += tf;
+        r->poff[i] = np;
+        while (np + tf > cap) {
+            cap *= 2;
+            r->pos = realloc(r->pos, sizeof(uint32_t) * cap);
+            cr_assert_not_null(r->pos);
+        }
+        uint32_t p = rnd() % 8;
+        for (uint32_t k = 0; k < tf; k++) {
+            r->pos[np++] = p;
+            /* mostly increasing, sometimes repeated, sometimes far apart */
+            uint32_t step = rnd() % 16;
+            p += step == 0 ? 0 : step < 14 ? step : 1000 + rnd() % 100000;
+        }
+        r->dl[i] = p + 1 + rnd() % 64;
+    }
+    r->poff[n] = np;
+}
+
+static void ref_free(ref *r)
+{
+    free(r->doc);
+    free(r->tf);
+    free(r->dl);
+    free(r->poff);
+    free(r->pos);
+}
+
+static qr_term_meta ref_write(qr_postings_writer *w, const ref *r)
+{
+    qr_term_meta m;
+    qr_postings_begin(w);
+    for (uint32_t i = 0; i < r->n; i++)
+        cr_assert_eq(qr_postings_add(w, r->doc[i], r->tf[i], r->dl[i], r->pos + r->poff[i]), 0,
+                     "add %u", i);
+    cr_assert_eq(qr_postings_end(w, &m), 0);
+    cr_assert_eq(m.df, r->n);
+    cr_assert_eq(m.ttf, r->ttf);
+    return m;
+}
+
+/* The reference bound of block b (chunks of QR_BLOCK postings). */
+static qr_block_max ref_block(const ref *r, uint32_t b)
+{
+    qr_block_max m = {0, 0, UINT32_MAX};
+    uint32_t end = (b + 1) * QR_BLOCK < r->n ? (b + 1) * QR_BLOCK : r->n;
+    for (uint32_t i = b * QR_BLOCK; i < end; i++) {
+        m.max_tf = r->tf[i] > m.max_tf ? r->tf[i] : m.max_tf;
+        m.min_dl = r->dl[i] < m.min_dl ? r->dl[i] : m.min_dl;
+    }
+    m.last_doc = r->doc[end - 1];
+    return m;
+}
+
+static void assert_max_eq(qr_block_max got, qr_block_max want, const char *what)
+{
+    cr_assert_eq(got.last_doc, want.last_doc, "%s: last_doc %u != %u", what, got.last_doc,
+                 want.last_doc);
+    cr_assert_eq(got.max_tf, want.max_tf, "%s: max_tf %u != %u", what, got.max_tf, want.max_tf);
+    cr_assert_eq(got.min_dl, want.min_dl, "%s: min_dl %u != %u", what, got.min_dl, want.min_dl);
+}
+
+static void check_positions(qr_postings_iter *it, const ref *r, uint32_t i)
+{
+    const uint32_t *p;
+    uint32_t n;
+    cr_assert_eq(qr_postings_positions(it, &p, &n), 0, "positions of posting %u", i);
+    cr_assert_eq(n, r->tf[i]);
+    cr_assert_arr_eq(p, r->pos + r->poff[i], sizeof(uint32_t) * n, "positions of posting %u", i);
+}
+
+/* Walks the whole term with next, checking docs, tfs, positions (every `pstride`-th doc). */
+static void check_all(const ref *r, qr_slice docs, qr_slice pos, const qr_term_meta *m,
+                      uint32_t pstride)
+{
+    qr_postings_iter it;
+    cr_assert_eq(qr_postings_iter_init(&it, docs, pos, m), 0);
+    qr_block_max tm = qr_postings_term_max(&it);
+    qr_block_max want = {r->doc[r->n - 1], 0, UINT32_MAX};
+    for (uint32_t i = 0; i < r->n; i++) {
+        want.max_tf = r->tf[i] > want.max_tf ? r->tf[i] : want.max_tf;
+        want.min_dl = r->dl[i] < want.min_dl ? r->dl[i] : want.min_dl;
+    }
+    assert_max_eq(tm, want, "term max");
+    for (uint32_t i = 0; i < r->n; i++) {
+        cr_assert_eq(it.doc, r->doc[i], "posting %u: doc %u != %u", i, it.doc, r->doc[i]);
+        if (i % QR_BLOCK == 0) {
+            qr_block_max bm;
+            cr_assert(qr_postings_block_for(&it, it.doc, &bm));
+            assert_max_eq(bm, ref_block(r, i / QR_BLOCK), "block");
+        }
+        cr_assert_eq(qr_postings_freq(&it), r->tf[i], "tf of posting %u", i);
+        if (i % pstride == 0)
+            check_positions(&it, r, i);
+        cr_assert_eq(qr_postings_next(&it), 0);
+    }
+    cr_assert_eq(it.doc, QR_DOC_END);
+    cr_assert_eq(it.err, 0);
+    cr_assert_eq(qr_postings_next(&it), 0, "next at the end stays there");
+    cr_assert_eq(it.doc, QR_DOC_END);
+    cr_assert_eq(qr_postings_freq(&it), 0);
+    qr_postings_iter_free(&it);
+}
+
+static qr_slice slice_of(const qr_buf *b)
+{
+    return (qr_slice){b->p, b->n};
+}
+
+/* Writes one generated term into fresh streams and checks it whole. */
+static void roundtrip(uint32_t n, uint64_t seed, enum gap_mode mode, uint32_t first,
+                      uint32_t pstride)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    ref r;
+    ref_gen(&r, n, seed, mode, first);
+    qr_term_meta m = ref_write(w, &r);
+    cr_assert_eq(m.doc_off, 0);
+    cr_assert_eq(m.pos_off, 0);
+    check_all(&r, slice_of(&doc), slice_of(&pos), &m, pstride);
+    ref_free(&r);
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+/* ---- round trips ---------------------------------------------------------- */
+
+Test(postings, writer_rejects_empty_term)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    qr_term_meta m;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    cr_assert_eq(qr_postings_end(w, &m), QR_EINVAL, "end without begin");
+    uint32_t p = 0;
+    cr_assert_eq(qr_postings_add(w, 1, 1, 1, &p), QR_EINVAL, "add without begin");
+    qr_postings_begin(w);
+    cr_assert_eq(qr_postings_end(w, &m), QR_EINVAL, "a term with no document");
+    cr_assert_eq(doc.n, 0);
+    cr_assert_eq(pos.n, 0);
+    qr_postings_writer_close(w);
+    qr_postings_writer_close(NULL);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+    cr_assert_eq(qr_postings_writer_open(&w, NULL, &pos), QR_EINVAL);
+    cr_assert_null(w);
+}
+
+Test(postings, roundtrip_block_boundaries)
+{
+    static const uint32_t sizes[] = {1, 2, 3, 127, 128, 129, 255, 256, 257, 383, 384, 385};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        roundtrip(sizes[s], 100 + s, GAPS_MIXED, 0, 1);
+        roundtrip(sizes[s], 200 + s, GAPS_DENSE, 0, 1);
+        roundtrip(sizes[s], 300 + s, GAPS_WIDE, rnd(), 1);
+    }
+}
+
+Test(postings, roundtrip_10000)
+{
+    roundtrip(10000, 1, GAPS_MIXED, 3, 1);
+    roundtrip(10000, 2, GAPS_DENSE, 0, 1);
+    roundtrip(10000, 3, GAPS_WIDE, 0, 1);
+}
+
+Test(postings, roundtrip_1000000)
+{
+    roundtrip(1000000, 4, GAPS_MIXED, 0, 1);
+}
+
+Test(postings, extreme_doc_ids)
+{
+    /* the largest ids and gaps: 32-bit packed widths, ids up to QR_DOC_END - 1 */
+    uint32_t first[] = {0, UINT32_MAX - 1000, 4000000000u};
+    for (size_t f = 0; f < 3; f++) {
+        qr_buf doc = {0}, pos = {0};
+        qr_postings_writer *w;
+        cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+        ref r;
+        ref_gen(&r, 300, 9 + f, GAPS_WIDE, first[f]);
+        if (f == 0) { /* a first gap of 2^31 and a last doc of QR_DOC_END - 1 */
+            r.doc[1] = 1u << 31;
+            for (uint32_t i = 2; i < r.n; i++)
+                r.doc[i] = r.doc[1] + i;
+            r.doc[r.n - 1] = QR_DOC_END - 1;
+        }
+        qr_term_meta m = ref_write(w, &r);
+        check_all(&r, slice_of(&doc), slice_of(&pos), &m, 1);
+        ref_free(&r);
+        qr_postings_writer_close(w);
+        qr_buf_free(&doc);
+        qr_buf_free(&pos);
+    }
+    /* one doc: the largest id, a large tf */
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    static uint32_t ps[5000];
+    for (uint32_t i = 0; i < 5000; i++)
+        ps[i] = i * 3;
+    qr_postings_begin(w);
+    cr_assert_eq(qr_postings_add(w, QR_DOC_END - 1, 5000, 15000, ps), 0);
+    qr_term_meta m;
+    cr_assert_eq(qr_postings_end(w, &m), 0);
+    qr_postings_iter it;
+    cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
+    cr_assert_eq(it.doc, QR_DOC_END - 1);
+    cr_assert_eq(qr_postings_freq(&it), 5000);
+    const uint32_t *p;
+    uint32_t n;
+    cr_assert_eq(qr_postings_positions(&it, &p, &n), 0);
+    cr_assert_eq(n, 5000);
+    cr_assert_arr_eq(p, ps, sizeof ps);
+    qr_block_max tm = qr_postings_term_max(&it);
+    cr_assert_eq(tm.last_doc, QR_DOC_END - 1);
+    cr_assert_eq(tm.max_tf, 5000);
+    cr_assert_eq(tm.min_dl, 15000);
+    qr_postings_iter_free(&it);
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+Test(postings, golden_bytes)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    qr_term_meta m;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+
+    /* df = 1: doc, dl; tf is meta.ttf */
+    static const uint32_t p1[] = {3, 7};
+    qr_postings_begin(w);
+    cr_assert_eq(qr_postings_add(w, 5, 2, 9, p1), 0);
+    cr_assert_eq(qr_postings_end(w, &m), 0);
+    cr_assert_eq(m.df, 1);
+    cr_assert_eq(m.ttf, 2);
+    static const uint8_t d1[] = {0x05, 0x09}, q1[] = {0x03, 0x04};
+    cr_assert_eq(doc.n, sizeof d1);
+    cr_assert_arr_eq(doc.p, d1, sizeof d1);
+    cr_assert_arr_eq(pos.p, q1, sizeof q1);
+
+    /* df = 3: min_dl 4, then per doc gap << 1 | (tf == 1) [tf - 2] */
+    static const uint32_t p2[] = {0, 1};
+    qr_postings_begin(w);
+    cr_assert_eq(qr_postings_add(w, 2, 1, 10, p2), 0);
+    cr_assert_eq(qr_postings_add(w, 3, 2, 4, p2), 0);
+    cr_assert_eq(qr_postings_add(w, 200, 1, 300, p2), 0);
+    cr_assert_eq(qr_postings_end(w, &m), 0);
+    cr_assert_eq(m.doc_off, 2);
+    cr_assert_eq(m.pos_off, 2);
+    static const uint8_t d2[] = {0x04, 0x05, 0x00, 0x00, 0x89, 0x03};
+    cr_assert_eq(doc.n, 2 + sizeof d2);
+    cr_assert_arr_eq(doc.p + 2, d2, sizeof d2);
+    static const uint8_t q2[] = {0x00, 0x00, 0x01, 0x00};
+    cr_assert_eq(pos.n, 2 + sizeof q2);
+    cr_assert_arr_eq(pos.p + 2, q2, sizeof q2);
+
+    /* df = 129, docs 0..128, tf 1, dl 10: one full block of width 0 and a one-doc tail */
+    size_t at = doc.n;
+    qr_postings_begin(w);
+    for (uint32_t d = 0; d <= 128; d++)
+        cr_assert_eq(qr_postings_add(w, d, 1, 10, p2), 0);
+    cr_assert_eq(qr_postings_end(w, &m), 0);
+    static const uint8_t d3[] = {
+        0x80, 0x01, 0x00, 0x0a,             /* head: last 128, max_tf 1, min_dl 10 */
+        0x08,                               /* skiplen */
+        0x00, 0x00, 0x00, 0x0a, 0x80, 0x01, /* full: gapsum, width, tf, dl, pos bytes */
+        0x00, 0x0a,                         /* tail entry */
+        0x01,                               /* tail: doc 128 (gap 0), tf 1 */
+    };
+    cr_assert_eq(doc.n - at, sizeof d3);
+    cr_assert_arr_eq(doc.p + at, d3, sizeof d3);
+
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+/* ---- random walks --------------------------------------------------------- */
+
+static uint32_t lower_bound(const ref *r, uint32_t target)
+{
+    uint32_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (r->doc[mid] < target)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* A target near posting i: a doc id, a gap between two, or past the end. */
+static uint32_t pick_target(const ref *r, uint32_t i)
+{
+    uint32_t j = i + (rnd() % 4 == 0 ? rnd() % r->n : rnd() % 300);
+    if (j >= r->n)
+        return rnd() % 8 == 0 ? QR_DOC_END - 1 : r->doc[r->n - 1] + rnd() % 3;
+    uint32_t t = r->doc[j];
+    switch (rnd() % 3) {
+    case 0:
+        return t;
+    case 1:
+        return t + 1 < QR_DOC_END ? t + 1 : t;
+    default:
+        return t > 0 ? t - 1 : t;
+    }
+}
+
+static void random_walk(uint32_t n, uint64_t seed, enum gap_mode mode, int ops)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    ref r;
+    ref_gen(&r, n, seed, mode, rnd() % 50);
+    qr_term_meta m = ref_write(w, &r);
+    qr_postings_iter it;
+    cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
+    uint32_t i = 0; /* reference index of the current posting (n at the end) */
+    for (int op = 0; op < ops; op++) {
+        uint32_t t;
+        switch (rnd() % 8) {
+        case 0:
+        case 1:
+            cr_assert_eq(qr_postings_next(&it), 0);
+            i += i < n;
+            break;
+        case 2:
+        case 3:
+            t = pick_target(&r, i);
+            cr_assert_eq(qr_postings_seek(&it, t), 0);
+            if (i < n && t > r.doc[i])
+                i = lower_bound(&r, t);
+            break;
+        case 4:
+            if (i < n)
+                cr_assert_eq(qr_postings_freq(&it), r.tf[i]);
+            break;
+        case 5:
+            if (i < n)
+                check_positions(&it, &r, i);
+            break;
+        case 6: {
+            qr_block_max bm;
+            t = pick_target(&r, i);
+            bool got = qr_postings_block_for(&it, t, &bm);
+            if (i == n) {
+                cr_assert_not(got);
+                break;
+            }
+            uint32_t b = i / QR_BLOCK, nb = (n - 1) / QR_BLOCK + 1;
+            while (b < nb && ref_block(&r, b).last_doc < t)
+                b++;
+            cr_assert_eq(got, b < nb, "block_for(%u)", t);
+            if (got)
+                assert_max_eq(bm, ref_block(&r, b), "block_for");
+            break;
+        }
+        default: {
+            const uint32_t *d, *f;
+            uint32_t k = qr_postings_block_docs(&it, &d);
+            if (i == n) {
+                cr_assert_eq(k, 0);
+                break;
+            }
+            cr_assert_eq(k, (i / QR_BLOCK + 1) * QR_BLOCK < n ? QR_BLOCK - i % QR_BLOCK : n - i);
+            cr_assert_arr_eq(d, r.doc + i, sizeof(uint32_t) * k);
+            cr_assert_eq(qr_postings_block_freqs(&it, &f), 0);
+            cr_assert_arr_eq(f, r.tf + i, sizeof(uint32_t) * k);
+            if (rnd() % 2) {
+                cr_assert_eq(qr_postings_next_block(&it), 0);
+                i += k;
+            }
+            break;
+        }
+        }
+        cr_assert_eq(it.doc, i < n ? r.doc[i] : QR_DOC_END, "op %d: doc %u, want posting %u", op,
+                     it.doc, i);
+        if (i == n && rnd() % 4 == 0) { /* start over to keep walking */
+            qr_postings_iter_free(&it);
+            cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
+            i = 0;
+        }
+    }
+    cr_assert_eq(it.err, 0);
+    qr_postings_iter_free(&it);
+    ref_free(&r);
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+Test(postings, random_walks_against_reference)
+{
+    static const uint32_t sizes[] = {1, 2, 127, 128, 129, 1000, 5000, 40000};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
+        random_walk(sizes[s], 11 + s, GAPS_MIXED, 6000);
+        random_walk(sizes[s], 23 + s, GAPS_DENSE, 3000);
+        random_walk(sizes[s], 37 + s, GAPS_WIDE, 3000);
+    }
+}
+
+Test(postings, seek_edges)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    ref r;
+    ref_gen(&r, 700, 5, GAPS_MIXED, 10);
+    qr_term_meta m = ref_write(w, &r);
+    qr_postings_iter it;
+    cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
+    cr_assert_eq(it.doc, 10);
+    cr_assert_eq(qr_postings_seek(&it, 0), 0, "backwards: no-op");
+    cr_assert_eq(it.doc, 10);
+    cr_assert_eq(qr_postings_seek(&it, r.doc[300]), 0);
+    cr_assert_eq(it.doc, r.doc[300]);
+    check_positions(&it, &r, 300);
+    cr_assert_eq(qr_postings_seek(&it, r.doc[200]), 0, "backwards: no-op");
+    cr_assert_eq(it.doc, r.doc[300]);
+    cr_assert_eq(qr_postings_seek(&it, r.doc[300]), 0, "to the current doc: no-op");
+    cr_assert_eq(it.doc, r.doc[300]);
+    check_positions(&it, &r, 300);
+    qr_block_max bm;
+    cr_assert(qr_postings_block_for(&it, 0, &bm), "a target behind gives the current block");
+    assert_max_eq(bm, ref_block(&r, 300 / QR_BLOCK), "current block");
+    cr_assert(qr_postings_block_for(&it, r.doc[699], &bm));
+    assert_max_eq(bm, ref_block(&r, 699 / QR_BLOCK), "last block");
+    cr_assert_eq(it.doc, r.doc[300], "block_for does not move the iterator");
+    cr_assert_not(qr_postings_block_for(&it, r.doc[699] + 1, &bm), "no block past the end");
+    cr_assert_eq(qr_postings_seek(&it, r.doc[699] + 1), 0, "beyond the end");
+    cr_assert_eq(it.doc, QR_DOC_END);
+    cr_assert_eq(it.err, 0);
+    cr_assert_eq(qr_postings_seek(&it, 5), 0);
+    cr_assert_eq(it.doc, QR_DOC_END, "the end is final");
+    cr_assert_eq(qr_postings_next_block(&it), 0);
+    cr_assert_eq(it.doc, QR_DOC_END);
+    const uint32_t *d;
+    cr_assert_eq(qr_postings_block_docs(&it, &d), 0);
+    cr_assert_null(d);
+    const uint32_t *p;
+    uint32_t n = 99;
+    cr_assert_eq(qr_postings_positions(&it, &p, &n), 0);
+    cr_assert_eq(n, 0);
+    cr_assert_not(qr_postings_block_for(&it, 0, &bm));
+    cr_assert_eq(qr_postings_block_freqs(&it, &p), 0);
+    cr_assert_null(p);
+    qr_postings_iter_free(&it);
+    qr_postings_iter_free(NULL);
+
+    cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
+    cr_assert_eq(qr_postings_seek(&it, QR_DOC_END - 1), 0, "straight past the end");
+    cr_assert_eq(it.doc, QR_DOC_END);
+    qr_postings_iter_free(&it);
+
+    /* block_for's look-ahead, then a seek that reuses it, then block_for behind it */
+    cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
+    cr_assert(qr_postings_block_for(&it, r.doc[600], &bm));
+    assert_max_eq(bm, ref_block(&r, 600 / QR_BLOCK), "look-ahead");
+    cr_assert(qr_postings_block_for(&it, r.doc[300], &bm));
+    assert_max_eq(bm, ref_block(&r, 300 / QR_BLOCK), "look-back restarts from the current block");
+    cr_assert(qr_postings_block_for(&it, r.doc[500], &bm));
+    cr_assert_eq(qr_postings_seek(&it, r.doc[550]), 0);
+    cr_assert_eq(it.doc, r.doc[550]);
+    check_positions(&it, &r, 550);
+    cr_assert_eq(qr_postings_freq(&it), r.tf[550]);
+    qr_postings_iter_free(&it);
+
+    ref_free(&r);
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+Test(postings, several_terms_share_streams)
+{
+    enum { T = 12 };
+    static const uint32_t sizes[T] = {1, 5, 128, 129, 1, 3000, 257, 2, 1, 700, 128, 50};
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    ref r[T];
+    qr_term_meta m[T];
+    for (int t = 0; t < T; t++) {
+        ref_gen(&r[t], sizes[t], 1000 + (uint64_t)t, t % 3 ? GAPS_MIXED : GAPS_WIDE,
+                (uint32_t)t * 7);
+        m[t] = ref_write(w, &r[t]);
+        if (t == 3) { /* an abandoned term leaves nothing behind */
+            size_t dn = doc.n, pn = pos.n;
+            uint32_t p0 = 0;
+            qr_postings_begin(w);
+            cr_assert_eq(qr_postings_add(w, 1, 1, 1, &p0), 0);
+            qr_postings_begin(w);
+            cr_assert_eq(doc.n, dn);
+            cr_assert_eq(pos.n, pn);
+        }
+    }
+    qr_postings_stats st;
+    qr_postings_writer_stats(w, &st);
+    uint64_t df = 0, ttf = 0;
+    for (int t = 0; t < T; t++) {
+        df += r[t].n;
+        ttf += r[t].ttf;
+    }
+    cr_assert_eq(st.terms, T);
+    cr_assert_eq(st.postings, df);
+    cr_assert_eq(st.positions, ttf);
+    cr_assert_eq(st.head_bytes + st.skip_bytes + st.doc_bytes + st.freq_bytes, doc.n,
+                 "the parts add up to the doc stream");
+    cr_assert_eq(st.pos_bytes, pos.n);
+    cr_assert_gt(st.skip_bytes, 0);
+    cr_assert_gt(st.doc_bytes, 0);
+    cr_assert_gt(st.freq_bytes, 0);
+    /* read back in reverse order, and all at once, interleaved */
+    for (int t = T - 1; t >= 0; t--)
+        check_all(&r[t], slice_of(&doc), slice_of(&pos), &m[t], 1);
+    qr_postings_iter its[T];
+    uint32_t idx[T] = {0};
+    for (int t = 0; t < T; t++)
+        cr_assert_eq(qr_postings_iter_init(&its[t], slice_of(&doc), slice_of(&pos), &m[t]), 0);
+    for (int round = 0; round < 3000; round++) {
+        for (int t = 0; t < T; t++) {
+            if (idx[t] == r[t].n)
+                continue;
+            cr_assert_eq(its[t].doc, r[t].doc[idx[t]]);
+            check_positions(&its[t], &r[t], idx[t]);
+            qr_postings_next(&its[t]);
+            idx[t]++;
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        cr_assert_eq(its[t].doc, QR_DOC_END);
+        qr_postings_iter_free(&its[t]);
+        ref_free(&r[t]);
+    }
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+/* ---- writer errors ---------------------------------------------------------- */
+
+Test(postings, writer_argument_errors)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    static const uint32_t ok[] = {1, 4, 4, 9}, bad[] = {1, 4, 3};
+    qr_postings_begin(w);
+    cr_assert_eq(qr_postings_add(w, 10, 4, 20, ok), 0, "repeated positions are allowed");
+    size_t pn = pos.n;
+    cr_assert_eq(qr_postings_add(w, 9, 1, 20, ok), QR_EINVAL, "decreasing doc id");
+    cr_assert_eq(qr_postings_add(w, 10, 1, 20, ok), QR_EINVAL, "repeated doc id");
+    cr_assert_eq(qr_postings_add(w, 11, 0, 20, ok), QR_EINVAL, "tf = 0");
+    cr_assert_eq(qr_postings_add(w, 11, 3, 20, bad), QR_EINVAL, "decreasing positions");
+    cr_assert_eq(qr_postings_add(w, 11, 1, 20, NULL), QR_EINVAL, "no positions");
+    cr_assert_eq(qr_postings_add(w, QR_DOC_END, 1, 20, ok), QR_EINVAL, "the end marker");
+    cr_assert_eq(pos.n, pn, "a rejected posting writes nothing");
+    cr_assert_eq(qr_postings_add(w, 11, 2, 7, ok), 0, "the writer goes on after EINVAL");
+    qr_term_meta m;
+    cr_assert_eq(qr_postings_end(w, &m), 0);
+    cr_assert_eq(m.df, 2);
+    cr_assert_eq(m.ttf, 6);
+    qr_postings_iter it;
+    cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
+    cr_assert_eq(it.doc, 10);
+    cr_assert_eq(qr_postings_freq(&it), 4);
+    const uint32_t *p;
+    uint32_t n;
+    cr_assert_eq(qr_postings_positions(&it, &p, &n), 0);
+    cr_assert_arr_eq(p, ok, sizeof ok);
+    cr_assert_eq(qr_postings_next(&it), 0);
+    cr_assert_eq(it.doc, 11);
+    cr_assert_eq(qr_postings_freq(&it), 2);
+    qr_postings_iter_free(&it);
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+/* Writes a generated term with allocations failing after `k`; returns the first error. */
+static int write_with_failures(long k, const ref *r, qr_buf *doc, qr_buf *pos, qr_term_meta *m)
+{
+    qr_postings_writer *w = NULL;
+    qr_alloc_fail_after(k);
+    int rc = qr_postings_writer_open(&w, doc, pos);
+    if (rc == 0) {
+        qr_postings_begin(w);
+        for (uint32_t i = 0; i < r->n && rc == 0; i++)
+            rc = qr_postings_add(w, r->doc[i], r->tf[i], r->dl[i], r->pos + r->poff[i]);
+        if (rc == 0)
+            rc = qr_postings_end(w, m);
+        if (rc) { /* the error is sticky */
+            uint32_t p = 0;
+            cr_assert_eq(qr_postings_add(w, QR_DOC_END - 1, 1, 1, &p), rc);
+            cr_assert_eq(qr_postings_end(w, m), rc);
+        }
+    }
+    qr_alloc_fail_after(-1);
+    qr_postings_writer_close(w);
+    return rc;
+}
+
+Test(postings, writer_allocation_failures)
+{
+    ref r;
+    ref_gen(&r, 1000, 77, GAPS_MIXED, 0);
+    long k;
+    for (k = 0;; k++) {
+        qr_buf doc = {0}, pos = {0};
+        qr_term_meta m;
+        int rc = write_with_failures(k, &r, &doc, &pos, &m);
+        if (rc == 0) {
+            check_all(&r, slice_of(&doc), slice_of(&pos), &m, 1);
+            qr_buf_free(&doc);
+            qr_buf_free(&pos);
+            break;
+        }
+        cr_assert_eq(rc, QR_ENOMEM, "failing allocation %ld gives %d", k, rc);
+        qr_buf_free(&doc);
+        qr_buf_free(&pos);
+    }
+    cr_assert_gt(k, 3, "the writer allocates (writer, skip, blocks, streams)");
+    ref_free(&r);
+}
+
+Test(postings, positions_allocation_failure)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    ref r;
+    ref_gen(&r, 300, 8, GAPS_MIXED, 0);
+    qr_term_meta m = ref_write(w, &r);
+    qr_postings_iter it;
+    cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
+    const uint32_t *p;
+    uint32_t n;
+    qr_alloc_fail_after(0);
+    int rc = qr_postings_positions(&it, &p, &n);
+    qr_alloc_fail_after(-1);
+    cr_assert_eq(rc, QR_ENOMEM);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(it.err, 0, "running out of memory is not corruption");
+    cr_assert_eq(it.doc, r.doc[0]);
+    check_positions(&it, &r, 0);
+    /* later, a larger doc must grow the buffer: fail that */
+    uint32_t big = 1;
+    while (big < r.n && r.tf[big] <= 16)
+        big++;
+    cr_assert_lt(big, r.n);
+    cr_assert_eq(qr_postings_seek(&it, r.doc[big]), 0);
+    qr_alloc_fail_after(0);
+    rc = qr_postings_positions(&it, &p, &n);
+    qr_alloc_fail_after(-1);
+    cr_assert_eq(rc, QR_ENOMEM);
+    check_positions(&it, &r, big);
+    qr_postings_iter_free(&it);
+    ref_free(&r);
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+/* ---- corrupt input --------------------------------------------------------- */
+
+/* Reads a term in every way; returns its error (0 when it read cleanly). Never trusts values. */
+static int read_everything(qr_slice docs, qr_slice pos, const qr_term_meta *m, int how)
+{
+    qr_postings_iter it;
+    int rc = qr_postings_iter_init(&it, docs, pos, m);
+    uint32_t seen = 0, prev = 0;
+    qr_block_max bm;
+    while (rc == 0 && it.doc != QR_DOC_END) {
+        cr_assert(seen == 0 || it.doc > prev, "doc ids strictly increase");
+        cr_assert_lt(seen, m->df, "no more docs than df");
+        prev = it.doc;
+        seen++;
+        uint32_t tf = qr_postings_freq(&it);
+        if (it.err)
+            break;
+        cr_assert_geq(tf, 1);
+        const uint32_t *p;
+        uint32_t n;
+        rc = qr_postings_positions(&it, &p, &n);
+        if (rc)
+            break;
+        cr_assert_eq(n, tf);
+        for (uint32_t k = 1; k < n; k++)
+            cr_assert_geq(p[k], p[k - 1]);
+        switch (how) {
+        case 0:
+            rc = qr_postings_next(&it);
+            break;
+        case 1:
+            if (it.doc < QR_DOC_END - 400) {
+                qr_postings_block_for(&it, it.doc + 300, &bm);
+                rc = qr_postings_seek(&it, it.doc + 37);
+            } else {
+                rc = qr_postings_next(&it);
+            }
+            break;
+        default:
+            rc = qr_postings_next_block(&it);
+            break;
+        }
+    }
+    cr_assert(it.err == 0 || it.doc == QR_DOC_END, "an error ends the iteration");
+    cr_assert(rc == 0 || rc == it.err, "calls return the sticky error");
+    qr_postings_iter_free(&it);
+    return it.err;
+}
+
+/* Two terms: 300 postings (two full blocks and a tail) and 5. */
+static void two_terms(qr_buf *doc, qr_buf *pos, qr_term_meta m[2])
+{
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, doc, pos), 0);
+    ref r;
+    ref_gen(&r, 300, 55, GAPS_MIXED, 4);
+    for (uint32_t i = 0; i < r.n; i++) /* keep the position stream small */
+        r.tf[i] = r.tf[i] > 3 ? 3 : r.tf[i];
+    r.ttf = 0;
+    for (uint32_t i = 0; i < r.n; i++)
+        r.ttf += r.tf[i];
+    m[0] = ref_write(w, &r);
+    ref_free(&r);
+    ref_gen(&r, 5, 56, GAPS_MIXED, 100);
+    m[1] = ref_write(w, &r);
+    ref_free(&r);
+    qr_postings_writer_close(w);
+}
+
+/* Reads both terms from exact-size copies of the streams; returns how many failed. */
+static int read_copies(const uint8_t *d, size_t dn, const uint8_t *p, size_t pn,
+                       const qr_term_meta m[2], int how)
+{
+    uint8_t *dc = malloc(dn ? dn : 1), *pc = malloc(pn ? pn : 1);
+    cr_assert(dc && pc);
+    memcpy(dc, d, dn);
+    memcpy(pc, p, pn);
+    int failed = 0;
+    for (int t = 0; t < 2; t++) {
+        int rc = read_everything((qr_slice){dn ? dc : NULL, dn}, (qr_slice){pn ? pc : NULL, pn},
+                                 &m[t], how);
+        cr_assert(rc == 0 || rc == QR_ECORRUPT, "error %d", rc);
+        failed += rc != 0;
+    }
+    free(dc);
+    free(pc);
+    return failed;
+}
+
+Test(postings, corrupt_every_byte_flipped)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_term_meta m[2];
+    two_terms(&doc, &pos, m);
+    for (int how = 0; how < 3; how++)
+        cr_assert_eq(read_copies(doc.p, doc.n, pos.p, pos.n, m, how), 0, "intact streams read");
+    static const uint8_t flips[] = {0xff, 0x01, 0x80, 0x10};
+    int failures = 0;
+    for (int which = 0; which < 2; which++) {
+        qr_buf *b = which ? &pos : &doc;
+        for (size_t i = 0; i < b->n; i++) {
+            for (size_t f = 0; f < sizeof flips; f++) {
+                b->p[i] ^= flips[f];
+                for (int how = 0; how < 3; how++)
+                    failures += read_copies(doc.p, doc.n, pos.p, pos.n, m, how) > 0;
+                b->p[i] ^= flips[f];
+            }
+        }
+    }
+    cr_assert_gt(failures, 0, "some flips are detected");
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+Test(postings, corrupt_every_truncation)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_term_meta m[2];
+    two_terms(&doc, &pos, m);
+    for (size_t len = 0; len < doc.n; len++)
+        for (int how = 0; how < 3; how++)
+            cr_assert_gt(read_copies(doc.p, len, pos.p, pos.n, m, how), 0,
+                         "doc stream cut at %zu of %zu", len, doc.n);
+    for (size_t len = 0; len < pos.n; len++) {
+        /* a walk that reads every doc's positions must notice; the others skip some */
+        cr_assert_gt(read_copies(doc.p, doc.n, pos.p, len, m, 0), 0,
+                     "position stream cut at %zu of %zu", len, pos.n);
+        read_copies(doc.p, doc.n, pos.p, len, m, 1);
+        read_copies(doc.p, doc.n, pos.p, len, m, 2);
+    }
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+Test(postings, corrupt_meta)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_term_meta m[2];
+    two_terms(&doc, &pos, m);
+    qr_slice d = slice_of(&doc), p = slice_of(&pos);
+    qr_postings_iter it;
+    qr_term_meta bad = m[0];
+    bad.df = 0;
+    cr_assert_eq(qr_postings_iter_init(&it, d, p, &bad), QR_ECORRUPT, "df = 0");
+    cr_assert_eq(it.doc, QR_DOC_END);
+    cr_assert_eq(it.err, QR_ECORRUPT);
+    cr_assert_eq(qr_postings_next(&it), QR_ECORRUPT, "the error is sticky");
+    cr_assert_eq(qr_postings_seek(&it, 5), QR_ECORRUPT);
+    qr_postings_iter_free(&it);
+    bad = m[0];
+    bad.ttf = bad.df - 1;
+    cr_assert_eq(qr_postings_iter_init(&it, d, p, &bad), QR_ECORRUPT, "ttf < df");
+    qr_postings_iter_free(&it);
+    bad = m[1];
+    bad.doc_off = doc.n + 1;
+    cr_assert_eq(qr_postings_iter_init(&it, d, p, &bad), QR_ECORRUPT, "doc offset past the end");
+    qr_postings_iter_free(&it);
+    bad = m[1];
+    bad.pos_off = pos.n + 1;
+    cr_assert_eq(qr_postings_iter_init(&it, d, p, &bad), QR_ECORRUPT, "pos offset past the end");
+    qr_postings_iter_free(&it);
+    bad = m[0];
+    bad.df = UINT32_MAX;
+    bad.ttf = UINT64_MAX;
+    cr_assert_eq(qr_postings_iter_init(&it, d, p, &bad), QR_ECORRUPT, "df far too large");
+    qr_postings_iter_free(&it);
+    bad = m[0];
+    bad.df = 299;
+    cr_assert_eq(read_everything(d, p, &bad, 0), QR_ECORRUPT, "df one short");
+    bad.df = 301;
+    cr_assert_eq(read_everything(d, p, &bad, 0), QR_ECORRUPT, "df one too many");
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+/* Builds a doc stream by hand and reads it: for the checks flips rarely reach. */
+static int read_crafted(const uint8_t *bytes, size_t n, uint32_t df, uint64_t ttf)
+{
+    static const uint8_t zeros[4096];
+    qr_term_meta m = {df, ttf, 0, 0};
+    return read_everything((qr_slice){bytes, n}, (qr_slice){zeros, sizeof zeros}, &m, 0);
+}
+
+/* The fields of a crafted 129-doc term: docs 0..128, one position each. */
+typedef struct craft {
+    uint64_t gapsum;    /* full block entry */
+    unsigned dw;        /* its doc width */
+    uint32_t mt, mdl;   /* its max_tf - 1 and min_dl */
+    uint64_t pb;        /* its position bytes */
+    int skiplen_adjust; /* added to the true skip table length */
+    bool tail_entry;    /* write the tail's skip entry */
+    size_t packed;      /* zero bytes of packed data */
+    bool extra_tail;    /* a tail of two docs (df 130) under the same head */
+    uint32_t last;      /* the head's last doc */
+    uint64_t tail[2];   /* the tail's codes (a second one only with extra_tail) */
+} craft;
+
+static craft craft_default(void)
+{
+    return (craft){0, 0, 0, 10, 128, 0, true, 0, false, 128, {1, 1}};
+}
+
+static size_t build_craft(uint8_t *out, const craft *c)
+{
+    qr_buf b = {0}, s = {0};
+    qr_buf_put_varint(&b, c->last); /* head: last doc, max_tf 1, min_dl 10 */
+    qr_buf_put_varint(&b, 0);
+    qr_buf_put_varint(&b, 10);
+    qr_buf_put_varint(&s, c->gapsum);
+    qr_buf_put_u8(&s, (uint8_t)c->dw);
+    qr_buf_put_varint(&s, c->mt);
+    qr_buf_put_varint(&s, c->mdl);
+    qr_buf_put_varint(&s, c->pb);
+    if (c->tail_entry) {
+        qr_buf_put_varint(&s, 0);
+        qr_buf_put_varint(&s, 10);
+    }
+    qr_buf_put_varint(&b, (uint64_t)((int64_t)s.n + c->skiplen_adjust));
+    qr_buf_put(&b, s.p, s.n);
+    for (size_t i = 0; i < c->packed; i++)
+        qr_buf_put_u8(&b, 0);
+    qr_buf_put_varint(&b, c->tail[0]); /* tail: doc 128 */
+    if (c->extra_tail)
+        qr_buf_put_varint(&b, c->tail[1]);
+    cr_assert_leq(b.n, 256);
+    memcpy(out, b.p, b.n);
+    size_t n = b.n;
+    qr_buf_free(&b);
+    qr_buf_free(&s);
+    return n;
+}
+
+Test(postings, corrupt_crafted)
+{
+    /* single doc: QR_DOC_END as the doc, a tf beyond 32 bits */
+    static const uint8_t end_doc[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x01};
+    cr_assert_eq(read_crafted(end_doc, sizeof end_doc, 1, 1), QR_ECORRUPT);
+    static const uint8_t one[] = {0x05, 0x01};
+    cr_assert_eq(read_crafted(one, sizeof one, 1, 1), 0);
+    cr_assert_eq(read_crafted(one, sizeof one, 1, 1ull << 32), QR_ECORRUPT);
+
+    /* a term of 2..128 docs: min_dl, then the tail */
+    static const uint8_t good[] = {0x01, 0x01, 0x07}; /* docs 0 and 4, tf 1 */
+    cr_assert_eq(read_crafted(good, sizeof good, 2, 2), 0);
+    qr_postings_iter it;
+    static const uint8_t zeros[8];
+    qr_term_meta gm = {2, 2, 0, 0};
+    cr_assert_eq(qr_postings_iter_init(&it, (qr_slice){good, sizeof good},
+                                       (qr_slice){zeros, sizeof zeros}, &gm),
+                 0);
+    qr_block_max tm = qr_postings_term_max(&it);
+    cr_assert_eq(tm.last_doc, 4, "the bound comes from the decoded tail");
+    cr_assert_eq(tm.max_tf, 1);
+    cr_assert_eq(tm.min_dl, 1);
+    qr_postings_iter_free(&it);
+    static const uint8_t past_end[] = {0x01, 0x01, 0xfd, 0xff, 0xff, 0xff, 0x1f}; /* doc 2^32 */
+    cr_assert_eq(read_crafted(past_end, sizeof past_end, 2, 2), QR_ECORRUPT);
+    static const uint8_t tf_wraps[] = {0x01, 0x01, 0x06, 0xfe, 0xff, 0xff, 0xff, 0x0f};
+    cr_assert_eq(read_crafted(tf_wraps, sizeof tf_wraps, 2, 3), QR_ECORRUPT, "tf = 2^32");
+    static const uint8_t no_dl[] = {0x80};
+    cr_assert_eq(read_crafted(no_dl, sizeof no_dl, 2, 2), QR_ECORRUPT);
+
+    /* a two-block stream built field by field; each case makes one field wrong */
+    uint8_t buf[256];
+    size_t n;
+    craft c = craft_default();
+    n = build_craft(buf, &c);
+    cr_assert_eq(n, 14);
+    cr_assert_eq(read_crafted(buf, n, 129, 129), 0, "the well-formed stream");
+    c.dw = 33;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "width 33");
+    c.dw = 1; /* a width-1 block needs 16 packed bytes that are not there */
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "block past end");
+    c.packed = 16; /* with them (all gaps 0, a non-minimal width) it reads */
+    n = build_craft(buf, &c);
+    cr_assert_eq(read_crafted(buf, n, 129, 129), 0, "width 1, zero gaps");
+    buf[n - 17] = 0x01; /* the first gap 1: the block's last doc disagrees with its entry */
+    cr_assert_eq(read_crafted(buf, n, 129, 129), QR_ECORRUPT, "last doc mismatch");
+    c = craft_default();
+    c.gapsum = 1; /* the block's last doc would be the term's */
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "gapsum");
+    c = craft_default();
+    c.mt = 1; /* block max_tf 2 > the term's 1 */
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "max_tf");
+    c = craft_default();
+    c.mdl = 9; /* block min_dl 9 < the term's 10 */
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "min_dl");
+    c = craft_default();
+    c.pb = 5000; /* past the 4096-byte position stream */
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "pos bytes");
+    c = craft_default();
+    c.skiplen_adjust = -6; /* too small for two entries */
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "skiplen");
+    c.skiplen_adjust = -1; /* the tail entry runs past the table */
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "skiplen - 1");
+    c.skiplen_adjust = 1; /* the table does not end with the tail entry */
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "skiplen + 1");
+    c.skiplen_adjust = 100; /* past the stream */
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "skiplen big");
+    c = craft_default();
+    c.skiplen_adjust = -1;
+    c.tail_entry = false; /* no tail entry */
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "no tail entry");
+    /* the table ends inside the first entry (a padded 7-byte gapsum fills it) */
+    static const uint8_t padded[] = {0x80, 0x01, 0x00, 0x0a, 0x07, 0x80, 0x80,
+                                     0x80, 0x80, 0x80, 0x80, 0x00, 0x00, 0x00};
+    cr_assert_eq(read_crafted(padded, sizeof padded, 129, 129), QR_ECORRUPT, "entry cut");
+    /* the first entry's max_tf is a varint too long for 32 bits */
+    static const uint8_t long_tf[] = {0x80, 0x01, 0x00, 0x0a, 0x07, 0x00, 0x00,
+                                      0x80, 0x80, 0x80, 0x80, 0x80, 0x01};
+    cr_assert_eq(read_crafted(long_tf, sizeof long_tf, 129, 129), QR_ECORRUPT, "long max_tf");
+    /* the tail: past the last doc, a tf above the max, short of the last doc */
+    c = craft_default();
+    c.tail[0] = 3;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "tail past last");
+    c.tail[0] = 0; /* tf 2 follows */
+    c.extra_tail = true;
+    c.tail[1] = 0;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 130), QR_ECORRUPT, "tail tf > max");
+    c = craft_default();
+    c.last = 200;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "tail short");
+    c.last = 127;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "head last");
+    c.last = 100;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "head < df - 1");
+    /* 130 docs whose tail of 2 cannot fit between the block's last doc (127) and 128 */
+    c = craft_default();
+    c.extra_tail = true;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 130, 130), QR_ECORRUPT, "tail room");
+}
+
+Test(postings, corrupt_full_block_contents)
+{
+    /* a real 300-doc term; then its first packed block edited */
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    ref r;
+    ref_gen(&r, 300, 91, GAPS_MIXED, 0);
+    /* block 0's max tf exactly 40: 6 bits, so all-ones fields (63) exceed it */
+    for (uint32_t i = 0; i < QR_BLOCK; i++)
+        r.tf[i] = r.tf[i] > 40 ? 40 : r.tf[i];
+    r.tf[5] = 40;
+    uint32_t p40[40];
+    for (int i = 0; i < 40; i++)
+        p40[i] = (uint32_t)i;
+    qr_postings_begin(w);
+    for (uint32_t i = 0; i < r.n; i++)
+        cr_assert_eq(
+            qr_postings_add(w, r.doc[i], r.tf[i], r.dl[i], i == 5 ? p40 : r.pos + r.poff[i]), 0);
+    qr_term_meta m;
+    cr_assert_eq(qr_postings_end(w, &m), 0);
+    qr_slice d = slice_of(&doc), p = slice_of(&pos);
+    cr_assert_eq(read_everything(d, p, &m, 0), 0);
+    /* find block 0: head (3 varints), skiplen, skip table; then packed gaps and tfs */
+    qr_cursor c = qr_cursor_make(doc.p, doc.n);
+    qr_get_varint32(&c);
+    qr_get_varint32(&c);
+    qr_get_varint32(&c);
+    uint64_t skiplen = qr_get_varint64(&c);
+    const uint8_t *skip = c.p;
+    qr_get_varint64(&c);
+    unsigned dw = qr_get_u8(&c);
+    uint32_t mt = qr_get_varint32(&c);
+    cr_assert_eq(c.err, 0);
+    cr_assert_eq(mt, 39);
+    uint8_t *block = (uint8_t *)skip + skiplen;
+    unsigned fw = qr_bits(mt);
+    /* every tf - 1 set to all ones: above the block's max */
+    uint8_t *tfs = block + 16 * dw;
+    uint8_t save[16 * 32];
+    memcpy(save, tfs, 16 * fw);
+    memset(tfs, 0xff, 16 * fw);
+    qr_postings_iter it;
+    cr_assert_eq(qr_postings_iter_init(&it, d, p, &m), 0, "docs still decode");
+    cr_assert_eq(qr_postings_freq(&it), 0, "tf above the block's max");
+    cr_assert_eq(it.err, QR_ECORRUPT);
+    cr_assert_eq(it.doc, QR_DOC_END);
+    qr_postings_iter_free(&it);
+    cr_assert_eq(qr_postings_iter_init(&it, d, p, &m), 0);
+    const uint32_t *f;
+    cr_assert_eq(qr_postings_block_freqs(&it, &f), QR_ECORRUPT);
+    qr_postings_iter_free(&it);
+    cr_assert_eq(qr_postings_iter_init(&it, d, p, &m), 0);
+    const uint32_t *pp;
+    uint32_t pn;
+    cr_assert_eq(qr_postings_positions(&it, &pp, &pn), QR_ECORRUPT);
+    qr_postings_iter_free(&it);
+    memcpy(tfs, save, 16 * fw);
+    /* block 1 made 32 bits wide: its bytes and the tail's start lie past the stream */
+    qr_get_varint32(&c); /* rest of entry 0 */
+    qr_get_varint64(&c);
+    qr_get_varint64(&c); /* entry 1: gapsum, then its width */
+    uint8_t *dw1 = (uint8_t *)c.p;
+    cr_assert_eq(c.err, 0);
+    uint8_t save_dw = *dw1;
+    *dw1 = 32;
+    cr_assert_eq(qr_postings_iter_init(&it, d, p, &m), 0, "block 0 is intact");
+    cr_assert_eq(qr_postings_seek(&it, r.doc[299]), QR_ECORRUPT, "the tail is past the end");
+    cr_assert_eq(it.doc, QR_DOC_END);
+    qr_postings_iter_free(&it);
+    cr_assert_eq(qr_postings_iter_init(&it, d, p, &m), 0);
+    cr_assert_eq(qr_postings_seek(&it, r.doc[200]), QR_ECORRUPT, "block 1 is past the end");
+    qr_postings_iter_free(&it);
+    *dw1 = save_dw;
+    /* a doc gap changed: the block's last doc no longer matches its skip entry */
+    if (dw > 0) {
+        block[0] ^= 1;
+        cr_assert_eq(qr_postings_iter_init(&it, d, p, &m), QR_ECORRUPT);
+        qr_postings_iter_free(&it);
+        block[0] ^= 1;
+    }
+    cr_assert_eq(read_everything(d, p, &m, 0), 0);
+    ref_free(&r);
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+Test(postings, corrupt_block_starts_below_its_lo)
+{
+    /*
+     * Three blocks: docs 0..127 (width 0); then a 32-bit block whose first
+     * gap wraps to doc 127, below its lo of 128, and whose later gaps still
+     * land on the right last doc (256); a one-doc tail (300).
+     */
+    uint32_t gaps[QR_BLOCK] = {0};
+    gaps[0] = UINT32_MAX;
+    gaps[1] = 2;
+    uint8_t bytes[16 * 32];
+    qr_bitpack128(bytes, gaps, 32);
+    qr_buf b = {0}, sk = {0};
+    qr_buf_put_varint(&b, 300); /* head: last 300, max_tf 1, min_dl 1 */
+    qr_buf_put_varint(&b, 0);
+    qr_buf_put_varint(&b, 1);
+    for (int blk = 0; blk < 2; blk++) {
+        qr_buf_put_varint(&sk, (uint64_t)blk); /* gapsum 0, then 1 */
+        qr_buf_put_u8(&sk, blk ? 32 : 0);
+        qr_buf_put_varint(&sk, 0);
+        qr_buf_put_varint(&sk, 1);
+        qr_buf_put_varint(&sk, 128);
+    }
+    qr_buf_put_varint(&sk, 0);
+    qr_buf_put_varint(&sk, 1);
+    qr_buf_put_varint(&b, sk.n);
+    qr_buf_put(&b, sk.p, sk.n);
+    qr_buf_put(&b, bytes, sizeof bytes);
+    qr_buf_put_varint(&b, (300 - 257) << 1 | 1);
+    cr_assert_eq(read_crafted(b.p, b.n, 257, 257), QR_ECORRUPT);
+    gaps[0] = 0; /* the same block without the wrap reads */
+    gaps[1] = 1;
+    qr_bitpack128(b.p + b.n - 1 - sizeof bytes, gaps, 32);
+    cr_assert_eq(read_crafted(b.p, b.n, 257, 257), 0);
+    qr_buf_free(&b);
+    qr_buf_free(&sk);
+}
+
+Test(postings, corrupt_wide_block_wraps)
+{
+    /*
+     * A full block at width 32 whose gaps wrap the 32-bit sum around to the
+     * right last doc: only the no-wrap check can see it.
+     */
+    uint32_t gaps[QR_BLOCK];
+    for (int i = 0; i < QR_BLOCK; i++)
+        gaps[i] = 0;
+    gaps[0] = 0x80000000u;
+    gaps[1] = 0x80000000u; /* 0x80000000 + 1 + 0x80000000 wraps to 1 */
+    uint8_t bytes[16 * 32];
+    qr_bitpack128(bytes, gaps, 32);
+    /* ids: 0x80000000, then 1, 2, ... : last = 0x80000000 + 1 + 0x80000000 + 126 - 2^32 = 127 */
+    qr_buf b = {0};
+    qr_buf_put_varint(&b, 1000); /* head: last 1000, max_tf 1, min_dl 1 */
+    qr_buf_put_varint(&b, 0);
+    qr_buf_put_varint(&b, 1);
+    qr_buf put = {0};
+    qr_buf_put_varint(&put, 0); /* gapsum 0: last doc 127 */
+    qr_buf_put_u8(&put, 32);
+    qr_buf_put_varint(&put, 0);
+    qr_buf_put_varint(&put, 1);
+    qr_buf_put_varint(&put, 129);
+    qr_buf_put_varint(&put, 0); /* tail entry */
+    qr_buf_put_varint(&put, 1);
+    qr_buf_put_varint(&b, put.n);
+    qr_buf_put(&b, put.p, put.n);
+    qr_buf_put(&b, bytes, sizeof bytes);
+    qr_buf_put_varint(&b, (1000 - 128) << 1 | 1); /* tail: doc 1000 */
+    cr_assert_eq(read_crafted(b.p, b.n, 129, 129), QR_ECORRUPT);
+    qr_buf_free(&b);
+    qr_buf_free(&put);
+}
