@@ -289,25 +289,40 @@ static bool has_text(const unsigned char *text, size_t a, size_t b)
     return false;
 }
 
+/* Is text[a..b) made only of hyphens (U+002D, U+2010, U+2011)? Joins marks across compounds. */
+static bool only_hyphens(const unsigned char *text, size_t a, size_t b)
+{
+    while (a < b) {
+        if (text[a] == '-')
+            a++;
+        else if (b - a >= 3 && text[a] == 0xe2 && text[a + 1] == 0x80 &&
+                 (text[a + 2] == 0x90 || text[a + 2] == 0x91))
+            a += 3;
+        else
+            return false;
+    }
+    return true;
+}
+
+/* How far a window may grow to take in punctuation or the rest of a compound. */
+#define GLUE_BYTES 64
+
 static int render(qr_buf *out, const unsigned char *text, size_t len, const struct word *w,
                   size_t nw, size_t first, size_t last, const char *mo, const char *mc)
 {
-    /* Bytes of the window: its words, plus punctuation glued to them. */
+    /* Bytes of the window: its words, plus what is glued to them up to white space. */
     size_t a = w[first].start, b = w[first].end;
     for (size_t i = first; i <= last; i++) {
         a = w[i].start < a ? w[i].start : a;
         b = w[i].end > b ? w[i].end : b;
     }
-    size_t prev_end = 0, next_start = len;
-    for (size_t i = 0; i < nw; i++) {
-        if (w[i].end <= a && w[i].end > prev_end)
-            prev_end = w[i].end;
-        if (w[i].start >= b && w[i].start < next_start)
-            next_start = w[i].start;
-    }
-    while (a > prev_end && !is_space_or_ctl(text[a - 1]))
+    for (size_t g = 0; g < GLUE_BYTES && a > 0 && !is_space_or_ctl(text[a - 1]); g++)
         a--;
-    while (b < next_start && !is_space_or_ctl(text[b]))
+    while (a < len && (text[a] & 0xc0) == 0x80)
+        a++; /* never start inside a character */
+    for (size_t g = 0; g < GLUE_BYTES && b < len && !is_space_or_ctl(text[b]); g++)
+        b++;
+    while (b < len && (text[b] & 0xc0) == 0x80)
         b++;
     bool cut_end = false;
     if (b - a > QR_SNIPPET_MAX_BYTES) {
@@ -316,22 +331,31 @@ static int render(qr_buf *out, const unsigned char *text, size_t len, const stru
             b--; /* do not split a character */
         cut_end = true;
     }
-    /* Marked ranges inside the window, merged. */
-    size_t nr = 0;
-    struct range *r = qr_calloc(last - first + 1, sizeof *r);
+    /* Marked words inside [a, b), merged when they overlap or only hyphens part them. */
+    size_t nr = 0, capr = 16;
+    struct range *r = qr_calloc(capr, sizeof *r);
     if (!r)
         return QR_ENOMEM;
-    for (size_t i = first; i <= last; i++) {
-        if (w[i].id < 0 || w[i].start >= b)
+    for (size_t i = 0; i < nw; i++) {
+        if (w[i].id < 0 || w[i].end <= a || w[i].start >= b)
             continue;
-        r[nr].start = w[i].start;
+        if (nr == capr) {
+            struct range *nrg = qr_reallocarray(r, capr * 2, sizeof *r);
+            if (!nrg) {
+                qr_free(r);
+                return QR_ENOMEM;
+            }
+            r = nrg;
+            capr *= 2;
+        }
+        r[nr].start = w[i].start > a ? w[i].start : (uint32_t)a;
         r[nr].end = w[i].end < b ? w[i].end : (uint32_t)b;
         nr++;
     }
     qsort(r, nr, sizeof *r, range_cmp);
     size_t m = 0;
     for (size_t i = 0; i < nr; i++) {
-        if (m && r[i].start < r[m - 1].end) {
+        if (m && (r[i].start <= r[m - 1].end || only_hyphens(text, r[m - 1].end, r[i].start))) {
             if (r[i].end > r[m - 1].end)
                 r[m - 1].end = r[i].end;
         } else {

@@ -358,21 +358,28 @@ static void eval(const ref_index *r, const struct rdoc *d, const qr_qnode *q, st
         break;
     }
     case QR_QPREFIX: {
-        size_t lo, hi;
-        prefix_range(r, q->terms[0].text, q->terms[0].len, &lo, &hi);
-        for (size_t v = lo; v < hi; v++) {
-            size_t n;
-            const struct rtok *p = positions(d, r->vocab[v].term, r->vocab[v].len, &n);
+        /* the document's own terms with the prefix, in bytewise order */
+        const char *p = q->terms[0].text;
+        size_t plen = q->terms[0].len, a = 0, b = d->n;
+        while (a < b) {
+            size_t mid = (a + b) / 2;
+            if (bcmp_term(d->toks[mid].term, d->toks[mid].len, p, plen) < 0)
+                a = mid + 1;
+            else
+                b = mid;
+        }
+        while (a < d->n && d->toks[a].len >= plen && !memcmp(d->toks[a].term, p, plen)) {
+            const struct rtok *t = &d->toks[a];
             uint32_t tf = 0;
-            for (size_t i = 0; i < n; i++) {
-                if (field_ok(d, q->field, p[i].pos, p[i].pos)) {
+            for (; a < d->n && !bcmp_term(d->toks[a].term, d->toks[a].len, t->term, t->len); a++) {
+                if (field_ok(d, q->field, d->toks[a].pos, d->toks[a].pos)) {
                     tf++;
-                    add_span(out, p[i].pos, p[i].pos);
+                    add_span(out, d->toks[a].pos, d->toks[a].pos);
                 }
             }
             if (tf) {
                 out->m = 1;
-                out->score += bm25(r, idf_of(r, r->vocab[v].term, r->vocab[v].len), tf, d->dl);
+                out->score += bm25(r, idf_of(r, t->term, t->len), tf, d->dl);
             }
         }
         break;
