@@ -436,6 +436,30 @@ static int snip_text(qr_buf *out, qr_analyzer *a, const qr_snip_terms *t, const 
                 distinct--;
         }
     }
+    /*
+     * Centre the matches of the best window inside it (the window keeps
+     * them all), but do not run past the end of the text.
+     */
+    size_t fm = best_lo, lm = best_hi;
+    while (fm < best_hi && w[fm].id < 0)
+        fm++;
+    while (lm > best_lo && w[lm - 1].id < 0)
+        lm--;
+    if (fm < lm) {
+        uint32_t p1 = w[fm].pos, p2 = w[lm - 1].pos, end = w[n - 1].pos + 1;
+        uint32_t slack = QR_SNIPPET_WORDS - (p2 - p1 + 1);
+        uint32_t start = p1 > slack / 2 ? p1 - slack / 2 : 0;
+        if (start + QR_SNIPPET_WORDS > end)
+            start = end > QR_SNIPPET_WORDS ? end - QR_SNIPPET_WORDS : 0;
+        if (start > p1)
+            start = p1;
+        best_lo = 0;
+        while (best_lo < n && w[best_lo].pos < start)
+            best_lo++;
+        best_hi = best_lo;
+        while (best_hi < n && w[best_hi].pos < start + QR_SNIPPET_WORDS)
+            best_hi++;
+    }
     rc = render(out, (const unsigned char *)text, len, w, n, best_lo, best_hi - 1, mo, mc);
     qr_free(count);
     qr_free(sc.w);
