@@ -32,7 +32,7 @@
 #include "storage/status.h"
 
 void qr_evalctx_init(qr_evalctx *c, const qr_segment *seg, uint32_t segi, const qr_deletes *del,
-                     double avgdl)
+                     double avgdl, double *norm_tab, qr_rank_scratch **scratch)
 {
     memset(c, 0, sizeof *c);
     c->seg = seg;
@@ -41,7 +41,8 @@ void qr_evalctx_init(qr_evalctx *c, const qr_segment *seg, uint32_t segi, const 
     c->del = del && del->count ? del : NULL;
     c->ndocs = qr_segment_docs(seg);
     c->avgdl = avgdl > 0 ? avgdl : 1;
-    c->norm_doc = QR_DOC_END;
+    c->norm_tab = norm_tab;
+    c->scratch = scratch;
 }
 
 double qr_bm25_bound(double idf, double max_tf, double min_dl, double avgdl)
@@ -121,11 +122,13 @@ struct term_it {
     qr_postings_iter p;
     qr_field field;
     double idf;
-    uint32_t tf_doc;   /* the doc whose field tf is in tf (QR_DOC_END: none) */
-    uint32_t tf;       /* occurrences inside the field at tf_doc */
-    bool blk_valid;    /* blk_* describe the block holding blk_last's predecessors */
-    bool blk_none;     /* no block is left */
-    uint32_t blk_last; /* last doc of the cached block */
+    uint32_t tf_doc;              /* the doc whose field tf is in tf (QR_DOC_END: none) */
+    uint32_t tf;                  /* occurrences inside the field at tf_doc */
+    uint32_t min_dl;              /* the shortest document of the term (its impact bound) */
+    double tfb[QR_TF_BOUNDS + 1]; /* BM25 at (tf, min_dl) for small tf; 0 = not computed yet */
+    bool blk_valid;               /* blk_* describe the block holding blk_last's predecessors */
+    bool blk_none;                /* no block is left */
+    uint32_t blk_last;            /* last doc of the cached block */
     uint32_t blk_max_tf, blk_min_dl;
     double blk_bound; /* BM25 at the block's impact */
 };
@@ -220,11 +223,35 @@ bool qr_term_it_block(qr_it *it, uint32_t *out_last, uint32_t *out_max_tf, uint3
     return !t->blk_none;
 }
 
+double qr_term_it_tf_bound(qr_it *it, uint32_t tf)
+{
+    struct term_it *t = (struct term_it *)it;
+    if (tf > QR_TF_BOUNDS)
+        return qr_bm25_bound(t->idf, tf, t->min_dl, t->ctx->avgdl);
+    double v = t->tfb[tf];
+    if (v == 0)
+        v = t->tfb[tf] = qr_bm25_bound(t->idf, tf, t->min_dl, t->ctx->avgdl);
+    return v;
+}
+
+/*
+ * The block's impact bound, tightened by the doc's own tf (its length is
+ * only known to be >= the term's shortest): both bound the score.
+ */
 static double term_bound(qr_it *it)
 {
+    struct term_it *t = (struct term_it *)it;
     uint32_t last, mt, md;
+    if (!it->scores)
+        return 0;
     qr_term_it_block(it, &last, &mt, &md);
-    return ((struct term_it *)it)->blk_bound;
+    uint32_t tf = qr_postings_freq(&t->p);
+    if (tf <= QR_TF_BOUNDS) {
+        double b = qr_term_it_tf_bound(it, tf);
+        if (b < t->blk_bound)
+            return b;
+    }
+    return t->blk_bound;
 }
 
 static int term_spans(qr_it *it, qr_spans *out)
@@ -259,7 +286,54 @@ static const qr_it_ops term_ops = {term_next,  term_seek,  term_match, term_scor
 
 bool qr_it_is_plain_term(const qr_it *it)
 {
+    return it->ops == &term_ops && it->exact && it->scores;
+}
+
+static bool is_exact_term(const qr_it *it)
+{
     return it->ops == &term_ops && it->exact;
+}
+
+bool qr_term_it_view(qr_it *it, const uint32_t **out, uint32_t *out_n, int *rc)
+{
+    if (it->ops != &term_ops)
+        return false;
+    struct term_it *t = (struct term_it *)it;
+    const uint32_t *pos;
+    uint32_t n;
+    *out = NULL;
+    *out_n = 0;
+    if ((*rc = qr_postings_positions(&t->p, &pos, &n)))
+        return true;
+    if (t->field != QR_FIELD_ANY) {
+        uint32_t tp = qr_doctable_title_positions(t->ctx->dt, it->doc), lo = 0, hi = n;
+        while (lo < hi) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (pos[mid] < tp)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (t->field == QR_FIELD_TITLE) {
+            n = lo;
+        } else {
+            pos += lo;
+            n -= lo;
+        }
+    }
+    *out = pos;
+    *out_n = n;
+    return true;
+}
+
+qr_postings_iter *qr_term_it_postings(qr_it *it)
+{
+    return &((struct term_it *)it)->p;
+}
+
+double qr_term_it_idf(const qr_it *it)
+{
+    return ((const struct term_it *)it)->idf;
 }
 
 int qr_term_it_positions(qr_it *it, const uint32_t **out, uint32_t *out_n)
@@ -301,10 +375,10 @@ int qr_term_it_open(qr_it **out, const qr_pterm *pt, qr_evalctx *ctx, qr_field f
     t->field = field;
     t->idf = pt->idf;
     t->tf_doc = QR_DOC_END;
-    if (scores) {
-        qr_block_max m = qr_postings_term_max(&t->p);
+    qr_block_max m = qr_postings_term_max(&t->p);
+    t->min_dl = m.min_dl;
+    if (scores)
         t->base.max_score = qr_bm25_bound(pt->idf, m.max_tf, m.min_dl, ctx->avgdl);
-    }
     *out = &t->base;
     return 0;
 }
@@ -1006,4 +1080,38 @@ int qr_it_build(qr_it **out, const qr_pnode *p, qr_evalctx *ctx)
     }
     }
     return QR_EINVAL;
+}
+
+/* ---- flat queries ------------------------------------------------------------------ */
+
+bool qr_it_flat(qr_it *it, qr_it_flat_view *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!it->scores)
+        return false;
+    if (it->ops == &or_ops) {
+        struct or_it *o = (struct or_it *)it;
+        for (size_t i = 0; i < o->n; i++)
+            if (!qr_it_is_plain_term(o->kids[i]))
+                return false;
+        out->is_or = true;
+        out->pos = o->kids;
+        out->npos = o->n;
+        return true;
+    }
+    if (it->ops == &and_ops) {
+        struct and_it *a = (struct and_it *)it;
+        for (size_t i = 0; i < a->npos; i++)
+            if (!qr_it_is_plain_term(a->pos[i]))
+                return false;
+        for (size_t i = 0; i < a->nneg; i++)
+            if (!is_exact_term(a->neg[i]))
+                return false;
+        out->pos = a->pos;
+        out->npos = a->npos;
+        out->neg = a->neg;
+        out->nneg = a->nneg;
+        return true;
+    }
+    return false;
 }

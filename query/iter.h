@@ -73,30 +73,48 @@ struct qr_pnode {
 
 /* ---- per-segment evaluation context ---------------------------------------- */
 
+/* Lengths below this have their normalisation cached in the searcher's table. */
+#define QR_NORM_TABLE 65536
+
+typedef struct qr_rank_scratch qr_rank_scratch; /* rank.c's reusable memory */
+
 typedef struct qr_evalctx {
-    const qr_segment *seg; /* the segment being searched */
-    uint32_t segi;         /* its index in the plan's metas */
-    const qr_doctable *dt; /* its document table */
-    const qr_deletes *del; /* its deletions, NULL when none */
-    uint32_t ndocs;        /* documents in the segment, deleted ones included */
-    double avgdl;          /* index-wide average document length */
-    uint32_t norm_doc;     /* the doc whose length normalisation is cached */
-    double norm;           /* k1 * (1 - b + b * dl / avgdl) for norm_doc */
+    const qr_segment *seg;     /* the segment being searched */
+    uint32_t segi;             /* its index in the plan's metas */
+    const qr_doctable *dt;     /* its document table */
+    const qr_deletes *del;     /* its deletions, NULL when none */
+    uint32_t ndocs;            /* documents in the segment, deleted ones included */
+    double avgdl;              /* index-wide average document length */
+    double *norm_tab;          /* QR_NORM_TABLE normalisations by length, 0 = not computed yet */
+    qr_rank_scratch **scratch; /* the searcher's scratch for rank.c (allocated on first use) */
 } qr_evalctx;
 
-/* Sets up a context for segment seg (index segi), deletions del (or NULL). */
+/*
+ * Sets up a context for segment seg (index segi), deletions del (or NULL);
+ * norm_tab (QR_NORM_TABLE zeroed doubles, shared by every query of one
+ * index: avgdl is index-wide) caches length normalisations; *scratch is
+ * memory rank.c keeps from one query to the next.
+ */
 void qr_evalctx_init(qr_evalctx *c, const qr_segment *seg, uint32_t segi, const qr_deletes *del,
-                     double avgdl);
+                     double avgdl, double *norm_tab, qr_rank_scratch **scratch);
 
-/* The length normalisation of doc: k1 * (1 - b + b * dl / avgdl), cached for the last doc. */
+/* k1 * (1 - b + b * dl / avgdl): the length normalisation of SPEC §4, as written there. */
+static inline double qr_norm_of(double dl, double avgdl)
+{
+    return QR_K1 * (1 - QR_B + QR_B * dl / avgdl);
+}
+
+/* The length normalisation of doc (cached by length: bit-identical to computing it). */
 static inline double qr_evalctx_norm(qr_evalctx *c, uint32_t doc)
 {
-    if (c->norm_doc != doc) {
-        double dl = qr_doctable_positions(c->dt, doc);
-        c->norm = QR_K1 * (1 - QR_B + QR_B * dl / c->avgdl);
-        c->norm_doc = doc;
+    uint32_t dl = qr_doctable_positions(c->dt, doc);
+    if (dl < QR_NORM_TABLE) {
+        double v = c->norm_tab[dl];
+        if (v == 0)
+            v = c->norm_tab[dl] = qr_norm_of(dl, c->avgdl);
+        return v;
     }
-    return c->norm;
+    return qr_norm_of(dl, c->avgdl);
 }
 
 /*
@@ -105,7 +123,7 @@ static inline double qr_evalctx_norm(qr_evalctx *c, uint32_t doc)
  */
 static inline double qr_bm25(double idf, double tf, double dl, double avgdl)
 {
-    return idf * tf * (QR_K1 + 1) / (tf + QR_K1 * (1 - QR_B + QR_B * dl / avgdl));
+    return idf * tf * (QR_K1 + 1) / (tf + qr_norm_of(dl, avgdl));
 }
 
 /* The same with the normalisation already computed (bit-identical). */
@@ -211,6 +229,12 @@ int qr_it_build(qr_it **out, const qr_pnode *p, qr_evalctx *ctx);
 
 /* A term's postings as an exact iterator of field ANY (for phrases); NULL if absent here. */
 int qr_term_it_open(qr_it **out, const qr_pterm *t, qr_evalctx *ctx, qr_field field, bool scores);
+/*
+ * When it is a term iterator: true, and its positions at the current doc
+ * inside its field (borrowed until it moves), or *rc set on corrupt data.
+ * False for any other iterator.
+ */
+bool qr_term_it_view(qr_it *it, const uint32_t **out, uint32_t *out_n, int *rc);
 /* The positions of a term iterator at its current doc (valid until it moves). */
 int qr_term_it_positions(qr_it *it, const uint32_t **out, uint32_t *out_n);
 /*
@@ -218,8 +242,31 @@ int qr_term_it_positions(qr_it *it, const uint32_t **out, uint32_t *out_n);
  * block's last doc: false when no block is left.
  */
 bool qr_term_it_block(qr_it *it, uint32_t *out_last, uint32_t *out_max_tf, uint32_t *out_min_dl);
-/* True for a term iterator over every field (exact: its documents are its matches). */
+/* True for a scoring term iterator over every field (exact: its documents are its matches). */
 bool qr_it_is_plain_term(const qr_it *it);
+/* A boolean query over terms only, as rank.c evaluates it window by window. */
+typedef struct qr_it_flat_view {
+    bool is_or;        /* any of pos (else all of pos) */
+    qr_it *const *pos; /* scoring terms over every field, query order */
+    size_t npos;
+    qr_it *const *neg; /* terms (every field) none of which may occur */
+    size_t nneg;
+} qr_it_flat_view;
+
+/*
+ * True when it is an OR of scoring terms, or an AND of scoring terms minus
+ * terms (all over every field); *out then lends its clauses (the iterators
+ * stay owned by it).
+ */
+bool qr_it_flat(qr_it *it, qr_it_flat_view *out);
+/* A term iterator's postings cursor (rank.c walks a lone term block by block). */
+qr_postings_iter *qr_term_it_postings(qr_it *it);
+/* A term iterator's idf. */
+double qr_term_it_idf(const qr_it *it);
+/* Term frequencies up to this many have their bounds cached per term iterator. */
+#define QR_TF_BOUNDS 64
+/* An upper bound of the term's score in any document where it occurs tf times. */
+double qr_term_it_tf_bound(qr_it *it, uint32_t tf);
 /* The impact bound over the whole term. */
 void qr_term_it_term_max(qr_it *it, uint32_t *out_max_tf, uint32_t *out_min_dl);
 

@@ -262,6 +262,39 @@ static size_t count_lt(const uint32_t *v, size_t n, int64_t x)
     return count_le(v, n, (uint64_t)x - 1);
 }
 
+/*
+ * The pairs of one field: a's spans (starts as, ends ae, in start order)
+ * against b's (bs and be each sorted). With a's ends in order too (spans of
+ * one length: terms, phrases) both thresholds only grow, and two cursors
+ * replace the binary searches. With `any`, stops at the first pair.
+ */
+static uint64_t pairs(const uint32_t *as, const uint32_t *ae, size_t na, bool a_ends_sorted,
+                      const uint32_t *bs, const uint32_t *be, size_t nb, uint32_t k, bool any)
+{
+    uint64_t total = 0;
+    size_t le = 0, lt = 0;
+    for (size_t i = 0; i < na; i++) {
+        uint64_t x = (uint64_t)ae[i] + k;
+        int64_t y = (int64_t)as[i] - (int64_t)k;
+        size_t c_le, c_lt;
+        if (a_ends_sorted) {
+            while (le < nb && bs[le] <= x)
+                le++;
+            while (lt < nb && (int64_t)be[lt] < y)
+                lt++;
+            c_le = le;
+            c_lt = lt;
+        } else {
+            c_le = count_le(bs, nb, x);
+            c_lt = count_lt(be, nb, y);
+        }
+        total += c_le - c_lt;
+        if (any && total)
+            return total;
+    }
+    return total;
+}
+
 uint64_t qr_near_count(const qr_span *a, size_t na, uint32_t *starts, uint32_t *ends, size_t nb,
                        uint32_t k)
 {
@@ -269,13 +302,97 @@ uint64_t qr_near_count(const qr_span *a, size_t na, uint32_t *starts, uint32_t *
         return 0;
     qsort(starts, nb, sizeof *starts, cmp_u32);
     qsort(ends, nb, sizeof *ends, cmp_u32);
-    uint64_t pairs = 0;
+    uint64_t total = 0;
     for (size_t i = 0; i < na; i++) {
-        uint64_t x = (uint64_t)a[i].end + k;
-        int64_t y = (int64_t)a[i].start - (int64_t)k;
-        pairs += count_le(starts, nb, x) - count_lt(ends, nb, y);
+        uint32_t s = a[i].start, e = a[i].end;
+        total += pairs(&s, &e, 1, true, starts, ends, nb, k, false);
     }
-    return pairs;
+    return total;
+}
+
+/*
+ * One side's occurrences at the current doc: their starts and, in the same
+ * order, their ends; and the ends sorted on their own. A term's are its
+ * positions, borrowed; other clauses' are copied out of their spans.
+ */
+struct side {
+    const uint32_t *s;  /* starts, increasing */
+    const uint32_t *pe; /* the end of each span of s */
+    const uint32_t *e;  /* the ends, increasing (pe itself when it already is) */
+    uint32_t n;
+    bool same_order; /* pe is increasing (spans of one length): e == pe */
+    qr_spans sp;     /* scratch for clauses that are not terms */
+    uint32_t *sbuf, *pebuf, *ebuf;
+    size_t cap;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+    const qr_span *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+static int side_load(struct side *d, qr_it *kid)
+{
+    const uint32_t *pos;
+    uint32_t n;
+    int rc;
+    if (qr_term_it_view(kid, &pos, &n, &rc)) {
+        d->s = d->pe = d->e = pos;
+        d->n = n;
+        d->same_order = true;
+        return rc;
+    }
+    d->sp.n = 0;
+    if ((rc = qr_it_spans(kid, &d->sp)))
+        return rc;
+    size_t m = d->sp.n;
+    if (m > d->cap) {
+        uint32_t *sb = qr_reallocarray(d->sbuf, m, sizeof *sb);
+        if (sb)
+            d->sbuf = sb;
+        uint32_t *pb = qr_reallocarray(d->pebuf, m, sizeof *pb);
+        if (pb)
+            d->pebuf = pb;
+        uint32_t *eb = qr_reallocarray(d->ebuf, m, sizeof *eb);
+        if (eb)
+            d->ebuf = eb;
+        if (!sb || !pb || !eb)
+            return QR_ENOMEM;
+        d->cap = m;
+    }
+    bool sorted = true;
+    for (size_t i = 1; i < m && sorted; i++)
+        sorted = span_cmp(&d->sp.v[i - 1], &d->sp.v[i]) <= 0;
+    if (!sorted)
+        qsort(d->sp.v, m, sizeof *d->sp.v, span_cmp);
+    bool same = true;
+    for (size_t i = 0; i < m; i++) {
+        d->sbuf[i] = d->sp.v[i].start;
+        d->pebuf[i] = d->sp.v[i].end;
+        same = same && (i == 0 || d->pebuf[i - 1] <= d->pebuf[i]);
+    }
+    d->s = d->sbuf;
+    d->pe = d->pebuf;
+    d->e = d->pebuf;
+    if (!same) {
+        memcpy(d->ebuf, d->pebuf, m * sizeof *d->ebuf);
+        qsort(d->ebuf, m, sizeof *d->ebuf, cmp_u32);
+        d->e = d->ebuf;
+    }
+    d->n = (uint32_t)m;
+    d->same_order = same;
+    return 0;
+}
+
+static void side_free(struct side *d)
+{
+    qr_spans_free(&d->sp);
+    qr_free(d->sbuf);
+    qr_free(d->pebuf);
+    qr_free(d->ebuf);
 }
 
 struct near_it {
@@ -285,11 +402,13 @@ struct near_it {
     qr_it *lead[2]; /* cheapest first */
     uint32_t k;
     double idf;
+    uint32_t load_doc;  /* the doc whose occurrences are in side[] (QR_DOC_END: none) */
+    bool loaded;        /* both sides matched there */
+    uint32_t match_doc; /* the doc whose match is known */
+    bool matched;
     uint32_t tf_doc; /* the doc whose pairs are counted in tf */
     double tf;
-    qr_spans sp[2]; /* scratch: each side's spans */
-    uint32_t *starts, *ends;
-    size_t cap;
+    struct side side[2];
 };
 
 static int near_next(qr_it *it)
@@ -312,19 +431,14 @@ static int near_seek(qr_it *it, uint32_t target)
     return rc;
 }
 
-static int span_cmp(const void *a, const void *b)
-{
-    const qr_span *x = a, *y = b;
-    if (x->start != y->start)
-        return x->start < y->start ? -1 : 1;
-    return x->end < y->end ? -1 : x->end > y->end;
-}
-
-/* Both sides' spans at the current doc, each sorted; false when a side does not match. */
-static int near_load(struct near_it *n, bool *out)
+/* Both sides' occurrences at the current doc; n->loaded false when a side does not match. */
+static int near_load(struct near_it *n)
 {
     int rc;
-    *out = false;
+    if (n->load_doc == n->base.doc)
+        return 0;
+    n->load_doc = n->base.doc;
+    n->loaded = false;
     for (int s = 0; s < 2; s++) {
         bool m;
         if ((rc = qr_it_match(n->kid[s], &m)))
@@ -332,71 +446,42 @@ static int near_load(struct near_it *n, bool *out)
         if (!m)
             return 0;
     }
-    for (int s = 0; s < 2; s++) {
-        n->sp[s].n = 0;
-        if ((rc = qr_it_spans(n->kid[s], &n->sp[s])))
+    for (int s = 0; s < 2; s++)
+        if ((rc = side_load(&n->side[s], n->kid[s])))
             return rc;
-        qsort(n->sp[s].v, n->sp[s].n, sizeof *n->sp[s].v, span_cmp);
-    }
-    *out = true;
+    n->loaded = true;
     return 0;
 }
 
-/* The spans of side s split at the title boundary: [0, *split) are title spans. */
-static size_t split_at(const qr_spans *sp, uint32_t tp)
+/*
+ * Pairs at the current doc, title with title and body with body (no span
+ * crosses the boundary: the first sa starts and the first sa ends of a side
+ * are its title's); with any, only whether there is one.
+ */
+static uint64_t near_pairs(struct near_it *n, bool any)
 {
-    size_t i = 0;
-    while (i < sp->n && sp->v[i].start < tp)
-        i++;
-    return i;
-}
-
-static int near_count(struct near_it *n)
-{
-    bool ok;
-    int rc = near_load(n, &ok);
-    n->tf = 0;
-    n->tf_doc = n->base.doc;
-    if (rc || !ok)
-        return rc;
-    size_t nb = n->sp[1].n;
-    if (nb > n->cap) {
-        uint32_t *s = qr_reallocarray(n->starts, nb, sizeof *s);
-        if (s)
-            n->starts = s;
-        uint32_t *e = qr_reallocarray(n->ends, nb, sizeof *e);
-        if (e)
-            n->ends = e;
-        if (!s || !e)
-            return QR_ENOMEM;
-        n->cap = nb;
-    }
     uint32_t tp = qr_doctable_title_positions(n->ctx->dt, n->base.doc);
-    size_t sa = split_at(&n->sp[0], tp), sb = split_at(&n->sp[1], tp);
-    const qr_span *a = n->sp[0].v, *b = n->sp[1].v;
-    uint64_t pairs = 0;
-    /* title with title, then body with body */
-    for (int f = 0; f < 2; f++) {
-        size_t a0 = f ? sa : 0, a1 = f ? n->sp[0].n : sa;
-        size_t b0 = f ? sb : 0, b1 = f ? nb : sb;
-        for (size_t i = b0; i < b1; i++) {
-            n->starts[i - b0] = b[i].start;
-            n->ends[i - b0] = b[i].end;
-        }
-        pairs += qr_near_count(a + a0, a1 - a0, n->starts, n->ends, b1 - b0, n->k);
-    }
-    n->tf = (double)pairs;
-    return 0;
+    const struct side *a = &n->side[0], *b = &n->side[1];
+    size_t sa = count_lt(a->s, a->n, tp), sb = count_lt(b->s, b->n, tp);
+    uint64_t t = pairs(a->s, a->pe, sa, a->same_order, b->s, b->e, sb, n->k, any);
+    if (any && t)
+        return t;
+    return t + pairs(a->s + sa, a->pe + sa, a->n - sa, a->same_order, b->s + sb, b->e + sb,
+                     b->n - sb, n->k, any);
 }
 
 static int near_match(qr_it *it, bool *out)
 {
     struct near_it *n = (struct near_it *)it;
-    int rc = 0;
-    if (n->tf_doc != it->doc)
-        rc = near_count(n);
-    *out = !rc && n->tf > 0;
-    return rc;
+    if (n->match_doc != it->doc) {
+        int rc = near_load(n);
+        if (rc)
+            return rc;
+        n->matched = n->loaded && near_pairs(n, true) > 0;
+        n->match_doc = it->doc;
+    }
+    *out = n->matched;
+    return 0;
 }
 
 static double near_score(qr_it *it)
@@ -404,11 +489,32 @@ static double near_score(qr_it *it)
     struct near_it *n = (struct near_it *)it;
     if (!it->scores)
         return 0;
+    if (n->tf_doc != it->doc) {
+        n->tf = n->loaded && n->load_doc == it->doc ? (double)near_pairs(n, false) : 0;
+        n->tf_doc = it->doc;
+    }
     return qr_bm25_norm(n->idf, n->tf, qr_evalctx_norm(n->ctx, it->doc));
 }
 
+/*
+ * Two terms: no more pairs than tf_a * tf_b, no shorter document than
+ * either block's shortest. Otherwise the bound of any NEAR.
+ */
 static double near_bound(qr_it *it)
 {
+    struct near_it *n = (struct near_it *)it;
+    if (!it->scores)
+        return 0;
+    if (qr_it_is_plain_term(n->kid[0]) && qr_it_is_plain_term(n->kid[1])) {
+        uint32_t last, mt[2], md[2];
+        if (!qr_term_it_block(n->kid[0], &last, &mt[0], &md[0]) ||
+            !qr_term_it_block(n->kid[1], &last, &mt[1], &md[1]))
+            return it->max_score;
+        double tf = (double)qr_postings_freq(qr_term_it_postings(n->kid[0])) *
+                    (double)qr_postings_freq(qr_term_it_postings(n->kid[1]));
+        double b = qr_bm25_bound(n->idf, tf, md[0] > md[1] ? md[0] : md[1], n->ctx->avgdl);
+        return b < it->max_score ? b : it->max_score;
+    }
     return it->max_score;
 }
 
@@ -416,26 +522,21 @@ static double near_bound(qr_it *it)
 static int near_spans(qr_it *it, qr_spans *out)
 {
     struct near_it *n = (struct near_it *)it;
-    bool ok;
-    int rc = near_load(n, &ok);
-    if (rc || !ok)
+    int rc = near_load(n);
+    if (rc || !n->loaded)
         return rc;
     uint32_t tp = qr_doctable_title_positions(n->ctx->dt, it->doc);
-    const qr_spans *A = &n->sp[0], *B = &n->sp[1];
-    for (size_t i = 0; i < A->n; i++) {
-        qr_span a = A->v[i];
-        bool a_title = a.start < tp;
-        for (size_t j = 0; j < B->n; j++) {
-            qr_span b = B->v[j];
-            if ((uint64_t)b.start > (uint64_t)a.end + n->k)
-                break; /* sorted by start: no later b is close enough */
-            if ((b.start < tp) != a_title)
+    const struct side *A = &n->side[0], *B = &n->side[1];
+    for (uint32_t i = 0; i < A->n; i++) {
+        uint32_t as = A->s[i], ae = A->pe[i];
+        bool a_title = as < tp;
+        for (uint32_t j = 0; j < B->n; j++) {
+            uint32_t bs = B->s[j], be = B->pe[j];
+            if ((uint64_t)bs > (uint64_t)ae + n->k)
+                break; /* in start order: no later b is close enough */
+            if ((bs < tp) != a_title || (int64_t)be < (int64_t)as - (int64_t)n->k)
                 continue;
-            if ((int64_t)b.end < (int64_t)a.start - (int64_t)n->k)
-                continue;
-            uint32_t s = a.start < b.start ? a.start : b.start;
-            uint32_t e = a.end > b.end ? a.end : b.end;
-            if ((rc = qr_spans_push(out, s, e)))
+            if ((rc = qr_spans_push(out, as < bs ? as : bs, ae > be ? ae : be)))
                 return rc;
         }
     }
@@ -447,10 +548,8 @@ static void near_free(qr_it *it)
     struct near_it *n = (struct near_it *)it;
     qr_it_free(n->kid[0]);
     qr_it_free(n->kid[1]);
-    qr_spans_free(&n->sp[0]);
-    qr_spans_free(&n->sp[1]);
-    qr_free(n->starts);
-    qr_free(n->ends);
+    side_free(&n->side[0]);
+    side_free(&n->side[1]);
     qr_free(n);
 }
 
@@ -473,7 +572,7 @@ int qr_near_open(qr_it **out, const qr_pnode *pn, qr_it *left, qr_it *right, qr_
     n->kid[1] = n->lead[1] = right;
     n->k = pn->near_k;
     n->idf = pn->idf;
-    n->tf_doc = QR_DOC_END;
+    n->load_doc = n->match_doc = n->tf_doc = QR_DOC_END;
     qr_sort_by_cost(n->lead, 2);
     n->base.cost = n->lead[0]->cost;
     /* tf (k1 + 1) / (tf + norm) < k1 + 1 for every tf: the bound of any NEAR. */

@@ -47,6 +47,8 @@ void qr_topk_free(qr_topk *t);
 bool qr_hit_before(const qr_topk *t, const qr_hit *a, const qr_hit *b);
 /* Offers a scored hit; it is kept when it ranks among the best cap. */
 void qr_topk_offer(qr_topk *t, double score, uint32_t seg, uint32_t doc);
+/* Frees the scratch memory that qr_rank_segment keeps in *ctx->scratch; accepts NULL. */
+void qr_rank_scratch_free(qr_rank_scratch *s);
 /* Sorts the kept hits best first (the heap is consumed: call once, at the end). */
 void qr_topk_sort(qr_topk *t);
 

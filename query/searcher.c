@@ -39,12 +39,14 @@ struct qr_searcher {
     qr_manifest man; /* the pinned generation */
     qr_analyzer *an; /* the index's analyzer */
     uint32_t nsegs;
-    qr_segment **segs;       /* open segments, manifest order */
-    qr_deletes *dels;        /* their deletions (empty sets when none) */
-    const qr_doctable **dts; /* their document tables */
-    uint64_t N;              /* live documents */
-    double avgdl;            /* live positions / N */
-    char errmsg[512];        /* context of the last search error */
+    qr_segment **segs;        /* open segments, manifest order */
+    qr_deletes *dels;         /* their deletions (empty sets when none) */
+    const qr_doctable **dts;  /* their document tables */
+    uint64_t N;               /* live documents */
+    double avgdl;             /* live positions / N */
+    double *norm_tab;         /* length normalisations by length (qr_evalctx), filled lazily */
+    qr_rank_scratch *scratch; /* rank.c's memory, kept between queries */
+    char errmsg[512];         /* context of the last search error */
 };
 
 static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -187,6 +189,12 @@ int qr_searcher_open_dir(qr_searcher **out, qr_dir *dir, char *errbuf, size_t er
     }
     s->N = qr_manifest_live_docs(&s->man);
     s->avgdl = s->N ? (double)qr_manifest_live_positions(&s->man) / (double)s->N : 0;
+    s->norm_tab = qr_calloc(QR_NORM_TABLE, sizeof *s->norm_tab);
+    if (!s->norm_tab) {
+        rc = QR_ENOMEM;
+        say(errbuf, errlen, "%s", qr_strerror(rc));
+        goto fail;
+    }
     *out = s;
     return 0;
 fail:
@@ -228,6 +236,8 @@ void qr_searcher_close(qr_searcher *s)
     qr_free(s->segs);
     qr_free(s->dels);
     qr_free(s->dts);
+    qr_free(s->norm_tab);
+    qr_rank_scratch_free(s->scratch);
     qr_analyzer_close(s->an);
     qr_manifest_free(&s->man);
     if (s->own_dir)
@@ -617,7 +627,7 @@ int qr_searcher_run(qr_searcher *s, const qr_query *q, size_t k, size_t offset, 
     uint64_t total = 0;
     for (uint32_t i = 0; i < s->nsegs && !rc; i++) {
         qr_evalctx ctx;
-        qr_evalctx_init(&ctx, s->segs[i], i, &s->dels[i], s->avgdl);
+        qr_evalctx_init(&ctx, s->segs[i], i, &s->dels[i], s->avgdl, s->norm_tab, &s->scratch);
         qr_it *it;
         rc = qr_it_build(&it, root, &ctx);
         if (!rc)

@@ -148,6 +148,32 @@ static void gen_leaf(const struct material *m, char *q, size_t cap, size_t *at)
     }
 }
 
+/* A NEAR operand: mostly a leaf, sometimes a group, a field or another NEAR. */
+static void gen_near_side(const struct material *m, char *q, size_t cap, size_t *at)
+{
+    unsigned r = (unsigned)pick(100);
+    if (r < 75) {
+        gen_leaf(m, q, cap, at);
+    } else if (r < 85) {
+        put(q, cap, at, "(");
+        gen_leaf(m, q, cap, at);
+        put(q, cap, at, pick(2) ? " OR " : " ");
+        gen_leaf(m, q, cap, at);
+        put(q, cap, at, ")");
+    } else if (r < 92) {
+        put(q, cap, at, pick(2) ? "title:" : "body:");
+        gen_leaf(m, q, cap, at);
+    } else {
+        char buf[16];
+        put(q, cap, at, "(");
+        gen_leaf(m, q, cap, at);
+        snprintf(buf, sizeof buf, " NEAR/%u ", (unsigned)pick(8));
+        put(q, cap, at, buf);
+        gen_leaf(m, q, cap, at);
+        put(q, cap, at, ")");
+    }
+}
+
 static void gen(const struct material *m, char *q, size_t cap, size_t *at, int depth)
 {
     unsigned r = (unsigned)pick(100);
@@ -175,10 +201,10 @@ static void gen(const struct material *m, char *q, size_t cap, size_t *at, int d
         put(q, cap, at, ")");
     } else {
         char buf[16];
-        gen_leaf(m, q, cap, at);
+        gen_near_side(m, q, cap, at);
         snprintf(buf, sizeof buf, pick(3) ? " NEAR/%u " : " NEAR ", (unsigned)pick(12));
         put(q, cap, at, buf);
-        gen_leaf(m, q, cap, at);
+        gen_near_side(m, q, cap, at);
     }
 }
 
@@ -328,6 +354,19 @@ Test(reference, sample_articles)
                                        "title:talks", "putin NEAR/5 zelensky"};
     for (size_t i = 0; i < sizeof demo / sizeof demo[0]; i++)
         cr_assert_gt(check_against_ref(s, r, demo[i], 0, 10), 0, "%s", demo[i]);
+    /* NEAR over groups, phrases, prefixes, fields and other NEARs */
+    static const char *const nears[] = {"(ceasefire OR truce) NEAR/8 talks",
+                                        "(putin NEAR/5 zelensky) NEAR/20 talks",
+                                        "\"peace talks\" NEAR crimea",
+                                        "ukrain* NEAR/3 grain",
+                                        "title:talks NEAR body:crimea",
+                                        "(grain exports) NEAR/2 black",
+                                        "talks NEAR/0 talks",
+                                        "(cease-fire) NEAR/4 (putin NEAR kremlin)",
+                                        "-ceasefire NEAR/2 grain",
+                                        "crimea NEAR/1000000000 NOT"};
+    for (size_t i = 0; i < sizeof nears / sizeof nears[0]; i++)
+        check_against_ref(s, r, nears[i], 0, 10);
     struct material m = {0};
     learn_index(&m, s, 1);
     rng_state = 0x9e3779b97f4a7c15ull;
