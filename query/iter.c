@@ -43,6 +43,8 @@ void qr_evalctx_init(qr_evalctx *c, const qr_segment *seg, uint32_t segi, const 
     c->avgdl = avgdl > 0 ? avgdl : 1;
     c->norm_tab = norm_tab;
     c->scratch = scratch;
+    c->flat_w = 4096;
+    c->wide_w = 65536;
 }
 
 double qr_bm25_bound(double idf, double max_tf, double min_dl, double avgdl)
@@ -329,6 +331,15 @@ bool qr_term_it_view(qr_it *it, const uint32_t **out, uint32_t *out_n, int *rc)
 qr_postings_iter *qr_term_it_postings(qr_it *it)
 {
     return &((struct term_it *)it)->p;
+}
+
+void qr_term_it_src(qr_it *it, qr_postings_iter **p, double *idf, double **tfb, uint32_t *min_dl)
+{
+    struct term_it *t = (struct term_it *)it;
+    *p = &t->p;
+    *idf = t->idf;
+    *tfb = t->tfb;
+    *min_dl = t->min_dl;
 }
 
 double qr_term_it_idf(const qr_it *it)

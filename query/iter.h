@@ -87,6 +87,8 @@ typedef struct qr_evalctx {
     double avgdl;              /* index-wide average document length */
     double *norm_tab;          /* QR_NORM_TABLE normalisations by length, 0 = not computed yet */
     qr_rank_scratch **scratch; /* the searcher's scratch for rank.c (allocated on first use) */
+    uint32_t flat_w;           /* documents per window of rank.c's pass over live iterators */
+    uint32_t wide_w;           /* ... over terms opened one at a time (both multiples of 64) */
 } qr_evalctx;
 
 /*
@@ -261,6 +263,9 @@ typedef struct qr_it_flat_view {
 bool qr_it_flat(qr_it *it, qr_it_flat_view *out);
 /* A term iterator's postings cursor (rank.c walks a lone term block by block). */
 qr_postings_iter *qr_term_it_postings(qr_it *it);
+/* A term iterator's cursor, idf, tf bound table (QR_TF_BOUNDS + 1 entries, 0 = to compute)
+ * and shortest document, for rank.c's window pass. */
+void qr_term_it_src(qr_it *it, qr_postings_iter **p, double *idf, double **tfb, uint32_t *min_dl);
 /* A term iterator's idf. */
 double qr_term_it_idf(const qr_it *it);
 /* Term frequencies up to this many have their bounds cached per term iterator. */

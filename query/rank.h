@@ -60,4 +60,13 @@ void qr_topk_sort(qr_topk *t);
  */
 int qr_rank_segment(qr_topk *top, uint64_t *total, qr_it *root, qr_evalctx *ctx, bool count_only);
 
+/* True when plan p is a prefix over every field that scores: qr_rank_prefix runs it. */
+bool qr_rank_plan_is_prefix(const qr_pnode *p);
+/*
+ * Runs such a prefix over the segment of ctx without building an iterator
+ * per expanded term; otherwise as qr_rank_segment.
+ */
+int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_pnode *p, qr_evalctx *ctx,
+                   bool count_only);
+
 #endif

@@ -46,6 +46,7 @@ struct qr_searcher {
     double avgdl;             /* live positions / N */
     double *norm_tab;         /* length normalisations by length (qr_evalctx), filled lazily */
     qr_rank_scratch *scratch; /* rank.c's memory, kept between queries */
+    uint32_t flat_w, wide_w;  /* rank.c's window sizes (0: its defaults) */
     char errmsg[512];         /* context of the last search error */
 };
 
@@ -248,6 +249,12 @@ void qr_searcher_close(qr_searcher *s)
 qr_analyzer *qr_searcher_analyzer(qr_searcher *s)
 {
     return s->an;
+}
+
+void qr_searcher_set_windows(qr_searcher *s, uint32_t flat_w, uint32_t wide_w)
+{
+    s->flat_w = flat_w / 64 * 64;
+    s->wide_w = wide_w / 64 * 64;
 }
 
 uint64_t qr_searcher_docs(const qr_searcher *s)
@@ -628,11 +635,19 @@ int qr_searcher_run(qr_searcher *s, const qr_query *q, size_t k, size_t offset, 
     for (uint32_t i = 0; i < s->nsegs && !rc; i++) {
         qr_evalctx ctx;
         qr_evalctx_init(&ctx, s->segs[i], i, &s->dels[i], s->avgdl, s->norm_tab, &s->scratch);
-        qr_it *it;
-        rc = qr_it_build(&it, root, &ctx);
-        if (!rc)
-            rc = qr_rank_segment(&top, &total, it, &ctx, count_only);
-        qr_it_free(it);
+        if (s->flat_w)
+            ctx.flat_w = s->flat_w;
+        if (s->wide_w)
+            ctx.wide_w = s->wide_w;
+        if (qr_rank_plan_is_prefix(root)) {
+            rc = qr_rank_prefix(&top, &total, root, &ctx, count_only);
+        } else {
+            qr_it *it;
+            rc = qr_it_build(&it, root, &ctx);
+            if (!rc)
+                rc = qr_rank_segment(&top, &total, it, &ctx, count_only);
+            qr_it_free(it);
+        }
         if (rc && !s->errmsg[0]) {
             char name[32];
             qr_seg_file_name(name, qr_segment_id(s->segs[i]), QR_SEG_DOC);

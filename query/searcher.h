@@ -52,6 +52,13 @@ uint64_t qr_searcher_generation(const qr_searcher *s);
 /* A line of context about the last error of a search (e.g. the segment that was corrupt). */
 const char *qr_searcher_errmsg(const qr_searcher *s);
 
+/*
+ * Sets the window sizes (documents, multiples of 64) of rank.c's window
+ * passes; for tests, where small windows reach the window boundaries. The
+ * defaults are 4096 and 65536.
+ */
+void qr_searcher_set_windows(qr_searcher *s, uint32_t flat_w, uint32_t wide_w);
+
 /* What a search returns. */
 typedef struct qr_results {
     uint64_t total; /* every live matching document, exactly */

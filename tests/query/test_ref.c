@@ -528,6 +528,14 @@ Test(pruning, synthetic_corpus_pruned_equals_exhaustive, .timeout = 600)
     cr_assert_eq(ref_load(&r, dir), 0);
     cr_assert_eq(ref_docs(r), qr_searcher_docs(s));
     run_generated(s, r, &m, 150, "synthetic");
+    /* Small windows: the window passes cross many window boundaries. */
+    qr_searcher_set_windows(s, 64, 128);
+    run_generated(s, r, &m, 150, "synthetic, small windows");
+    for (int i = 0; i < 200; i++) {
+        char q[512];
+        gen_query(&m, q, sizeof q);
+        check_pruning(s, q, pick(2) ? 0 : QR_PARSE_ANY, 10);
+    }
     ref_free(r);
     material_free(&m);
     qr_searcher_close(s);
