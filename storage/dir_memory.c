@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -189,10 +190,20 @@ static void mfile_finish(mem_file *f, bool remove)
     pthread_mutex_lock(&d->mu);
     entry *e = find_blob(d, f->b);
     if (e) {
-        if (remove)
+        if (remove) {
             drop(d, e);
-        else
+        } else {
             e->writing = false;
+            /* Trim to the exact size so that ASan sees a read one past the end. */
+            blob *b = f->b;
+            if (b->n && b->n < b->cap) {
+                uint8_t *p = realloc(b->p, b->n);
+                if (p) {
+                    b->p = p;
+                    b->cap = b->n;
+                }
+            }
+        }
     }
     pthread_mutex_unlock(&d->mu);
     blob_unref(f->b);

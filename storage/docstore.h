@@ -23,6 +23,7 @@
 #include "storage/buf.h"
 
 #define QR_STORE_BLOCK     (32u << 10) /* target raw bytes per compressed block */
+#define QR_STORE_MAX_RAW   (1u << 30)  /* largest decompressed block, so largest title + body */
 #define QR_DOCSTORE_MAGIC  0x54535251u /* "QRST" */
 #define QR_DOCTABLE_MAGIC  0x54445251u /* "QRDT" */
 
@@ -45,10 +46,18 @@ typedef struct qr_docstore_writer qr_docstore_writer;
 
 int qr_docstore_writer_open(qr_docstore_writer **out);
 void qr_docstore_writer_close(qr_docstore_writer *w);
-/* Adds the next document (doc ids are 0, 1, 2, ... in call order). */
+/*
+ * Adds the next document (doc ids are 0, 1, 2, ... in call order). Returns 0,
+ * QR_EINVAL (path not after the previous one, title_positions > positions),
+ * QR_ETOOBIG (title + body near QR_STORE_MAX_RAW, 4 GiB of paths, 2^32 docs)
+ * or QR_ENOMEM. The writer copies what it keeps.
+ */
 int qr_docstore_add(qr_docstore_writer *w, const qr_doc_in *doc);
 uint32_t qr_docstore_writer_count(const qr_docstore_writer *w);
-/* Appends the two complete file images. zstd level: 3 is a good default. */
+/*
+ * Appends the two complete file images. zstd level: 3 is a good default.
+ * Returns 0, QR_ENOMEM, or QR_EINVAL for a level zstd refuses.
+ */
 int qr_docstore_finish(qr_docstore_writer *w, int zstd_level, qr_buf *store, qr_buf *table);
 
 /* The fixed-width per-document record, as the table reader returns it. */
@@ -86,7 +95,7 @@ uint32_t qr_docstore_count(const qr_docstore *s);
 /*
  * Fetches a document's title and body; the slices stay valid until the next
  * fetch on the same store (one decompressed block is cached). Not thread-safe.
- * Returns 0, QR_ECORRUPT or QR_ENOMEM.
+ * Returns 0, QR_ECORRUPT, QR_ENOMEM, or QR_EINVAL for doc >= count.
  */
 int qr_docstore_get(qr_docstore *s, uint32_t doc, qr_slice *out_title, qr_slice *out_body);
 

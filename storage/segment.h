@@ -28,6 +28,9 @@
 #include "storage/postings.h"
 #include "storage/termdict.h"
 
+#define QR_SEG_DOC_MAGIC 0x43445251u /* "QRDC": the .doc file (postings doc stream) */
+#define QR_SEG_POS_MAGIC 0x53505251u /* "QRPS": the .pos file (position stream) */
+
 /* The file kinds of a segment, in the order of qr_segment_info.bytes. */
 typedef enum qr_seg_file {
     QR_SEG_TDI,
@@ -56,20 +59,38 @@ typedef struct qr_segment_info {
 
 typedef struct qr_segment_writer qr_segment_writer;
 
-/* Starts a segment with the given id in dir (not owned). */
+/*
+ * Starts a segment with the given id in dir (not owned: it must outlive the
+ * writer). The writer copies everything it is given; it holds the whole
+ * segment in memory until finish. Every call below returns 0, QR_EINVAL (or
+ * QR_ETOOBIG) for an argument refused before anything changed (the writer
+ * stays usable), or another code (QR_ENOMEM, ...) that is sticky: every later
+ * call, finish included, returns it.
+ */
 int qr_segment_writer_open(qr_segment_writer **out, qr_dir *dir, uint64_t id);
-/* Adds the next document (ids 0, 1, ... in call order; paths strictly increasing). */
+/*
+ * Adds the next document (ids 0, 1, ... in call order; paths strictly
+ * increasing); not inside a term. See qr_docstore_add for its other checks.
+ */
 int qr_segment_writer_add_doc(qr_segment_writer *w, const qr_doc_in *doc);
 /* Terms in strictly increasing bytewise order; each: begin, add postings (doc order), end. */
 int qr_segment_writer_begin_term(qr_segment_writer *w, const char *term, size_t len);
-/* positions: tf of them, increasing; doc must be a doc already added. */
+/*
+ * positions: tf >= 1 of them, non-decreasing (as qr_postings_add takes them:
+ * a compound's concatenation may stem to the same term as its first part, at
+ * the same position), each < the doc's `positions` (its length); doc must be
+ * a doc already added, and greater than the term's previous doc. Otherwise
+ * QR_EINVAL.
+ */
 int qr_segment_writer_add_posting(qr_segment_writer *w, uint32_t doc, uint32_t tf,
                                   const uint32_t *positions);
+/* Ends the term; QR_EINVAL when it has no posting. */
 int qr_segment_writer_end_term(qr_segment_writer *w);
 /*
  * Writes every file (each written whole, fsynced, closed) and frees the
  * writer. On error the files already written are removed. The caller still
- * has to name the segment in a manifest for it to exist.
+ * has to name the segment in a manifest for it to exist. out may be NULL.
+ * QR_EINVAL when a term is still open.
  */
 int qr_segment_writer_finish(qr_segment_writer *w, qr_segment_info *out);
 /* Frees a writer without writing; accepts NULL. */
@@ -92,7 +113,12 @@ void qr_segment_get_info(const qr_segment *s, qr_segment_info *out);
 
 /* Exact term lookup: 0, QR_ENOTFOUND or QR_ECORRUPT. */
 int qr_segment_term(const qr_segment *s, const char *term, size_t len, qr_term_meta *out);
-/* Iterator over a term's postings (see postings.h); release with qr_postings_iter_free. */
+/*
+ * Iterator over a term's postings (see postings.h); release with
+ * qr_postings_iter_free (also after an error). QR_ECORRUPT for a meta whose
+ * df is 0 or above the segment's docs. The doc ids come from the stream:
+ * check doc < qr_segment_docs() before indexing the document table with them.
+ */
 int qr_segment_postings(const qr_segment *s, const qr_term_meta *meta, qr_postings_iter *it);
 /* Ordered iteration over the terms with a prefix (see termdict.h). */
 int qr_segment_prefix(const qr_segment *s, const char *prefix, size_t len, qr_termdict_iter *it);

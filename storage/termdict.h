@@ -24,7 +24,12 @@ typedef struct qr_termdict_writer qr_termdict_writer;
 
 int qr_termdict_writer_open(qr_termdict_writer **out);
 void qr_termdict_writer_close(qr_termdict_writer *w);
-/* Adds a term; terms must come in strictly increasing bytewise order (else QR_EINVAL). len >= 1. */
+/*
+ * Adds a term (copied); terms must come in strictly increasing bytewise order,
+ * 1 <= len <= 255, ttf >= df, and doc_off / pos_off never below the previous
+ * term's (postings are appended term after term); else QR_EINVAL, and nothing
+ * changed. QR_ENOMEM is sticky: later adds and finish return it.
+ */
 int qr_termdict_add(qr_termdict_writer *w, const char *term, size_t len, const qr_term_meta *meta);
 /* Number of terms added. */
 uint64_t qr_termdict_writer_count(const qr_termdict_writer *w);
@@ -40,6 +45,9 @@ typedef struct qr_termdict qr_termdict;
 int qr_termdict_open(qr_termdict **out, qr_slice file, bool verify);
 void qr_termdict_close(qr_termdict *d);
 uint64_t qr_termdict_count(const qr_termdict *d);
+/* Sum of df and of ttf over every term (the segment's postings and positions), from the trailer. */
+uint64_t qr_termdict_sum_df(const qr_termdict *d);
+uint64_t qr_termdict_sum_ttf(const qr_termdict *d);
 /* Exact lookup: 0 and *out filled, QR_ENOTFOUND, or QR_ECORRUPT. */
 int qr_termdict_get(const qr_termdict *d, const char *term, size_t len, qr_term_meta *out);
 
@@ -51,13 +59,18 @@ typedef struct qr_termdict_iter {
     uint64_t block;       /* current block */
     qr_cursor cur;        /* position inside the block */
     uint32_t left;        /* terms left in the block */
+    bool first;           /* the next entry is the block's first (its term is in the index) */
     char term[256];       /* current term (terms are at most 255 bytes) */
     size_t term_len;
+    qr_term_meta meta;    /* current term's metadata (the base of the next entry's deltas) */
     bool done;
     int err;              /* QR_ECORRUPT once corrupt bytes were met */
 } qr_termdict_iter;
 
-/* Positions it before the first term >= prefix. prefix_len <= 255. */
+/*
+ * Positions it before the first term >= prefix. Returns 0, or QR_EINVAL when
+ * prefix_len > 255 (the iterator is then done). No allocation: nothing to free.
+ */
 int qr_termdict_iter_init(qr_termdict_iter *it, const qr_termdict *d, const char *prefix,
                           size_t prefix_len);
 /*

@@ -1,0 +1,392 @@
+/*
+ * Segments: writing the five files of one immutable segment, and opening
+ * them again for queries.
+ *
+ * The writer is what index/ drives: documents go to a docstore writer (and
+ * their lengths into an array, which postings need for their block impact
+ * bounds), each term's postings to a postings writer appending to two
+ * in-memory streams, and each finished term with its qr_term_meta to a term
+ * dictionary writer. finish() serialises everything, writes each file whole
+ * through the directory layer (qr_dir_write_file: create, write, fsync,
+ * close) and removes what it wrote if a later file fails.
+ *
+ * The reader maps the five files, checks their frames (and checksums when
+ * asked), opens the term dictionary, document table and store over the
+ * mapped images, and keeps the mappings until close.
+ *
+ * Byte grammar: .tdi is termdict.c's, .sto and .dmt are docstore.c's. The
+ * .doc and .pos files frame postings.c's two streams unchanged:
+ *
+ *   .doc := checksum.h frame, magic QR_SEG_DOC_MAGIC, version 1, body = doc stream
+ *   .pos := checksum.h frame, magic QR_SEG_POS_MAGIC, version 1, body = position stream
+ *
+ * so qr_term_meta's offsets are offsets into those bodies.
+ */
+#include "storage/segment.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "storage/alloc.h"
+#include "storage/checksum.h"
+#include "storage/status.h"
+
+#define VERSION    1u
+#define ZSTD_LEVEL 3 /* the document store's compression level */
+
+static const char *const exts[QR_SEG_FILE_COUNT] = {"tdi", "doc", "pos", "sto", "dmt"};
+
+const char *qr_seg_file_ext(qr_seg_file kind)
+{
+    return (unsigned)kind < QR_SEG_FILE_COUNT ? exts[kind] : "";
+}
+
+void qr_seg_file_name(char *out, uint64_t id, qr_seg_file kind)
+{
+    snprintf(out, 32, "seg-%016" PRIx64 ".%s", id, qr_seg_file_ext(kind));
+}
+
+static int cmp_bytes(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
+{
+    size_t n = an < bn ? an : bn;
+    int c = n ? memcmp(a, b, n) : 0;
+    if (c)
+        return c;
+    return an < bn ? -1 : an > bn;
+}
+
+/* ---- writer ---- */
+
+struct qr_segment_writer {
+    qr_dir *dir;               /* where the files go (not owned) */
+    uint64_t id;               /* segment id */
+    qr_docstore_writer *store; /* documents: .sto and .dmt */
+    qr_termdict_writer *terms; /* terms: .tdi */
+    qr_postings_writer *post;  /* postings into doc and pos */
+    qr_buf doc, pos;           /* the two postings streams (bodies) */
+    uint32_t *dl;              /* per doc: length in positions */
+    uint32_t ndocs, dl_cap;    /* docs added, dl's capacity */
+    uint64_t total_positions;  /* sum of dl */
+    uint64_t postings;         /* sum of df over ended terms */
+    uint64_t positions;        /* sum of ttf over ended terms */
+    uint8_t term[255];         /* the current (or last ended) term */
+    size_t term_len;           /* its length; 0 before the first term */
+    bool in_term;              /* between begin_term and end_term */
+    uint32_t term_docs;        /* postings added to the current term */
+    uint32_t last_doc;         /* the current term's last doc */
+    int err;                   /* sticky: a failure left the writer half-updated */
+};
+
+int qr_segment_writer_open(qr_segment_writer **out, qr_dir *dir, uint64_t id)
+{
+    *out = NULL;
+    qr_segment_writer *w = qr_calloc(1, sizeof *w);
+    if (!w)
+        return QR_ENOMEM;
+    w->dir = dir;
+    w->id = id;
+    int rc = qr_docstore_writer_open(&w->store);
+    if (!rc)
+        rc = qr_termdict_writer_open(&w->terms);
+    if (!rc)
+        rc = qr_postings_writer_open(&w->post, &w->doc, &w->pos);
+    if (rc) {
+        qr_segment_writer_abort(w);
+        return rc;
+    }
+    *out = w;
+    return 0;
+}
+
+void qr_segment_writer_abort(qr_segment_writer *w)
+{
+    if (!w)
+        return;
+    qr_postings_writer_close(w->post);
+    qr_termdict_writer_close(w->terms);
+    qr_docstore_writer_close(w->store);
+    qr_buf_free(&w->doc);
+    qr_buf_free(&w->pos);
+    qr_free(w->dl);
+    qr_free(w);
+}
+
+/* Makes a failure sticky, but for a refused argument (which changed nothing). */
+static int fail(qr_segment_writer *w, int rc)
+{
+    if (rc != QR_EINVAL && rc != QR_ETOOBIG)
+        w->err = rc;
+    return rc;
+}
+
+int qr_segment_writer_add_doc(qr_segment_writer *w, const qr_doc_in *doc)
+{
+    if (w->err)
+        return w->err;
+    if (w->in_term)
+        return QR_EINVAL; /* postings of a term may only name documents added before it */
+    if (w->ndocs == w->dl_cap) {
+        uint32_t cap = w->dl_cap ? w->dl_cap * 2 : 256;
+        if (cap < w->dl_cap)
+            return QR_ETOOBIG;
+        uint32_t *dl = qr_reallocarray(w->dl, cap, sizeof *dl);
+        if (!dl)
+            return fail(w, QR_ENOMEM);
+        w->dl = dl;
+        w->dl_cap = cap;
+    }
+    int rc = qr_docstore_add(w->store, doc);
+    if (rc)
+        return fail(w, rc);
+    w->dl[w->ndocs++] = doc->positions;
+    w->total_positions += doc->positions;
+    return 0;
+}
+
+int qr_segment_writer_begin_term(qr_segment_writer *w, const char *term, size_t len)
+{
+    if (w->err)
+        return w->err;
+    if (w->in_term || len == 0 || len > sizeof w->term)
+        return QR_EINVAL;
+    if (w->term_len && cmp_bytes(w->term, w->term_len, (const uint8_t *)term, len) >= 0)
+        return QR_EINVAL; /* terms strictly increasing */
+    qr_postings_begin(w->post);
+    memcpy(w->term, term, len);
+    w->term_len = len;
+    w->in_term = true;
+    w->term_docs = 0;
+    return 0;
+}
+
+int qr_segment_writer_add_posting(qr_segment_writer *w, uint32_t doc, uint32_t tf,
+                                  const uint32_t *positions)
+{
+    if (w->err)
+        return w->err;
+    if (!w->in_term || doc >= w->ndocs || tf == 0 || (w->term_docs && doc <= w->last_doc))
+        return QR_EINVAL;
+    uint32_t dl = w->dl[doc];
+    for (uint32_t i = 0; i < tf; i++)
+        if (positions[i] >= dl || (i && positions[i] < positions[i - 1]))
+            return QR_EINVAL; /* positions non-decreasing, inside the document */
+    int rc = qr_postings_add(w->post, doc, tf, dl, positions);
+    if (rc)
+        return fail(w, rc);
+    w->last_doc = doc;
+    w->term_docs++;
+    return 0;
+}
+
+int qr_segment_writer_end_term(qr_segment_writer *w)
+{
+    if (w->err)
+        return w->err;
+    if (!w->in_term || w->term_docs == 0)
+        return QR_EINVAL;
+    qr_term_meta meta;
+    int rc = qr_postings_end(w->post, &meta);
+    if (!rc)
+        rc = qr_termdict_add(w->terms, (const char *)w->term, w->term_len, &meta);
+    if (rc) {
+        /* the postings are in the streams but the term is not: nothing sound is left */
+        w->err = rc;
+        return rc;
+    }
+    w->in_term = false;
+    w->postings += meta.df;
+    w->positions += meta.ttf;
+    return 0;
+}
+
+/* Appends a framed file holding body. */
+static void frame(qr_buf *out, uint32_t magic, const qr_buf *body)
+{
+    qr_buf_reserve(out, QR_FILE_HEADER_SIZE + body->n + QR_FILE_FOOTER_SIZE);
+    qr_file_begin(out, magic, VERSION);
+    qr_buf_put(out, body->p, body->n);
+    qr_file_end(out, magic);
+}
+
+int qr_segment_writer_finish(qr_segment_writer *w, qr_segment_info *out)
+{
+    qr_buf files[QR_SEG_FILE_COUNT] = {{0}};
+    char name[32];
+    int rc = w->err;
+    if (!rc && w->in_term)
+        rc = QR_EINVAL;
+    if (!rc)
+        rc = qr_termdict_finish(w->terms, &files[QR_SEG_TDI]);
+    if (!rc) {
+        frame(&files[QR_SEG_DOC], QR_SEG_DOC_MAGIC, &w->doc);
+        qr_buf_free(&w->doc);
+        frame(&files[QR_SEG_POS], QR_SEG_POS_MAGIC, &w->pos);
+        qr_buf_free(&w->pos);
+        rc = files[QR_SEG_DOC].err ? files[QR_SEG_DOC].err : files[QR_SEG_POS].err;
+    }
+    if (!rc)
+        rc = qr_docstore_finish(w->store, ZSTD_LEVEL, &files[QR_SEG_STO], &files[QR_SEG_DMT]);
+    for (int k = 0; !rc && k < QR_SEG_FILE_COUNT; k++) {
+        qr_seg_file_name(name, w->id, (qr_seg_file)k);
+        rc = qr_dir_write_file(w->dir, name, files[k].p, files[k].n);
+        if (rc) {
+            while (k-- > 0) {
+                qr_seg_file_name(name, w->id, (qr_seg_file)k);
+                (void)qr_dir_remove(w->dir, name);
+            }
+            break;
+        }
+    }
+    if (!rc && out) {
+        memset(out, 0, sizeof *out);
+        out->id = w->id;
+        out->docs = w->ndocs;
+        out->total_positions = w->total_positions;
+        out->terms = qr_termdict_writer_count(w->terms);
+        out->postings = w->postings;
+        out->positions = w->positions;
+        for (int k = 0; k < QR_SEG_FILE_COUNT; k++)
+            out->bytes[k] = files[k].n;
+    }
+    for (int k = 0; k < QR_SEG_FILE_COUNT; k++)
+        qr_buf_free(&files[k]);
+    qr_segment_writer_abort(w);
+    return rc;
+}
+
+/* ---- reader ---- */
+
+struct qr_segment {
+    uint64_t id;                         /* segment id */
+    qr_mapping *maps[QR_SEG_FILE_COUNT]; /* the mapped files (owned) */
+    qr_slice files[QR_SEG_FILE_COUNT];   /* their images */
+    qr_slice doc_body, pos_body;         /* the postings streams, inside the images */
+    qr_termdict *terms;                  /* over files[QR_SEG_TDI] */
+    qr_doctable *table;                  /* over files[QR_SEG_DMT] */
+    qr_docstore *store;                  /* over files[QR_SEG_STO] */
+    qr_segment_info info;                /* counts and sizes, computed at open */
+};
+
+int qr_segment_open(qr_segment **out, qr_dir *dir, uint64_t id, bool verify)
+{
+    *out = NULL;
+    qr_segment *s = qr_calloc(1, sizeof *s);
+    if (!s)
+        return QR_ENOMEM;
+    s->id = id;
+    char name[32];
+    int rc = 0;
+    for (int k = 0; !rc && k < QR_SEG_FILE_COUNT; k++) {
+        qr_seg_file_name(name, id, (qr_seg_file)k);
+        rc = qr_dir_map(dir, name, &s->maps[k], &s->files[k]);
+    }
+    if (!rc)
+        rc = qr_file_open_body(&s->doc_body, NULL, s->files[QR_SEG_DOC], QR_SEG_DOC_MAGIC, VERSION,
+                               VERSION, verify);
+    if (!rc)
+        rc = qr_file_open_body(&s->pos_body, NULL, s->files[QR_SEG_POS], QR_SEG_POS_MAGIC, VERSION,
+                               VERSION, verify);
+    if (!rc)
+        rc = qr_termdict_open(&s->terms, s->files[QR_SEG_TDI], verify);
+    if (!rc)
+        rc = qr_doctable_open(&s->table, s->files[QR_SEG_DMT], verify);
+    if (!rc)
+        rc = qr_docstore_open(&s->store, s->files[QR_SEG_STO], verify);
+    if (!rc && qr_doctable_count(s->table) != qr_docstore_count(s->store))
+        rc = QR_ECORRUPT;
+    /* every term has df >= 1 */
+    if (!rc && qr_termdict_count(s->terms) > qr_termdict_sum_df(s->terms))
+        rc = QR_ECORRUPT;
+    if (!rc && qr_termdict_count(s->terms) > 0 && qr_doctable_count(s->table) == 0)
+        rc = QR_ECORRUPT;
+    if (rc) {
+        qr_segment_close(s);
+        return rc;
+    }
+    qr_segment_info *i = &s->info;
+    i->id = id;
+    i->docs = qr_doctable_count(s->table);
+    i->total_positions = qr_doctable_total_positions(s->table);
+    i->terms = qr_termdict_count(s->terms);
+    i->postings = qr_termdict_sum_df(s->terms);
+    i->positions = qr_termdict_sum_ttf(s->terms);
+    for (int k = 0; k < QR_SEG_FILE_COUNT; k++)
+        i->bytes[k] = s->files[k].n;
+    *out = s;
+    return 0;
+}
+
+void qr_segment_close(qr_segment *s)
+{
+    if (!s)
+        return;
+    qr_docstore_close(s->store);
+    qr_doctable_close(s->table);
+    qr_termdict_close(s->terms);
+    for (int k = 0; k < QR_SEG_FILE_COUNT; k++)
+        qr_mapping_close(s->maps[k]);
+    qr_free(s);
+}
+
+uint64_t qr_segment_id(const qr_segment *s)
+{
+    return s->id;
+}
+
+uint32_t qr_segment_docs(const qr_segment *s)
+{
+    return s->info.docs;
+}
+
+void qr_segment_get_info(const qr_segment *s, qr_segment_info *out)
+{
+    *out = s->info;
+}
+
+int qr_segment_term(const qr_segment *s, const char *term, size_t len, qr_term_meta *out)
+{
+    return qr_termdict_get(s->terms, term, len, out);
+}
+
+int qr_segment_postings(const qr_segment *s, const qr_term_meta *meta, qr_postings_iter *it)
+{
+    if (meta->df == 0 || meta->df > s->info.docs) {
+        /* leave the iterator exhausted and safe to free */
+        memset(it, 0, sizeof *it);
+        it->doc = QR_DOC_END;
+        it->err = QR_ECORRUPT;
+        return QR_ECORRUPT;
+    }
+    return qr_postings_iter_init(it, s->doc_body, s->pos_body, meta);
+}
+
+int qr_segment_prefix(const qr_segment *s, const char *prefix, size_t len, qr_termdict_iter *it)
+{
+    return qr_termdict_iter_init(it, s->terms, prefix, len);
+}
+
+const qr_doctable *qr_segment_doctable(const qr_segment *s)
+{
+    return s->table;
+}
+
+qr_docstore *qr_segment_docstore(const qr_segment *s)
+{
+    return s->store;
+}
+
+const qr_termdict *qr_segment_termdict(const qr_segment *s)
+{
+    return s->terms;
+}
+
+qr_slice qr_segment_doc_stream(const qr_segment *s)
+{
+    return s->doc_body;
+}
+
+qr_slice qr_segment_pos_stream(const qr_segment *s)
+{
+    return s->pos_body;
+}
