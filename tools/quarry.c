@@ -21,6 +21,7 @@ struct command {
 
 static const struct command commands[] = {
     {"analyze", qr_cmd_analyze, "print the tokens quarry makes of a text"},
+    {"search", qr_cmd_search, "search an index: ranked hits with snippets, or a count"},
 };
 
 void qr_die_msg(const char *fmt, ...)
