@@ -163,7 +163,7 @@ static int phrase_spans(qr_it *it, qr_spans *out)
 static void phrase_free(qr_it *it)
 {
     struct phrase_it *p = (struct phrase_it *)it;
-    for (size_t i = 0; i < p->n; i++)
+    for (size_t i = 0; p->terms && i < p->n; i++)
         qr_it_free(p->terms[i]);
     qr_free(p->terms);
     qr_free(p->lead);

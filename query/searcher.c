@@ -123,7 +123,8 @@ static void blame_segment(qr_dir *dir, uint64_t id, int rc, char *out)
     qr_seg_file_name(out, id, (qr_seg_file)culprit);
 }
 
-int qr_searcher_open_dir(qr_searcher **out, qr_dir *dir, char *errbuf, size_t errlen)
+int qr_searcher_open_dir(qr_searcher **out, qr_dir *dir, unsigned flags, char *errbuf,
+                         size_t errlen)
 {
     *out = NULL;
     const char *path = qr_dir_path(dir);
@@ -162,7 +163,7 @@ int qr_searcher_open_dir(qr_searcher **out, qr_dir *dir, char *errbuf, size_t er
     }
     for (uint32_t i = 0; i < s->nsegs; i++) {
         const qr_manifest_seg *ms = &s->man.segs[i];
-        rc = qr_segment_open(&s->segs[i], dir, ms->id, true);
+        rc = qr_segment_open(&s->segs[i], dir, ms->id, !(flags & QR_SEARCHER_NO_VERIFY));
         if (!rc && qr_segment_docs(s->segs[i]) != ms->docs)
             rc = QR_ECORRUPT;
         if (rc) {
@@ -215,7 +216,7 @@ int qr_searcher_open(qr_searcher **out, const char *path, char *errbuf, size_t e
             say(errbuf, errlen, "%s: %s", path, qr_strerror(rc));
         return rc;
     }
-    rc = qr_searcher_open_dir(out, dir, errbuf, errlen);
+    rc = qr_searcher_open_dir(out, dir, 0, errbuf, errlen);
     if (rc) {
         qr_dir_close(dir);
         return rc;

@@ -32,14 +32,26 @@
 typedef struct qr_searcher qr_searcher;
 
 /*
- * Opens the index in directory path. Returns 0, QR_ENOTFOUND (no directory
+ * Opens the index in directory path, verifying every segment file's
+ * checksum (damage anywhere is found at once). Returns 0, QR_ENOTFOUND (no directory
  * or no manifest in it), QR_ECORRUPT / QR_EVERSION (a file that does not
  * parse: errbuf names it), QR_ENOMEM or QR_EIO. errbuf (errlen bytes, may
  * be NULL) receives one line of context on failure. The caller owns *out.
  */
 int qr_searcher_open(qr_searcher **out, const char *path, char *errbuf, size_t errlen);
+/* Flags of qr_searcher_open_dir. */
+enum {
+    /*
+     * Check segment files' frames but not their checksums: opening is then
+     * independent of the index's size, and damage inside a file surfaces
+     * (as QR_ECORRUPT, never as a crash) only where a query reads it.
+     */
+    QR_SEARCHER_NO_VERIFY = 1 << 0,
+};
+
 /* The same over an open directory (borrowed: it must outlive the searcher). */
-int qr_searcher_open_dir(qr_searcher **out, qr_dir *dir, char *errbuf, size_t errlen);
+int qr_searcher_open_dir(qr_searcher **out, qr_dir *dir, unsigned flags, char *errbuf,
+                         size_t errlen);
 /* Closes a searcher; accepts NULL. */
 void qr_searcher_close(qr_searcher *s);
 

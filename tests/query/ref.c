@@ -129,7 +129,8 @@ int ref_load(ref_index **out, qr_dir *dir)
                          0);
             doc->tp = tp;
             doc->dl = tp + bp;
-            qsort(doc->toks, doc->n, sizeof *doc->toks, tok_cmp);
+            if (doc->n)
+                qsort(doc->toks, doc->n, sizeof *doc->toks, tok_cmp);
             if (!doc->deleted) {
                 r->N++;
                 live_positions += doc->dl;
@@ -158,7 +159,8 @@ int ref_load(ref_index **out, qr_dir *dir)
             nv++;
         }
     }
-    qsort(v, nv, sizeof *v, vt_cmp);
+    if (nv)
+        qsort(v, nv, sizeof *v, vt_cmp);
     size_t u = 0;
     for (size_t i = 0; i < nv; i++) {
         if (u && !vt_cmp(&v[u - 1], &v[i]))

@@ -334,7 +334,7 @@ Test(search_segments, missing_index)
     cr_assert_eq(qr_dir_open_memory(&d), 0);
     qr_searcher *s;
     char err[256];
-    cr_assert_eq(qr_searcher_open_dir(&s, d, err, sizeof err), QR_ENOTFOUND);
+    cr_assert_eq(qr_searcher_open_dir(&s, d, 0, err, sizeof err), QR_ENOTFOUND);
     cr_assert(strstr(err, "no index"), "%s", err);
     cr_assert_eq(qr_searcher_open(&s, "/nonexistent/quarry.idx", err, sizeof err), QR_ENOTFOUND);
     cr_assert(strstr(err, "/nonexistent/quarry.idx"), "%s", err);

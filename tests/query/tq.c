@@ -66,7 +66,7 @@ qr_searcher *tq_open(qr_dir *dir)
 {
     qr_searcher *s;
     char err[256] = "";
-    int rc = qr_searcher_open_dir(&s, dir, err, sizeof err);
+    int rc = qr_searcher_open_dir(&s, dir, 0, err, sizeof err);
     cr_assert_eq(rc, 0, "searcher open: %s (%s)", qr_strerror(rc), err);
     return s;
 }
