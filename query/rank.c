@@ -479,22 +479,8 @@ static uint64_t window_matches(qr_rank_scratch *f, uint32_t words, uint32_t base
 
 /* Exact scores of the docs of mask, summed clause by clause in query order; offered to top. */
 static void score_mask(qr_rank_scratch *f, const uint64_t *mask, uint32_t words, uint32_t base,
-                       size_t nk, bool dense, qr_topk *top, qr_evalctx *ctx)
+                       size_t nk, qr_topk *top, qr_evalctx *ctx)
 {
-    if (dense) {
-        for (uint32_t w = 0; w < words; w++) {
-            for (uint64_t x = mask[w]; x; x &= x - 1) {
-                uint32_t off = w * 64 + (uint32_t)__builtin_ctzll(x);
-                double norm = qr_evalctx_norm(ctx, base + off), sc = 0;
-                uint8_t km = f->kmask[off];
-                for (size_t k = 0; k < nk; k++)
-                    if (km >> k & 1)
-                        sc += qr_bm25_norm(f->idf[k], f->tfk[k * f->wcap + off], norm);
-                qr_topk_offer(top, sc, ctx->segi, base + off);
-            }
-        }
-        return;
-    }
     bool any = false;
     for (uint32_t w = 0; w < words; w++) {
         for (uint64_t x = mask[w]; x; x &= x - 1) {
@@ -555,13 +541,31 @@ static double kth_largest(double *v, size_t n, size_t k)
 }
 
 /*
- * Scores the matches whose bound reaches the threshold. When the heap is
+ * Scores the matches whose bound reaches the threshold. In dense mode in one
+ * pass; from recorded postings (each pass reads them all) when the heap is
  * not full yet and many docs qualify, the ones with the highest bounds are
  * scored first: the threshold they set usually spares the rest.
  */
 static void window_score(qr_rank_scratch *f, uint32_t words, uint32_t base, size_t nk, bool dense,
                          qr_topk *top, qr_evalctx *ctx)
 {
+    if (dense) {
+        /* Scoring a doc is cheap here: one pass, the threshold rising as hits come in. */
+        for (uint32_t w = 0; w < words; w++) {
+            for (uint64_t x = f->cand[w]; x; x &= x - 1) {
+                uint32_t off = w * 64 + (uint32_t)__builtin_ctzll(x);
+                if (top->n == top->cap && f->ub[off] < top->threshold)
+                    continue;
+                double norm = qr_evalctx_norm(ctx, base + off), sc = 0;
+                uint8_t km = f->kmask[off];
+                for (size_t k = 0; k < nk; k++)
+                    if (km >> k & 1)
+                        sc += qr_bm25_norm(f->idf[k], f->tfk[k * f->wcap + off], norm);
+                qr_topk_offer(top, sc, ctx->segi, base + off);
+            }
+        }
+        return;
+    }
     double thr = top->n == top->cap ? top->threshold : -INFINITY;
     size_t nc = 0;
     for (uint32_t w = 0; w < words; w++) {
@@ -575,7 +579,7 @@ static void window_score(qr_rank_scratch *f, uint32_t words, uint32_t base, size
     }
     size_t first = 2 * top->cap + 32;
     if (top->n == top->cap || nc <= 2 * first) {
-        score_mask(f, f->cand, words, base, nk, dense, top, ctx);
+        score_mask(f, f->cand, words, base, nk, top, ctx);
         return;
     }
     double u = kth_largest(f->tmp, nc, first);
@@ -589,7 +593,7 @@ static void window_score(qr_rank_scratch *f, uint32_t words, uint32_t base, size
         }
         f->cand[w] &= ~round[w];
     }
-    score_mask(f, round, words, base, nk, dense, top, ctx);
+    score_mask(f, round, words, base, nk, top, ctx);
     thr = top->n == top->cap ? top->threshold : -INFINITY;
     for (uint32_t w = 0; w < words; w++) {
         for (uint64_t x = f->cand[w]; x; x &= x - 1) {
@@ -598,7 +602,7 @@ static void window_score(qr_rank_scratch *f, uint32_t words, uint32_t base, size
                 f->cand[w] &= ~(1ull << (off & 63));
         }
     }
-    score_mask(f, f->cand, words, base, nk, dense, top, ctx);
+    score_mask(f, f->cand, words, base, nk, top, ctx);
 }
 
 /*
