@@ -84,15 +84,44 @@ void qr_it_free(qr_it *it)
         it->ops->free(it);
 }
 
+/* Cost order, ties in the original order (the address of the slot before sorting). */
+struct by_cost {
+    qr_it *it;
+    size_t i;
+};
+
+static int by_cost_cmp(const void *a, const void *b)
+{
+    const struct by_cost *x = a, *y = b;
+    if (x->it->cost != y->it->cost)
+        return x->it->cost < y->it->cost ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
 void qr_sort_by_cost(qr_it **its, size_t n)
 {
-    for (size_t i = 1; i < n; i++) {
-        qr_it *x = its[i];
-        size_t j = i;
-        for (; j > 0 && its[j - 1]->cost > x->cost; j--)
-            its[j] = its[j - 1];
-        its[j] = x;
+    if (n <= 16) {
+        for (size_t i = 1; i < n; i++) {
+            qr_it *x = its[i];
+            size_t j = i;
+            for (; j > 0 && its[j - 1]->cost > x->cost; j--)
+                its[j] = its[j - 1];
+            its[j] = x;
+        }
+        return;
     }
+    /* many clauses (a query of thousands of words): O(n log n), stable */
+    struct by_cost *v = qr_calloc(n, sizeof *v);
+    if (!v)
+        return; /* the order only affects speed */
+    for (size_t i = 0; i < n; i++) {
+        v[i].it = its[i];
+        v[i].i = i;
+    }
+    qsort(v, n, sizeof *v, by_cost_cmp);
+    for (size_t i = 0; i < n; i++)
+        its[i] = v[i].it;
+    qr_free(v);
 }
 
 int qr_conj_align(qr_it **lead, size_t n)

@@ -280,7 +280,7 @@ void qr_term_it_term_max(qr_it *it, uint32_t *out_max_tf, uint32_t *out_min_dl);
  * on one doc >= lead[0]->doc, or lead[0] is exhausted. Returns 0 or an error.
  */
 int qr_conj_align(qr_it **lead, size_t n);
-/* Sorts its[0..n) by increasing cost (stable). */
+/* Sorts its[0..n) by increasing cost (stable; if memory runs out, maybe not at all). */
 void qr_sort_by_cost(qr_it **its, size_t n);
 
 /* Constructors in phrase.c. */

@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "storage/alloc.h"
@@ -605,6 +606,20 @@ static void window_score(qr_rank_scratch *f, uint32_t words, uint32_t base, size
     score_mask(f, f->cand, words, base, nk, top, ctx);
 }
 
+/* A clause's cost and place, to feed an AND's clauses rarest first. */
+struct by_cost {
+    uint64_t cost;
+    uint32_t k;
+};
+
+static int by_cost_cmp(const void *a, const void *b)
+{
+    const struct by_cost *x = a, *y = b;
+    if (x->cost != y->cost)
+        return x->cost < y->cost ? -1 : 1;
+    return x->k < y->k ? -1 : x->k > y->k;
+}
+
 /*
  * An OR of terms, or an AND of terms minus terms, a window of ctx->flat_w docs
  * at a time: each clause's postings are poured into the window (an AND's
@@ -630,13 +645,17 @@ static int rank_flat(qr_topk *top, uint64_t *total, const qr_it_flat_view *v, qr
     }
     if (!v->is_or) {
         /* rarest first, stable */
-        for (size_t i = 1; i < v->npos; i++) {
-            uint32_t x = f->order[i];
-            size_t j = i;
-            for (; j > 0 && v->pos[f->order[j - 1]]->cost > v->pos[x]->cost; j--)
-                f->order[j] = f->order[j - 1];
-            f->order[j] = x;
+        struct by_cost *by = qr_calloc(v->npos, sizeof *by);
+        if (!by)
+            return QR_ENOMEM;
+        for (size_t k = 0; k < v->npos; k++) {
+            by[k].cost = v->pos[k]->cost;
+            by[k].k = (uint32_t)k;
         }
+        qsort(by, v->npos, sizeof *by, by_cost_cmp);
+        for (size_t r = 0; r < v->npos; r++)
+            f->order[r] = by[r].k;
+        qr_free(by);
     }
     uint64_t n = 0;
     for (uint32_t base = 0; base < ctx->ndocs && !rc; base += W) {
