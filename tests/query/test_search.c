@@ -6,6 +6,7 @@
  */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -324,6 +325,38 @@ Test(search_segments, empty_index_and_empty_documents)
     cr_assert_str_eq(tq_paths(&r), "e/1 e/2 e/3");
     tq_res_free(&r);
     cr_assert_eq(tq_count(s, "word", 0), 0);
+    qr_searcher_close(s);
+    qr_dir_close(d);
+}
+
+Test(search_segments, over_long_words_keep_their_position)
+{
+    char longw[80], text[256], q[256];
+    memset(longw, 'x', 70);
+    longw[70] = 0;
+    snprintf(text, sizeof text, "Title\nalpha %s beta", longw);
+    struct tdoc docs[] = {{"g/1", text}, {"g/2", "Title\nalpha gamma beta"}, {"g/3", "alpha beta"}};
+    qr_dir *d = tq_index("none", docs, 3, 0);
+    qr_searcher *s = tq_open(d);
+    /* the query's over-long word is a one-word gap: any word fills it */
+    snprintf(q, sizeof q, "\"alpha %s beta\"", longw);
+    struct tq_res r = tq_search(s, q, 0, 10, 0);
+    cr_assert_str_eq(tq_paths(&r), "g/1 g/2");
+    tq_res_free(&r);
+    /* and a document's over-long word keeps alpha and beta apart */
+    r = tq_search(s, "\"alpha beta\"", 0, 10, 0);
+    cr_assert_str_eq(tq_paths(&r), "g/3");
+    tq_res_free(&r);
+    /* NEAR's gap is the distance between positions: 2 across the gap, 1 when adjacent */
+    r = tq_search(s, "alpha NEAR/2 beta", 0, 10, 0);
+    cr_assert_str_eq(tq_paths(&r), "g/3 g/1 g/2");
+    tq_res_free(&r);
+    r = tq_search(s, "alpha NEAR/1 beta", 0, 10, 0);
+    cr_assert_str_eq(tq_paths(&r), "g/3");
+    tq_res_free(&r);
+    r = tq_search(s, "alpha NEAR/0 beta", 0, 10, 0);
+    cr_assert_str_eq(tq_paths(&r), "");
+    tq_res_free(&r);
     qr_searcher_close(s);
     qr_dir_close(d);
 }
