@@ -7,13 +7,28 @@
  * compared). Ties therefore resolve exactly as a full sort would.
  *
  * Pruning never changes the answer. Every match is counted (the total is
- * exact), but once the heap is full a candidate is scored only when the
- * upper bound of its score, taken from the per-block impact maxima of the
- * postings it stands on (block-max), reaches the current k-th score minus a
- * relative 1e-9 that absorbs rounding; a lone term skips whole postings
- * blocks whose bound is below that threshold without decoding them, its
- * total coming from its document frequency. Counting alone (--count) never
- * scores.
+ * exact), but once the heap is full a candidate is scored only when an
+ * upper bound of its score reaches the current k-th score minus a relative
+ * 1e-9 that absorbs rounding. The bounds come from the postings' per-block
+ * impact maxima (block-max: BM25 at the block's largest tf and shortest
+ * document), tightened by the document's own tf (BM25 at that tf and the
+ * term's shortest document), summed over the clauses present.
+ *
+ * Four ways to run a segment, the first that applies:
+ *   - a lone term (no deletions): the total is its df; whole blocks whose
+ *     bound is below the threshold are skipped undecoded, and in the others
+ *     a doc is scored only when its tf reaches the block's cutoff tf;
+ *   - an OR of terms, or an AND of terms minus terms (when the clauses'
+ *     sizes make it cheaper than leapfrogging): windows of documents, each
+ *     clause's postings poured in (bitmaps, per-doc counts and bounds,
+ *     tfs), matches counted off the bitmaps, and only docs whose bound
+ *     reaches the threshold scored, their sums taken clause by clause in
+ *     query order;
+ *   - a prefix (qr_rank_prefix): its expansion accumulated term after term
+ *     on one reused cursor, every match scored (no iterator per term);
+ *   - anything else: the iterator tree, one candidate at a time (next, and
+ *     match for two-phase clauses), bound, then score.
+ * Counting alone (--count) never scores.
  */
 #ifndef QR_QUERY_RANK_H
 #define QR_QUERY_RANK_H
