@@ -771,11 +771,30 @@ static void or_set_doc(struct or_it *o)
     o->base.doc = o->nheap ? o->kids[o->heap[0]]->doc : QR_DOC_END;
 }
 
+/* Few clauses: no heap, a scan (clauses on the doc come out in query order by themselves). */
+#define OR_SMALL 8
+
+static void or_small_min(struct or_it *o)
+{
+    uint32_t d = QR_DOC_END;
+    for (size_t i = 0; i < o->n; i++)
+        if (o->kids[i]->doc < d)
+            d = o->kids[i]->doc;
+    o->base.doc = d;
+}
+
 static int or_next(qr_it *it)
 {
     struct or_it *o = (struct or_it *)it;
     uint32_t cur = it->doc;
     int rc;
+    if (o->n <= OR_SMALL) {
+        for (size_t i = 0; i < o->n; i++)
+            if (o->kids[i]->doc == cur && (rc = qr_it_next(o->kids[i])))
+                return rc;
+        or_small_min(o);
+        return 0;
+    }
     while (o->nheap && o->kids[o->heap[0]]->doc == cur) {
         if ((rc = qr_it_next(o->kids[o->heap[0]])))
             return rc;
@@ -789,6 +808,13 @@ static int or_seek(qr_it *it, uint32_t target)
 {
     struct or_it *o = (struct or_it *)it;
     int rc;
+    if (o->n <= OR_SMALL) {
+        for (size_t i = 0; i < o->n; i++)
+            if ((rc = qr_it_seek(o->kids[i], target)))
+                return rc;
+        or_small_min(o);
+        return 0;
+    }
     while (o->nheap && o->kids[o->heap[0]]->doc < target) {
         if ((rc = qr_it_seek(o->kids[o->heap[0]], target)))
             return rc;
@@ -811,6 +837,13 @@ static void or_gather(struct or_it *o)
     if (o->at_doc == cur)
         return;
     o->nat = 0;
+    if (o->n <= OR_SMALL) {
+        for (size_t i = 0; i < o->n; i++)
+            if (o->kids[i]->doc == cur)
+                o->at[o->nat++] = (uint32_t)i;
+        o->at_doc = cur;
+        return;
+    }
     if (o->nheap) {
         size_t top = 0;
         o->stack[top++] = 0;
@@ -959,7 +992,10 @@ static int or_open(qr_it **out, qr_it **kids, size_t n, bool scores)
     }
     for (size_t i = o->nheap / 2; i-- > 0;)
         or_sift_down(o, i);
-    or_set_doc(o);
+    if (n <= OR_SMALL)
+        or_small_min(o);
+    else
+        or_set_doc(o);
     *out = &o->base;
     return 0;
 }
