@@ -90,7 +90,8 @@ typedef struct quarry_index quarry_index;
 
 /*
  * Opens the index in directory path, pinned at its newest commit: later
- * commits by `quarry index` are not seen until it is opened again. Returns
+ * commits by `quarry index` are not seen until it is opened again. Every
+ * file's checksum is verified, so damage is reported here. Returns
  * QUARRY_OK, QUARRY_ENOTFOUND (no index there), QUARRY_ECORRUPT or
  * QUARRY_EVERSION (err->message names the file), QUARRY_EIO or
  * QUARRY_ENOMEM. The caller owns *out and closes it with
