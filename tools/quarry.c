@@ -21,6 +21,7 @@ struct command {
 
 static const struct command commands[] = {
     {"analyze", qr_cmd_analyze, "print the tokens quarry makes of a text"},
+    {"check", qr_cmd_check, "verify every file of an index; exit 0 only when sound"},
 };
 
 void qr_die_msg(const char *fmt, ...)
