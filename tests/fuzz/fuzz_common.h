@@ -20,8 +20,9 @@
  *   MODE_SEGMENT   len:varint{4} tdi doc pos sto dmt(rest)   a segment in a memory dir
  *   MODE_MANIFEST  image                      MANIFEST-0000000000000001 in a memory dir
  *   MODE_DELETES   docs:u32 image             seg-0000000000000001-0000000000000001.del
- *   MODE_CHECK     as MODE_SEGMENT, then a manifest image (len:varint before it):
- *                  the whole index through qr_check
+ *   MODE_CHECK     len:varint{6} tdi doc pos sto dmt manifest deletes(rest)
+ *                  a whole index (segment FUZZ_SEG_ID, MANIFEST-0000000000000001 and
+ *                  seg-0000000000000001-0000000000000001.del) through qr_check
  */
 #ifndef QR_TESTS_FUZZ_COMMON_H
 #define QR_TESTS_FUZZ_COMMON_H

@@ -8,17 +8,21 @@
  * `quarry check` use it: lookups, ordered iteration, postings with next,
  * seek, block maxima and positions, document fetches.
  *
+ * The same files also go through qr_check (index/check.h) as a whole index.
+ *
  * Besides crashes, leaks and undefined behaviour, the target aborts when a
  * reader that reports success breaks its own promises: a term found by
  * iteration that lookup does not find, postings out of order, a seek that
  * lands elsewhere than a plain walk says, a path the table cannot find, a
- * manifest or bitmap that does not survive a write and read back.
+ * manifest or bitmap that does not survive a write and read back, or an
+ * index that qr_check calls sound but where a reader meets damage.
  */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "fuzz_common.h"
+#include "index/check.h"
 #include "storage/alloc.h"
 #include "storage/docstore.h"
 #include "storage/dir.h"
@@ -331,6 +335,82 @@ static void exercise_deletes(qr_dir *dir, uint32_t docs)
     qr_deletes_free(&d);
 }
 
+/* ---- the whole index through qr_check ---- */
+
+static void on_problem(void *ctx, const qr_check_problem *p)
+{
+    (void)ctx;
+    FUZZ_ASSERT(p->file && p->file[0] && p->message && p->message[0] && p->offset >= -1);
+}
+
+/* Everything a search reads of an index that check found sound, read with no error. */
+static void read_all(qr_dir *dir)
+{
+    qr_manifest m;
+    FUZZ_ASSERT(qr_manifest_load(&m, dir) == 0);
+    for (uint32_t i = 0; i < m.nsegs; i++) {
+        qr_segment *s;
+        FUZZ_ASSERT(qr_segment_open(&s, dir, m.segs[i].id, true) == 0);
+        uint32_t docs = qr_segment_docs(s);
+        FUZZ_ASSERT(docs == m.segs[i].docs);
+        if (m.segs[i].del_gen) {
+            qr_deletes d;
+            FUZZ_ASSERT(qr_deletes_read(&d, dir, m.segs[i].id, m.segs[i].del_gen, docs) == 0);
+            FUZZ_ASSERT(d.count == m.segs[i].deleted);
+            qr_deletes_free(&d);
+        }
+        const qr_doctable *t = qr_segment_doctable(s);
+        qr_termdict_iter it;
+        qr_slice term;
+        qr_term_meta meta;
+        FUZZ_ASSERT(qr_segment_prefix(s, "", 0, &it) == 0);
+        int rc;
+        while ((rc = qr_termdict_next(&it, &term, &meta)) == 1) {
+            qr_postings_iter pi;
+            FUZZ_ASSERT(qr_segment_postings(s, &meta, &pi) == 0);
+            while (pi.doc != QR_DOC_END) {
+                FUZZ_ASSERT(pi.doc < docs);
+                const uint32_t *p;
+                uint32_t np;
+                FUZZ_ASSERT(qr_postings_positions(&pi, &p, &np) == 0 && np >= 1);
+                FUZZ_ASSERT(p[np - 1] < qr_doctable_positions(t, pi.doc));
+                FUZZ_ASSERT(qr_postings_next(&pi) == 0);
+            }
+            FUZZ_ASSERT(pi.err == 0);
+            qr_postings_iter_free(&pi);
+        }
+        FUZZ_ASSERT(rc == 0);
+        qr_slice title, body;
+        for (uint32_t d = 0; d < docs; d++)
+            FUZZ_ASSERT(qr_docstore_get(qr_segment_docstore(s), d, &title, &body) == 0);
+        qr_segment_close(s);
+    }
+    qr_manifest_free(&m);
+}
+
+static void fuzz_check(qr_dir *dir, fuzz_in *in, bool framed)
+{
+    static const char *const extra[2] = {"MANIFEST-0000000000000001",
+                                         "seg-0000000000000001-0000000000000001.del"};
+    static const uint32_t extra_magic[2] = {QR_MANIFEST_MAGIC, QR_DELETES_MAGIC};
+    uint64_t len[QR_SEG_FILE_COUNT + 1];
+    for (int k = 0; k < QR_SEG_FILE_COUNT + 1; k++)
+        len[k] = fuzz_varint(in);
+    for (int k = 0; k < QR_SEG_FILE_COUNT; k++) {
+        char name[32];
+        qr_seg_file_name(name, FUZZ_SEG_ID, (qr_seg_file)k);
+        put_file(dir, name, fuzz_bytes(in, len[k]), framed, seg_magic[k]);
+    }
+    put_file(dir, extra[0], fuzz_bytes(in, len[QR_SEG_FILE_COUNT]), framed, extra_magic[0]);
+    put_file(dir, extra[1], fuzz_rest(in), framed, extra_magic[1]);
+    qr_check_stats st;
+    int rc = qr_check(dir, on_problem, NULL, &st);
+    FUZZ_ASSERT(rc == 0 || rc == QR_ECORRUPT);
+    FUZZ_ASSERT((rc == 0) == (st.problems == 0));
+    if (rc == 0)
+        read_all(dir);
+}
+
 /* ---- entry point ---- */
 
 /* An exact-size heap copy of a framed or raw image (ASan then sees over-reads). */
@@ -420,6 +500,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         exercise_deletes(dir, docs);
         break;
     }
+    case MODE_CHECK:
+        FUZZ_ASSERT(qr_dir_open_memory(&dir) == 0);
+        fuzz_check(dir, &in, framed);
+        break;
     default:
         break;
     }

@@ -8,8 +8,9 @@
  * a handful of terms) and a larger one (200 documents: a term with a full
  * bit-packed block and a skip table, terms of 2..128 and of one document,
  * and enough terms for two dictionary blocks), plus a manifest naming the
- * segment and a deletion bitmap. The output is deterministic: run.sh
- * regenerates it next to the committed copies in tests/fuzz/corpus/segment.
+ * segment and a deletion bitmap: each file alone, and the whole index as
+ * `quarry check` sees it (sound: the fuzzer starts from an index it passes). The output is
+ * deterministic: run.sh regenerates it next to the committed copies in tests/fuzz/corpus/segment.
  *
  *   gen_seeds OUTDIR
  */
@@ -197,7 +198,10 @@ static void emit_segment(const char *size, uint32_t ndocs)
     check(qr_deletes_add(&del, ndocs - 1), "delete");
     check(qr_deletes_write(dir, FUZZ_SEG_ID, FUZZ_DEL_GEN, &del), "write deletes");
     qr_deletes_free(&del);
-    qr_manifest_seg seg = {FUZZ_SEG_ID, ndocs, 2, FUZZ_DEL_GEN, 0};
+    uint64_t live = 0;
+    for (uint32_t i = 1; i + 1 < ndocs; i++)
+        live += 10 + i % 7; /* make_segment's lengths, docs 0 and ndocs - 1 deleted */
+    qr_manifest_seg seg = {FUZZ_SEG_ID, ndocs, 2, FUZZ_DEL_GEN, live};
     qr_manifest m = {FUZZ_GEN, FUZZ_SEG_ID + 1, "english", 1, &seg};
     check(qr_manifest_commit(dir, &m), "commit");
     char name[48];
@@ -210,6 +214,30 @@ static void emit_segment(const char *size, uint32_t ndocs)
     qr_store_u32(docs_le, ndocs);
     emit_file("deletes", size, MODE_DELETES, file_image(dir, name, &mm), docs_le, 4);
     qr_mapping_close(mm);
+
+    /* the whole index, raw and framed */
+    qr_mapping *im[2];
+    qr_slice extra[2];
+    qr_manifest_file_name(name, FUZZ_GEN);
+    extra[0] = file_image(dir, name, &im[0]);
+    qr_deletes_file_name(name, FUZZ_SEG_ID, FUZZ_DEL_GEN);
+    extra[1] = file_image(dir, name, &im[1]);
+    for (int framed = 0; framed < 2; framed++) {
+        qr_buf_reset(&b);
+        for (int k = 0; k < QR_SEG_FILE_COUNT + 1; k++) {
+            qr_slice f = k < QR_SEG_FILE_COUNT ? img[k] : extra[0];
+            qr_buf_put_varint(&b, framed ? body_of(f).n : f.n);
+        }
+        for (int k = 0; k < QR_SEG_FILE_COUNT + 2; k++) {
+            qr_slice f = k < QR_SEG_FILE_COUNT ? img[k] : extra[k - QR_SEG_FILE_COUNT];
+            f = framed ? body_of(f) : f;
+            qr_buf_put(&b, f.p, f.n);
+        }
+        snprintf(label, sizeof label, "check-%s%s", size, framed ? "-framed" : "");
+        emit(label, MODE_CHECK | (framed ? MODE_FRAMED : 0), &b);
+    }
+    qr_mapping_close(im[0]);
+    qr_mapping_close(im[1]);
 
     qr_buf_free(&b);
     for (int k = 0; k < QR_SEG_FILE_COUNT; k++)

@@ -114,7 +114,8 @@ static qr_manifest_seg write_seg(qr_dir *d, uint64_t id, const tdoc *docs, size_
         cr_assert_eq(qr_segment_writer_add_doc(w, &in), 0, "doc %s", docs[i].path);
         ms.live_positions += tp + bp;
     }
-    qsort(k.v, k.n, sizeof *k.v, cmp_tok);
+    if (k.n)
+        qsort(k.v, k.n, sizeof *k.v, cmp_tok);
     uint32_t pos[4096];
     for (size_t i = 0; i < k.n;) {
         size_t j = i;
