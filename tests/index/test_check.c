@@ -23,6 +23,7 @@
 
 #include "index/analyzer.h"
 #include "index/check.h"
+#include "index/indexer.h"
 #include "storage/alloc.h"
 #include "storage/buf.h"
 #include "storage/checksum.h"
@@ -502,6 +503,49 @@ Test(check, sound_index_on_disk_with_a_big_segment_and_an_empty_one)
     qr_dir_unlock(lock);
     free(s);
     tmpdir_remove(d);
+}
+
+/* Adds docs (title line, blank line, body) through the indexer and commits. */
+static void index_docs(qr_indexer *ix, const tdoc *docs, size_t n)
+{
+    qr_mem_doc md[8];
+    char text[8][256];
+    cr_assert_leq(n, 8);
+    for (size_t i = 0; i < n; i++) {
+        snprintf(text[i], sizeof text[i], "%s\n\n%s\n", docs[i].title, docs[i].body);
+        md[i] = (qr_mem_doc){docs[i].path, text[i], strlen(text[i])};
+    }
+    qr_index_result r;
+    cr_assert_eq(qr_indexer_add_docs(ix, md, n, &r), 0, "%s", qr_indexer_error(ix));
+    qr_index_result_free(&r);
+}
+
+Test(check, indexes_made_by_the_indexer_are_sound)
+{
+    qr_dir *d = memdir();
+    qr_indexer *ix;
+    qr_index_options opt = {.threads = 1};
+    char err[256];
+    cr_assert_eq(qr_indexer_open(&ix, d, &opt, err, sizeof err), 0, "%s", err);
+    index_docs(ix, docs_a, 5);
+    index_docs(ix, docs_b, 3); /* news/002.txt replaced: a deletion in the first segment */
+    qr_check_stats st;
+    seen *s = run_check(d, 0, &st);
+    cr_assert_eq(s->n, 0);
+    cr_assert_eq(st.live_docs, 7);
+    cr_assert_eq(st.docs, 8);
+    cr_assert_eq(st.segments, 2);
+    free(s);
+    qr_index_result r;
+    cr_assert_eq(qr_indexer_merge_all(ix, &r), 0);
+    qr_index_result_free(&r);
+    s = run_check(d, 0, &st);
+    cr_assert_eq(s->n, 0);
+    cr_assert_eq(st.segments, 1);
+    cr_assert_eq(st.docs, 7, "the merge dropped the deleted document");
+    free(s);
+    qr_indexer_close(ix);
+    qr_dir_close(d);
 }
 
 Test(check, empty_index_and_no_index)

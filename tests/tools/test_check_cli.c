@@ -5,7 +5,10 @@
  * then damaged byte by byte, cut short, missing files, orphans, a missing
  * deletion file, an index that is not there, an I/O error, and usage
  * errors, each with its exit status (0 sound, 2 usage, 3 damaged or
- * missing, 4 I/O) and its lines on stderr and stdout.
+ * missing, 4 I/O) and its lines on stderr and stdout. Last, indexes that
+ * `quarry index` makes of the sample articles, changed and re-indexed
+ * (deletions, several segments), check sound, and an orphan that check
+ * warns about is gone after the next `quarry index`.
  */
 #include <criterion/criterion.h>
 #include <ctype.h>
@@ -402,6 +405,52 @@ Test(check_cli, usage_errors_exit_2_and_help)
     free(err);
     cr_assert_eq(run(&out, &err, "\"$QUARRY\" --help"), 0);
     cr_assert(strstr(out, "  check     verify every file of an index"), "%s", out);
+    free(out);
+    free(err);
+}
+
+/* ---- indexes that `quarry index` makes ---- */
+
+Test(check_cli, indexes_made_by_quarry_index_are_sound)
+{
+    char *out, *err;
+    int st = run(&out, &err,
+                 "cp -r '%s/samples/articles' '%s/articles' && "
+                 "\"$QUARRY\" index --quiet -i '%s/ix' '%s/articles' >/dev/null && "
+                 "\"$QUARRY\" check -i '%s/ix'",
+                 QUARRY_SOURCE_ROOT, root, root, root, root);
+    cr_assert_eq(st, 0, "%s", err);
+    cr_assert(!strncmp(out, "ok: 51 documents in ", 20), "%s", out);
+    cr_assert_str_eq(err, "");
+    free(out);
+    free(err);
+
+    /* one article changed, one removed, one added: deletions in the old segments */
+    st = run(&out, &err,
+             "printf 'Changed\\n\\nA new body.\\n' > '%s/articles/nato/001.txt' && "
+             "rm '%s/articles/grain/002.txt' && "
+             "printf 'Added\\n\\nAnother body.\\n' > '%s/articles/nato/099.txt' && "
+             "\"$QUARRY\" index --quiet -i '%s/ix' '%s/articles' >/dev/null && "
+             "\"$QUARRY\" stats -i '%s/ix' | grep -E '^deleted: +[1-9]' >/dev/null && "
+             "\"$QUARRY\" check -i '%s/ix'",
+             root, root, root, root, root, root, root);
+    cr_assert_eq(st, 0, "%s", err);
+    cr_assert(!strncmp(out, "ok: 51 documents in ", 20), "%s", out);
+    free(out);
+    free(err);
+
+    /* an orphan is a warning, and the next `quarry index` removes it, as the warning says */
+    st = run(&out, &err,
+             "touch '%s/ix/seg-00000000000000ff.tdi' && \"$QUARRY\" check -i '%s/ix' >/dev/null && "
+             "\"$QUARRY\" index --quiet -i '%s/ix' '%s/articles' >/dev/null && "
+             "\"$QUARRY\" check -i '%s/ix'",
+             root, root, root, root, root);
+    cr_assert_eq(st, 0, "%s", err);
+    char want[256];
+    snprintf(want, sizeof want, "quarry: check: %s/ix/seg-00000000000000ff.tdi: warning: ", root);
+    cr_assert(!strncmp(err, want, strlen(want)), "%s", err);
+    cr_assert(!strchr(err, '\n')[1], "only the first check warns: %s", err);
+    cr_assert(!strstr(out, "warnings"), "%s", out);
     free(out);
     free(err);
 }
