@@ -127,20 +127,20 @@ void qr_indexer_close(qr_indexer *ix);
  * QR_ENOTFOUND / QR_EINVAL: a directory is missing / not a directory / two
  * share a base name.
  */
-int qr_indexer_run(qr_indexer *ix, const char *const *dirs, size_t ndirs, qr_index_result *out);
+int qr_indexer_run(qr_index_result *out, qr_indexer *ix, const char *const *dirs, size_t ndirs);
 
 /*
  * Adds or replaces the given in-memory documents (paths distinct) and
  * commits; other documents are kept. size is the text's length, mtime 0.
  * A document whose content hash equals the indexed one is unchanged.
  */
-int qr_indexer_add_docs(qr_indexer *ix, const qr_mem_doc *docs, size_t n, qr_index_result *out);
+int qr_indexer_add_docs(qr_index_result *out, qr_indexer *ix, const qr_mem_doc *docs, size_t n);
 
 /*
  * Merges every segment into one (dropping deleted documents) and commits;
  * does nothing when the index is already one segment without deletions.
  */
-int qr_indexer_merge_all(qr_indexer *ix, qr_index_result *out);
+int qr_indexer_merge_all(qr_index_result *out, qr_indexer *ix);
 
 /* The message of the last failure ("" if none); valid until the next call or close. */
 const char *qr_indexer_error(const qr_indexer *ix);
@@ -158,7 +158,7 @@ int qr_index_build_docs(qr_dir *dir, const qr_index_options *opt, const qr_mem_d
  * Splits a document into title and body (borrowed from text; see above).
  * An empty or blank document has an empty title and body.
  */
-void qr_split_title(const char *text, size_t len, qr_slice *out_title, qr_slice *out_body);
+void qr_split_title(qr_slice *out_title, qr_slice *out_body, const char *text, size_t len);
 
 /* ---- statistics (quarry stats) ---- */
 
@@ -186,6 +186,6 @@ typedef struct qr_index_stats {
  * Reads the statistics of the last commit of dir (no lock taken). Returns
  * 0, QR_ENOTFOUND (no index), QR_ECORRUPT, QR_EVERSION, QR_ENOMEM or QR_EIO.
  */
-int qr_index_stats_read(qr_dir *dir, qr_index_stats *out);
+int qr_index_stats_read(qr_index_stats *out, qr_dir *dir);
 
 #endif

@@ -238,7 +238,7 @@ static qr_dir *memdir(void)
 static void split(const char *text, const char *title, const char *body)
 {
     qr_slice t, b;
-    qr_split_title(text, strlen(text), &t, &b);
+    qr_split_title(&t, &b, text, strlen(text));
     cr_assert(t.n == strlen(title) && !memcmp(t.p, title, t.n), "title of [%s]: [%.*s]", text,
               (int)t.n, t.p);
     cr_assert(b.n == strlen(body) && !memcmp(b.p, body, b.n), "body of [%s]: [%.*s]", text,
@@ -307,7 +307,7 @@ Test(indexer, add_docs_replaces_by_content_and_keeps_others)
     qr_indexer *ix;
     cr_assert_eq(qr_indexer_open(&ix, d, NULL, NULL, 0), 0);
     qr_index_result r;
-    cr_assert_eq(qr_indexer_add_docs(ix, three, 3, &r), 0);
+    cr_assert_eq(qr_indexer_add_docs(&r, ix, three, 3), 0);
     cr_assert_eq(r.added, 3);
     cr_assert(r.committed);
     cr_assert_eq(r.docs, 3);
@@ -315,7 +315,7 @@ Test(indexer, add_docs_replaces_by_content_and_keeps_others)
     uint64_t g = generation(d);
 
     /* The same content: unchanged, no commit. */
-    cr_assert_eq(qr_indexer_add_docs(ix, three, 2, &r), 0);
+    cr_assert_eq(qr_indexer_add_docs(&r, ix, three, 2), 0);
     cr_assert_eq(r.unchanged, 2);
     cr_assert_eq(r.added + r.replaced + r.removed, 0);
     cr_assert(!r.committed);
@@ -324,7 +324,7 @@ Test(indexer, add_docs_replaces_by_content_and_keeps_others)
 
     /* New content for one path, one new path. */
     qr_mem_doc upd[] = {MEM_DOC("news/a.txt", "New title\nnew body"), MEM_DOC("other/x.txt", "X")};
-    cr_assert_eq(qr_indexer_add_docs(ix, upd, 2, &r), 0);
+    cr_assert_eq(qr_indexer_add_docs(&r, ix, upd, 2), 0);
     cr_assert_eq(r.replaced, 1);
     cr_assert_eq(r.added, 1);
     cr_assert_eq(r.docs, 4);
@@ -338,11 +338,11 @@ Test(indexer, add_docs_replaces_by_content_and_keeps_others)
 
     /* Bad input. */
     qr_mem_doc dup[] = {MEM_DOC("a", "x"), MEM_DOC("a", "y")};
-    cr_assert_eq(qr_indexer_add_docs(ix, dup, 2, &r), QR_EINVAL);
+    cr_assert_eq(qr_indexer_add_docs(&r, ix, dup, 2), QR_EINVAL);
     cr_assert(strstr(qr_indexer_error(ix), "two documents have the path a"));
     qr_index_result_free(&r);
     qr_mem_doc nopath[] = {MEM_DOC("", "x")};
-    cr_assert_eq(qr_indexer_add_docs(ix, nopath, 1, &r), QR_EINVAL);
+    cr_assert_eq(qr_indexer_add_docs(&r, ix, nopath, 1), QR_EINVAL);
     qr_index_result_free(&r);
     qr_indexer_close(ix);
     qr_dir_close(d);
@@ -417,7 +417,7 @@ Test(indexer, ram_budget_forces_flushes_and_merges_with_identical_results)
     qr_indexer *ix;
     cr_assert_eq(qr_indexer_open(&ix, d, &tiny, NULL, 0), 0);
     qr_index_result r;
-    cr_assert_eq(qr_indexer_add_docs(ix, docs, n, &r), 0);
+    cr_assert_eq(qr_indexer_add_docs(&r, ix, docs, n), 0);
     cr_assert_geq(r.flushes, 10, "flushes: %llu", (unsigned long long)r.flushes);
     cr_assert_geq(r.merges, 3, "merges: %llu", (unsigned long long)r.merges);
     /* At most factor - 1 segments per tier, and tiers are log_3(n). */
@@ -430,7 +430,7 @@ Test(indexer, ram_budget_forces_flushes_and_merges_with_identical_results)
     assert_no_garbage(d);
 
     /* Forced merge to one segment: still identical. */
-    cr_assert_eq(qr_indexer_merge_all(ix, &r), 0);
+    cr_assert_eq(qr_indexer_merge_all(&r, ix), 0);
     cr_assert(r.committed);
     cr_assert_eq(r.segments, 1);
     qr_index_result_free(&r);
@@ -440,7 +440,7 @@ Test(indexer, ram_budget_forces_flushes_and_merges_with_identical_results)
     free(got);
     assert_no_garbage(d);
     /* Nothing left to merge. */
-    cr_assert_eq(qr_indexer_merge_all(ix, &r), 0);
+    cr_assert_eq(qr_indexer_merge_all(&r, ix), 0);
     cr_assert(!r.committed);
     qr_index_result_free(&r);
     qr_indexer_close(ix);
@@ -460,13 +460,13 @@ Test(indexer, deletions_are_merged_away)
     qr_indexer *ix;
     cr_assert_eq(qr_indexer_open(&ix, d, &o, NULL, 0), 0);
     qr_index_result r;
-    cr_assert_eq(qr_indexer_add_docs(ix, docs, n, &r), 0);
+    cr_assert_eq(qr_indexer_add_docs(&r, ix, docs, n), 0);
     qr_index_result_free(&r);
     cr_assert_gt(nsegs(d), 1);
     /* Replace every other document: old versions deleted in place. */
     for (size_t i = 0; i < n; i += 2)
         docs[i].len /= 2;
-    cr_assert_eq(qr_indexer_add_docs(ix, docs, n, &r), 0);
+    cr_assert_eq(qr_indexer_add_docs(&r, ix, docs, n), 0);
     cr_assert_eq(r.replaced + r.unchanged, n);
     cr_assert_gt(r.replaced, n / 3);
     qr_index_result_free(&r);
@@ -478,7 +478,7 @@ Test(indexer, deletions_are_merged_away)
     qr_manifest_free(&m);
     cr_assert_gt(deleted, 0);
     char *before = dump(d);
-    cr_assert_eq(qr_indexer_merge_all(ix, &r), 0);
+    cr_assert_eq(qr_indexer_merge_all(&r, ix), 0);
     qr_index_result_free(&r);
     cr_assert_eq(qr_manifest_load(&m, d), 0);
     cr_assert_eq(m.nsegs, 1);
@@ -493,7 +493,7 @@ Test(indexer, deletions_are_merged_away)
 
     /* Statistics agree with the dump. */
     qr_index_stats st;
-    cr_assert_eq(qr_index_stats_read(d, &st), 0);
+    cr_assert_eq(qr_index_stats_read(&st, d), 0);
     cr_assert_eq(st.docs, n);
     cr_assert_eq(st.deleted, 0);
     cr_assert_eq(st.segments, 1);
@@ -529,7 +529,7 @@ Test(indexer, stats_count_distinct_terms_over_segments)
     cr_assert_eq(qr_index_build_docs(d, NULL, a, 1), 0);
     cr_assert_eq(qr_index_build_docs(d, NULL, b, 1), 0);
     qr_index_stats st;
-    cr_assert_eq(qr_index_stats_read(d, &st), 0);
+    cr_assert_eq(qr_index_stats_read(&st, d), 0);
     cr_assert_eq(st.segments, 2);
     cr_assert_eq(st.terms, 3, "apple, banana, cherri");
     cr_assert_eq(st.postings, 4);
@@ -537,7 +537,7 @@ Test(indexer, stats_count_distinct_terms_over_segments)
     cr_assert_eq(st.generation, 2);
     qr_dir_close(d);
     qr_dir *e = memdir();
-    cr_assert_eq(qr_index_stats_read(e, &st), QR_ENOTFOUND);
+    cr_assert_eq(qr_index_stats_read(&st, e), QR_ENOTFOUND);
     qr_dir_close(e);
 }
 
@@ -550,40 +550,40 @@ Test(merger, policy_is_tiered_by_cost_and_bounded_by_memory)
     /* Seven small segments at factor 8: content. */
     for (int i = 0; i < 7; i++)
         c[i] = (qr_merge_cand){10, 0, 100 << 10};
-    cr_assert_eq(qr_merge_pick(c, 7, 8, 0, out), 0);
+    cr_assert_eq(qr_merge_pick(out, c, 7, 8, 0), 0);
     /* Eight: merge them all. */
     c[7] = (qr_merge_cand){10, 0, 50 << 10};
-    cr_assert_eq(qr_merge_pick(c, 8, 8, 0, out), 8);
+    cr_assert_eq(qr_merge_pick(out, c, 8, 8, 0), 8);
     for (size_t i = 0; i < 8; i++)
         cr_assert_eq(out[i], i, "indices come in increasing order");
     /* A large one (tier 2) stays out of the small tier's merge. */
     c[8] = (qr_merge_cand){1000, 0, 500ull << 20};
-    size_t k = qr_merge_pick(c, 9, 8, 0, out);
+    size_t k = qr_merge_pick(out, c, 9, 8, 0);
     cr_assert_eq(k, 8);
     for (size_t i = 0; i < k; i++)
         cr_assert_neq(out[i], 8);
     /* A memory bound merges the cheapest that fit: 50 + 100 + 100 KiB. */
-    k = qr_merge_pick(c, 9, 8, 300 << 10, out);
+    k = qr_merge_pick(out, c, 9, 8, 300 << 10);
     cr_assert_eq(k, 3);
     cr_assert_eq(out[2], 7);
     /* ... and nothing when fewer than two fit. */
-    cr_assert_eq(qr_merge_pick(c, 9, 8, 120 << 10, out), 0);
+    cr_assert_eq(qr_merge_pick(out, c, 9, 8, 120 << 10), 0);
     /* Mostly deleted: rewritten alone, if it fits. */
     qr_merge_cand d[2] = {{100, 60, 1 << 20}, {100, 0, 1 << 20}};
-    cr_assert_eq(qr_merge_pick(d, 2, 8, 0, out), 1);
+    cr_assert_eq(qr_merge_pick(out, d, 2, 8, 0), 1);
     cr_assert_eq(out[0], 0);
-    cr_assert_eq(qr_merge_pick(d, 2, 8, 1 << 19, out), 0);
+    cr_assert_eq(qr_merge_pick(out, d, 2, 8, 1 << 19), 0);
     /* Fully deleted ones are never picked (the caller drops them). */
     qr_merge_cand e[3] = {{10, 10, 1}, {10, 10, 1}, {10, 10, 1}};
-    cr_assert_eq(qr_merge_pick(e, 3, 2, 0, out), 0);
+    cr_assert_eq(qr_merge_pick(out, e, 3, 2, 0), 0);
     /* factor < 2 means the default. */
-    cr_assert_eq(qr_merge_pick(c, 7, 0, 0, out), 0);
-    cr_assert_eq(qr_merge_pick(c, 8, 1, 0, out), 8);
+    cr_assert_eq(qr_merge_pick(out, c, 7, 0, 0), 0);
+    cr_assert_eq(qr_merge_pick(out, c, 8, 1, 0), 8);
     /* At most QR_MERGE_MAX_GROUP at once. */
     qr_merge_cand *many = calloc(100, sizeof *many);
     for (int i = 0; i < 100; i++)
         many[i] = (qr_merge_cand){1, 0, 1000 + (uint64_t)i};
-    cr_assert_eq(qr_merge_pick(many, 100, 8, 0, out), QR_MERGE_MAX_GROUP);
+    cr_assert_eq(qr_merge_pick(out, many, 100, 8, 0), QR_MERGE_MAX_GROUP);
     free(many);
     /* The cost: the stored text four times, every other file three times. */
     uint64_t bytes[QR_SEG_FILE_COUNT] = {0};
@@ -639,7 +639,7 @@ Test(indexer, language_is_recorded_and_checked)
     qr_index_options none = {.language = "none"};
     cr_assert_eq(qr_index_build_docs(e, &none, NULL, 0), 0);
     qr_index_stats st;
-    cr_assert_eq(qr_index_stats_read(e, &st), 0);
+    cr_assert_eq(qr_index_stats_read(&st, e), 0);
     cr_assert_str_eq(st.language, "none");
     cr_assert_eq(st.docs, 0);
     qr_dir_close(e);
@@ -672,7 +672,7 @@ Test(indexer, a_manifest_naming_a_missing_segment_is_corrupt)
     cr_assert_eq(qr_indexer_open(&ix, d, NULL, err, sizeof err), QR_ECORRUPT);
     cr_assert(strstr(err, "segment"), "%s", err);
     qr_index_stats st;
-    cr_assert_eq(qr_index_stats_read(d, &st), QR_ECORRUPT);
+    cr_assert_eq(qr_index_stats_read(&st, d), QR_ECORRUPT);
     qr_dir_close(d);
 }
 
@@ -701,7 +701,7 @@ static void fault_at_every_call(qr_fault_op op, int code)
         calls_before = qr_dir_fault_calls(d, op);
         qr_dir_fault_arm(d, op, nth, code);
         qr_index_result r;
-        int rc = qr_indexer_add_docs(ix, docs, n, &r);
+        int rc = qr_indexer_add_docs(&r, ix, docs, n);
         qr_dir_fault_arm(d, op, -1, 0);
         for (size_t i = 0; i < n / 2; i += 3)
             docs[i].len++;
@@ -767,7 +767,7 @@ Test(indexer, allocation_failures_leave_the_last_commit)
         cr_assert_eq(qr_indexer_open(&ix, d, &o, NULL, 0), 0);
         qr_index_result r;
         qr_alloc_fail_after(k);
-        int rc = qr_indexer_add_docs(ix, docs, n, &r);
+        int rc = qr_indexer_add_docs(&r, ix, docs, n);
         long failed = qr_alloc_failures();
         qr_alloc_fail_after(-1);
         qr_index_result_free(&r);
@@ -862,7 +862,7 @@ static int run_dirs(const char *index, const char *const *dirs, size_t n, const 
     char err[256];
     int rc = qr_indexer_open(&ix, d, o, err, sizeof err);
     cr_assert_eq(rc, 0, "%s", err);
-    rc = qr_indexer_run(ix, dirs, n, r);
+    rc = qr_indexer_run(r, ix, dirs, n);
     qr_indexer_close(ix);
     qr_dir_close(d);
     return rc;
@@ -1042,20 +1042,20 @@ Test(indexer, run_argument_errors)
     cr_assert_eq(qr_indexer_open(&ix, d, NULL, NULL, 0), 0);
     qr_index_result r;
     const char *missing[] = {"/nonexistent/quarry/dir"};
-    cr_assert_eq(qr_indexer_run(ix, missing, 1, &r), QR_ENOTFOUND);
+    cr_assert_eq(qr_indexer_run(&r, ix, missing, 1), QR_ENOTFOUND);
     cr_assert(strstr(qr_indexer_error(ix), "/nonexistent/quarry/dir"));
     char file[400];
     snprintf(file, sizeof file, "%s/f.txt", t.root);
     write_str(t.root, "f.txt", "x");
     const char *notdir[] = {file};
-    cr_assert_eq(qr_indexer_run(ix, notdir, 1, &r), QR_EINVAL);
+    cr_assert_eq(qr_indexer_run(&r, ix, notdir, 1), QR_EINVAL);
     char a[400], b[400];
     snprintf(a, sizeof a, "%s/x/same", t.root);
     snprintf(b, sizeof b, "%s/y/same/", t.root);
     write_str(a, "1.txt", "1");
     write_str(b, "2.txt", "2");
     const char *same[] = {a, b};
-    cr_assert_eq(qr_indexer_run(ix, same, 2, &r), QR_EINVAL);
+    cr_assert_eq(qr_indexer_run(&r, ix, same, 2), QR_EINVAL);
     cr_assert(strstr(qr_indexer_error(ix), "base name"), "%s", qr_indexer_error(ix));
     qr_indexer_close(ix);
     qr_dir_close(d);
@@ -1131,7 +1131,7 @@ Test(walk, order_is_bytewise_over_whole_paths)
     cr_assert_not_null(qr_walk_find(&w, "articles/a.c", 12));
     cr_assert_null(qr_walk_find(&w, "articles/a", 10));
     qr_buf p = {0};
-    cr_assert_eq(qr_walk_fs_path(&w, &w.files[3], &p), 0);
+    cr_assert_eq(qr_walk_fs_path(&p, &w, &w.files[3]), 0);
     char want_fs[400];
     snprintf(want_fs, sizeof want_fs, "%s/a/x", t.data);
     cr_assert_str_eq((char *)p.p, want_fs);
@@ -1153,24 +1153,24 @@ Test(walk, read_file_reports_skips)
     int64_t mtime;
     int skip;
     snprintf(path, sizeof path, "%s/ok.txt", t.data);
-    cr_assert_eq(qr_walk_read_file(path, 100, &b, &size, &mtime, &skip), 0);
+    cr_assert_eq(qr_walk_read_file(&b, &size, &mtime, &skip, path, 100), 0);
     cr_assert_eq(skip, -1);
     cr_assert_eq(size, 5);
     cr_assert(b.n == 5 && !memcmp(b.p, "hello", 5));
-    cr_assert_eq(qr_walk_read_file(path, 4, &b, &size, &mtime, &skip), 0);
+    cr_assert_eq(qr_walk_read_file(&b, &size, &mtime, &skip, path, 4), 0);
     cr_assert_eq(skip, QR_SKIP_TOO_BIG);
     snprintf(path, sizeof path, "%s/bin", t.data);
-    cr_assert_eq(qr_walk_read_file(path, 100, &b, &size, &mtime, &skip), 0);
+    cr_assert_eq(qr_walk_read_file(&b, &size, &mtime, &skip, path, 100), 0);
     cr_assert_eq(skip, QR_SKIP_BINARY);
     snprintf(path, sizeof path, "%s/gone", t.data);
-    cr_assert_eq(qr_walk_read_file(path, 100, &b, &size, &mtime, &skip), 0);
+    cr_assert_eq(qr_walk_read_file(&b, &size, &mtime, &skip, path, 100), 0);
     cr_assert_eq(skip, QR_SKIP_VANISHED);
     snprintf(path, sizeof path, "%s/lnk", t.data);
     cr_assert_eq(symlink("ok.txt", path), 0);
-    cr_assert_eq(qr_walk_read_file(path, 100, &b, &size, &mtime, &skip), 0);
+    cr_assert_eq(qr_walk_read_file(&b, &size, &mtime, &skip, path, 100), 0);
     cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a symlink is not followed");
     snprintf(path, sizeof path, "%s", t.data);
-    cr_assert_eq(qr_walk_read_file(path, 100, &b, &size, &mtime, &skip), 0);
+    cr_assert_eq(qr_walk_read_file(&b, &size, &mtime, &skip, path, 100), 0);
     cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a directory");
     cr_assert(qr_is_binary("a\0", 2));
     char probe[QR_BINARY_PROBE + 2];
@@ -1272,7 +1272,7 @@ Test(indexer, corrupt_segments_are_never_merged_nor_crash)
                 int rc = qr_indexer_open(&ix, d, NULL, NULL, 0);
                 if (rc == 0) {
                     qr_index_result r;
-                    rc = qr_indexer_merge_all(ix, &r);
+                    rc = qr_indexer_merge_all(&r, ix);
                     qr_index_result_free(&r);
                     if (rc) {
                         cr_assert(qr_indexer_error(ix)[0]);
@@ -1348,7 +1348,7 @@ Test(indexer, merge_all_failures_leave_the_last_commit)
             cr_assert_eq(qr_indexer_open(&ix, d, NULL, NULL, 0), 0);
             qr_dir_fault_arm(d, ops[k], nth, QR_EIO);
             qr_index_result r;
-            int rc = qr_indexer_merge_all(ix, &r);
+            int rc = qr_indexer_merge_all(&r, ix);
             qr_dir_fault_arm(d, ops[k], -1, 0);
             qr_index_result_free(&r);
             qr_indexer_close(ix);
@@ -1415,7 +1415,7 @@ Test(walk, deep_trees_and_long_names)
     qr_indexer *ix;
     cr_assert_eq(qr_indexer_open(&ix, d, NULL, NULL, 0), 0);
     qr_index_result r;
-    cr_assert_neq(qr_indexer_run(ix, bad, 1, &r), 0);
+    cr_assert_neq(qr_indexer_run(&r, ix, bad, 1), 0);
     cr_assert(strstr(qr_indexer_error(ix), "xxxx"), "%s", qr_indexer_error(ix));
     qr_indexer_close(ix);
     qr_dir_close(d);
@@ -1449,7 +1449,7 @@ Test(indexer, allocation_failures_in_a_directory_run)
         int rc = qr_indexer_open(&ix, d, &o, NULL, 0);
         qr_index_result r = {0};
         if (!rc) {
-            rc = qr_indexer_run(ix, roots, 1, &r);
+            rc = qr_indexer_run(&r, ix, roots, 1);
             qr_index_result_free(&r);
         }
         long failed = qr_alloc_failures();
@@ -1516,7 +1516,7 @@ Test(indexer, deletion_file_failures_leave_the_last_commit)
         long nth;
         for (nth = 0; nth < 64; nth++) {
             qr_dir_fault_arm(d, ops[k], nth, QR_ENOSPC);
-            rc = qr_indexer_add_docs(ix, docs + 3, 1, &r);
+            rc = qr_indexer_add_docs(&r, ix, docs + 3, 1);
             qr_dir_fault_arm(d, ops[k], -1, 0);
             bool committed = r.committed;
             qr_index_result_free(&r);
