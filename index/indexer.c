@@ -1267,7 +1267,7 @@ out:
     return rc;
 }
 
-int qr_indexer_run(qr_index_result *out, qr_indexer *ix, const char *const *dirs, size_t ndirs)
+int qr_indexer_run(qr_indexer *ix, const char *const *dirs, size_t ndirs, qr_index_result *out)
 {
     memset(out, 0, sizeof *out);
     ix->err[0] = 0;
@@ -1290,14 +1290,14 @@ int qr_indexer_run(qr_index_result *out, qr_indexer *ix, const char *const *dirs
     return rc;
 }
 
-int qr_indexer_add_docs(qr_index_result *out, qr_indexer *ix, const qr_mem_doc *docs, size_t n)
+int qr_indexer_add_docs(qr_indexer *ix, const qr_mem_doc *docs, size_t n, qr_index_result *out)
 {
     memset(out, 0, sizeof *out);
     ix->err[0] = 0;
     return do_run(ix, NULL, docs, n, out);
 }
 
-int qr_indexer_merge_all(qr_index_result *out, qr_indexer *ix)
+int qr_indexer_merge_all(qr_indexer *ix, qr_index_result *out)
 {
     memset(out, 0, sizeof *out);
     ix->err[0] = 0;
@@ -1378,7 +1378,7 @@ int qr_index_build_docs(qr_dir *dir, const qr_index_options *opt, const qr_mem_d
     if (rc)
         return rc;
     qr_index_result res;
-    rc = qr_indexer_add_docs(&res, ix, docs, n);
+    rc = qr_indexer_add_docs(ix, docs, n, &res);
     qr_index_result_free(&res);
     qr_indexer_close(ix);
     return rc;

@@ -127,20 +127,20 @@ void qr_indexer_close(qr_indexer *ix);
  * QR_ENOTFOUND / QR_EINVAL: a directory is missing / not a directory / two
  * share a base name.
  */
-int qr_indexer_run(qr_index_result *out, qr_indexer *ix, const char *const *dirs, size_t ndirs);
+int qr_indexer_run(qr_indexer *ix, const char *const *dirs, size_t ndirs, qr_index_result *out);
 
 /*
  * Adds or replaces the given in-memory documents (paths distinct) and
  * commits; other documents are kept. size is the text's length, mtime 0.
  * A document whose content hash equals the indexed one is unchanged.
  */
-int qr_indexer_add_docs(qr_index_result *out, qr_indexer *ix, const qr_mem_doc *docs, size_t n);
+int qr_indexer_add_docs(qr_indexer *ix, const qr_mem_doc *docs, size_t n, qr_index_result *out);
 
 /*
  * Merges every segment into one (dropping deleted documents) and commits;
  * does nothing when the index is already one segment without deletions.
  */
-int qr_indexer_merge_all(qr_index_result *out, qr_indexer *ix);
+int qr_indexer_merge_all(qr_indexer *ix, qr_index_result *out);
 
 /* The message of the last failure ("" if none); valid until the next call or close. */
 const char *qr_indexer_error(const qr_indexer *ix);

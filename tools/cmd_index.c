@@ -249,7 +249,7 @@ int qr_cmd_index(int argc, char **argv)
         goto out_dir;
     }
     qr_index_result res;
-    rc = qr_indexer_run(&res, ix, dirs, ndirs);
+    rc = qr_indexer_run(ix, dirs, ndirs, &res);
     if (o.progress) {
         fputs("\r\033[K", stderr);
         fflush(stderr);

@@ -307,7 +307,7 @@ Test(indexer, add_docs_replaces_by_content_and_keeps_others)
     qr_indexer *ix;
     cr_assert_eq(qr_indexer_open(&ix, d, NULL, NULL, 0), 0);
     qr_index_result r;
-    cr_assert_eq(qr_indexer_add_docs(&r, ix, three, 3), 0);
+    cr_assert_eq(qr_indexer_add_docs(ix, three, 3, &r), 0);
     cr_assert_eq(r.added, 3);
     cr_assert(r.committed);
     cr_assert_eq(r.docs, 3);
@@ -315,7 +315,7 @@ Test(indexer, add_docs_replaces_by_content_and_keeps_others)
     uint64_t g = generation(d);
 
     /* The same content: unchanged, no commit. */
-    cr_assert_eq(qr_indexer_add_docs(&r, ix, three, 2), 0);
+    cr_assert_eq(qr_indexer_add_docs(ix, three, 2, &r), 0);
     cr_assert_eq(r.unchanged, 2);
     cr_assert_eq(r.added + r.replaced + r.removed, 0);
     cr_assert(!r.committed);
@@ -324,7 +324,7 @@ Test(indexer, add_docs_replaces_by_content_and_keeps_others)
 
     /* New content for one path, one new path. */
     qr_mem_doc upd[] = {MEM_DOC("news/a.txt", "New title\nnew body"), MEM_DOC("other/x.txt", "X")};
-    cr_assert_eq(qr_indexer_add_docs(&r, ix, upd, 2), 0);
+    cr_assert_eq(qr_indexer_add_docs(ix, upd, 2, &r), 0);
     cr_assert_eq(r.replaced, 1);
     cr_assert_eq(r.added, 1);
     cr_assert_eq(r.docs, 4);
@@ -338,11 +338,11 @@ Test(indexer, add_docs_replaces_by_content_and_keeps_others)
 
     /* Bad input. */
     qr_mem_doc dup[] = {MEM_DOC("a", "x"), MEM_DOC("a", "y")};
-    cr_assert_eq(qr_indexer_add_docs(&r, ix, dup, 2), QR_EINVAL);
+    cr_assert_eq(qr_indexer_add_docs(ix, dup, 2, &r), QR_EINVAL);
     cr_assert(strstr(qr_indexer_error(ix), "two documents have the path a"));
     qr_index_result_free(&r);
     qr_mem_doc nopath[] = {MEM_DOC("", "x")};
-    cr_assert_eq(qr_indexer_add_docs(&r, ix, nopath, 1), QR_EINVAL);
+    cr_assert_eq(qr_indexer_add_docs(ix, nopath, 1, &r), QR_EINVAL);
     qr_index_result_free(&r);
     qr_indexer_close(ix);
     qr_dir_close(d);
@@ -417,7 +417,7 @@ Test(indexer, ram_budget_forces_flushes_and_merges_with_identical_results)
     qr_indexer *ix;
     cr_assert_eq(qr_indexer_open(&ix, d, &tiny, NULL, 0), 0);
     qr_index_result r;
-    cr_assert_eq(qr_indexer_add_docs(&r, ix, docs, n), 0);
+    cr_assert_eq(qr_indexer_add_docs(ix, docs, n, &r), 0);
     cr_assert_geq(r.flushes, 10, "flushes: %llu", (unsigned long long)r.flushes);
     cr_assert_geq(r.merges, 3, "merges: %llu", (unsigned long long)r.merges);
     /* At most factor - 1 segments per tier, and tiers are log_3(n). */
@@ -430,7 +430,7 @@ Test(indexer, ram_budget_forces_flushes_and_merges_with_identical_results)
     assert_no_garbage(d);
 
     /* Forced merge to one segment: still identical. */
-    cr_assert_eq(qr_indexer_merge_all(&r, ix), 0);
+    cr_assert_eq(qr_indexer_merge_all(ix, &r), 0);
     cr_assert(r.committed);
     cr_assert_eq(r.segments, 1);
     qr_index_result_free(&r);
@@ -440,7 +440,7 @@ Test(indexer, ram_budget_forces_flushes_and_merges_with_identical_results)
     free(got);
     assert_no_garbage(d);
     /* Nothing left to merge. */
-    cr_assert_eq(qr_indexer_merge_all(&r, ix), 0);
+    cr_assert_eq(qr_indexer_merge_all(ix, &r), 0);
     cr_assert(!r.committed);
     qr_index_result_free(&r);
     qr_indexer_close(ix);
@@ -460,13 +460,13 @@ Test(indexer, deletions_are_merged_away)
     qr_indexer *ix;
     cr_assert_eq(qr_indexer_open(&ix, d, &o, NULL, 0), 0);
     qr_index_result r;
-    cr_assert_eq(qr_indexer_add_docs(&r, ix, docs, n), 0);
+    cr_assert_eq(qr_indexer_add_docs(ix, docs, n, &r), 0);
     qr_index_result_free(&r);
     cr_assert_gt(nsegs(d), 1);
     /* Replace every other document: old versions deleted in place. */
     for (size_t i = 0; i < n; i += 2)
         docs[i].len /= 2;
-    cr_assert_eq(qr_indexer_add_docs(&r, ix, docs, n), 0);
+    cr_assert_eq(qr_indexer_add_docs(ix, docs, n, &r), 0);
     cr_assert_eq(r.replaced + r.unchanged, n);
     cr_assert_gt(r.replaced, n / 3);
     qr_index_result_free(&r);
@@ -478,7 +478,7 @@ Test(indexer, deletions_are_merged_away)
     qr_manifest_free(&m);
     cr_assert_gt(deleted, 0);
     char *before = dump(d);
-    cr_assert_eq(qr_indexer_merge_all(&r, ix), 0);
+    cr_assert_eq(qr_indexer_merge_all(ix, &r), 0);
     qr_index_result_free(&r);
     cr_assert_eq(qr_manifest_load(&m, d), 0);
     cr_assert_eq(m.nsegs, 1);
@@ -701,7 +701,7 @@ static void fault_at_every_call(qr_fault_op op, int code)
         calls_before = qr_dir_fault_calls(d, op);
         qr_dir_fault_arm(d, op, nth, code);
         qr_index_result r;
-        int rc = qr_indexer_add_docs(&r, ix, docs, n);
+        int rc = qr_indexer_add_docs(ix, docs, n, &r);
         qr_dir_fault_arm(d, op, -1, 0);
         for (size_t i = 0; i < n / 2; i += 3)
             docs[i].len++;
@@ -767,7 +767,7 @@ Test(indexer, allocation_failures_leave_the_last_commit)
         cr_assert_eq(qr_indexer_open(&ix, d, &o, NULL, 0), 0);
         qr_index_result r;
         qr_alloc_fail_after(k);
-        int rc = qr_indexer_add_docs(&r, ix, docs, n);
+        int rc = qr_indexer_add_docs(ix, docs, n, &r);
         long failed = qr_alloc_failures();
         qr_alloc_fail_after(-1);
         qr_index_result_free(&r);
@@ -862,7 +862,7 @@ static int run_dirs(const char *index, const char *const *dirs, size_t n, const 
     char err[256];
     int rc = qr_indexer_open(&ix, d, o, err, sizeof err);
     cr_assert_eq(rc, 0, "%s", err);
-    rc = qr_indexer_run(r, ix, dirs, n);
+    rc = qr_indexer_run(ix, dirs, n, r);
     qr_indexer_close(ix);
     qr_dir_close(d);
     return rc;
@@ -1042,20 +1042,20 @@ Test(indexer, run_argument_errors)
     cr_assert_eq(qr_indexer_open(&ix, d, NULL, NULL, 0), 0);
     qr_index_result r;
     const char *missing[] = {"/nonexistent/quarry/dir"};
-    cr_assert_eq(qr_indexer_run(&r, ix, missing, 1), QR_ENOTFOUND);
+    cr_assert_eq(qr_indexer_run(ix, missing, 1, &r), QR_ENOTFOUND);
     cr_assert(strstr(qr_indexer_error(ix), "/nonexistent/quarry/dir"));
     char file[400];
     snprintf(file, sizeof file, "%s/f.txt", t.root);
     write_str(t.root, "f.txt", "x");
     const char *notdir[] = {file};
-    cr_assert_eq(qr_indexer_run(&r, ix, notdir, 1), QR_EINVAL);
+    cr_assert_eq(qr_indexer_run(ix, notdir, 1, &r), QR_EINVAL);
     char a[400], b[400];
     snprintf(a, sizeof a, "%s/x/same", t.root);
     snprintf(b, sizeof b, "%s/y/same/", t.root);
     write_str(a, "1.txt", "1");
     write_str(b, "2.txt", "2");
     const char *same[] = {a, b};
-    cr_assert_eq(qr_indexer_run(&r, ix, same, 2), QR_EINVAL);
+    cr_assert_eq(qr_indexer_run(ix, same, 2, &r), QR_EINVAL);
     cr_assert(strstr(qr_indexer_error(ix), "base name"), "%s", qr_indexer_error(ix));
     qr_indexer_close(ix);
     qr_dir_close(d);
@@ -1272,7 +1272,7 @@ Test(indexer, corrupt_segments_are_never_merged_nor_crash)
                 int rc = qr_indexer_open(&ix, d, NULL, NULL, 0);
                 if (rc == 0) {
                     qr_index_result r;
-                    rc = qr_indexer_merge_all(&r, ix);
+                    rc = qr_indexer_merge_all(ix, &r);
                     qr_index_result_free(&r);
                     if (rc) {
                         cr_assert(qr_indexer_error(ix)[0]);
@@ -1348,7 +1348,7 @@ Test(indexer, merge_all_failures_leave_the_last_commit)
             cr_assert_eq(qr_indexer_open(&ix, d, NULL, NULL, 0), 0);
             qr_dir_fault_arm(d, ops[k], nth, QR_EIO);
             qr_index_result r;
-            int rc = qr_indexer_merge_all(&r, ix);
+            int rc = qr_indexer_merge_all(ix, &r);
             qr_dir_fault_arm(d, ops[k], -1, 0);
             qr_index_result_free(&r);
             qr_indexer_close(ix);
@@ -1415,7 +1415,7 @@ Test(walk, deep_trees_and_long_names)
     qr_indexer *ix;
     cr_assert_eq(qr_indexer_open(&ix, d, NULL, NULL, 0), 0);
     qr_index_result r;
-    cr_assert_neq(qr_indexer_run(&r, ix, bad, 1), 0);
+    cr_assert_neq(qr_indexer_run(ix, bad, 1, &r), 0);
     cr_assert(strstr(qr_indexer_error(ix), "xxxx"), "%s", qr_indexer_error(ix));
     qr_indexer_close(ix);
     qr_dir_close(d);
@@ -1449,7 +1449,7 @@ Test(indexer, allocation_failures_in_a_directory_run)
         int rc = qr_indexer_open(&ix, d, &o, NULL, 0);
         qr_index_result r = {0};
         if (!rc) {
-            rc = qr_indexer_run(&r, ix, roots, 1);
+            rc = qr_indexer_run(ix, roots, 1, &r);
             qr_index_result_free(&r);
         }
         long failed = qr_alloc_failures();
@@ -1516,7 +1516,7 @@ Test(indexer, deletion_file_failures_leave_the_last_commit)
         long nth;
         for (nth = 0; nth < 64; nth++) {
             qr_dir_fault_arm(d, ops[k], nth, QR_ENOSPC);
-            rc = qr_indexer_add_docs(&r, ix, docs + 3, 1);
+            rc = qr_indexer_add_docs(ix, docs + 3, 1, &r);
             qr_dir_fault_arm(d, ops[k], -1, 0);
             bool committed = r.committed;
             qr_index_result_free(&r);
