@@ -47,6 +47,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#define XXH_INLINE_ALL /* the hash of a short term is a few instructions: inline it */
 #include <xxhash.h>
 
 #include "storage/alloc.h"
