@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "index/indexer.h"
+#include "index/stats.h"
 #include "index/merger.h"
 #include "index/walk.h"
 #include "storage/alloc.h"
