@@ -25,6 +25,9 @@
  * removals, a binary file), and merge_all over segments with deletions.
  * The sweep of writes also checks that ENOSPC struck both in the middle of
  * a segment file and in the middle of the manifest.
+ *
+ * Last, the file system changing under a run: files replaced by a FIFO or
+ * a symlink, deleted, truncated or grown between the walk and the read.
  */
 #include <criterion/criterion.h>
 #include <stdarg.h>
@@ -35,6 +38,7 @@
 #include <unistd.h>
 
 #include "index/indexer.h"
+#include "index/walk.h"
 #include "query/parser.h"
 #include "query/searcher.h"
 #include "storage/alloc.h"
@@ -581,4 +585,83 @@ Test(faults, every_allocation_of_merge_all)
     struct tally t = {0};
     sweep_alloc(&scenarios[2], &t);
     cr_assert_gt(t.failures, 20);
+}
+
+/* ---- files that change between the walk and the read ---- */
+
+static void write_text(const char *dir, const char *name, const char *text)
+{
+    char path[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f, "%s", path);
+    fputs(text, f);
+    cr_assert_eq(fclose(f), 0);
+}
+
+/*
+ * The walk only stats; a worker opens the file later. Whatever happened in
+ * between, the read returns at once with the file's content or a reason to
+ * skip it. (Regression test: a file replaced by a FIFO blocked the run in
+ * open() for ever.)
+ */
+Test(faults, files_changed_between_the_walk_and_the_read, .timeout = 120)
+{
+    char dir[128];
+    snprintf(dir, sizeof dir, "%s/race", tree_root);
+    cr_assert_eq(mkdir(dir, 0777), 0);
+    const char *names[] = {"fifo.txt", "gone.txt", "link.txt", "longer.txt", "shorter.txt"};
+    for (size_t i = 0; i < 5; i++)
+        write_text(dir, names[i], "A title\nsome words in the body\n");
+    qr_walk w;
+    const char *roots[] = {dir};
+    cr_assert_eq(qr_walk_run(&w, roots, 1, 1 << 20, 0, 0, NULL), 0);
+    cr_assert_eq(w.nfiles, 5);
+
+    char path[256];
+    snprintf(path, sizeof path, "%s/fifo.txt", dir);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(mkfifo(path, 0644), 0);
+    snprintf(path, sizeof path, "%s/gone.txt", dir);
+    cr_assert_eq(unlink(path), 0);
+    snprintf(path, sizeof path, "%s/link.txt", dir);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(symlink("longer.txt", path), 0);
+    write_text(dir, "longer.txt", "A title\nsome words in the body, and more words\n");
+    write_text(dir, "shorter.txt", "Short\n");
+
+    const int want[] = {QR_SKIP_CHANGED, QR_SKIP_VANISHED, QR_SKIP_CHANGED, -1, -1};
+    const char *text[] = {NULL, NULL, NULL, "A title\nsome words in the body, and more words\n",
+                          "Short\n"};
+    qr_buf fs = {0}, content = {0};
+    for (size_t i = 0; i < w.nfiles; i++) {
+        cr_assert_eq(qr_walk_fs_path(&w, &w.files[i], &fs), 0);
+        uint64_t size = 0;
+        int64_t mtime = 0;
+        int skip;
+        cr_assert_eq(qr_walk_read_file((const char *)fs.p, 1 << 20, &content, &size, &mtime, &skip),
+                     0);
+        cr_assert_eq(skip, want[i], "%s: skip %d, want %d", w.files[i].path, skip, want[i]);
+        if (skip < 0) {
+            cr_assert_eq(size, strlen(text[i]));
+            cr_assert(content.n == size && !memcmp(content.p, text[i], size), "%s",
+                      w.files[i].path);
+        }
+    }
+    qr_buf_free(&fs);
+    qr_buf_free(&content);
+    qr_walk_free(&w);
+
+    /* A whole run over the directory as it is now: the FIFO and the symlink are named. */
+    qr_dir *d;
+    cr_assert_eq(qr_dir_open_memory(&d), 0);
+    qr_indexer *ix;
+    cr_assert_eq(qr_indexer_open(&ix, d, NULL, NULL, 0), 0);
+    qr_index_result r;
+    cr_assert_eq(qr_indexer_run(ix, roots, 1, &r), 0, "%s", qr_indexer_error(ix));
+    cr_assert_eq(r.added, 2);
+    cr_assert_eq(r.skipped[QR_SKIP_NOT_REGULAR], 2);
+    qr_index_result_free(&r);
+    qr_indexer_close(ix);
+    qr_dir_close(d);
 }
