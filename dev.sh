@@ -5,6 +5,7 @@
 #   ./dev.sh demo    index the bundled sample articles and run example searches
 #   ./dev.sh test    build and run the whole test suite (what CI runs)
 #   ./dev.sh sanitize  the same suite built with ASan and UBSan (build-asan/)
+#   ./dev.sh fuzz    libFuzzer targets, FUZZ_SECONDS (60) each (build-fuzz/, clang)
 #   ./dev.sh build   just install dependencies, configure and build
 #   ./dev.sh deps    just install the missing Debian packages
 #
@@ -17,6 +18,9 @@ BUILD=${BUILD:-build}
 # tests, zstd to unpack the shared corpora, python3 for the test summary.
 PACKAGES="gcc libc6-dev pkg-config meson ninja-build python3 zstd \
 libzstd-dev libxxhash-dev libstemmer-dev libutf8proc-dev libjansson-dev libcriterion-dev"
+# For `./dev.sh fuzz` only: clang, its runtime libraries (libclang_rt.fuzzer and the
+# sanitizers: libclang-rt-14-dev on Debian 12) and llvm-symbolizer for stack traces.
+FUZZ_PACKAGES="clang libclang-rt-14-dev llvm"
 
 deps() {
     missing=""
@@ -100,8 +104,13 @@ sanitize)
     fi
     exit $status
     ;;
+fuzz)
+    PACKAGES="$PACKAGES $FUZZ_PACKAGES"
+    deps
+    exec sh tests/fuzz/run.sh
+    ;;
 *)
-    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

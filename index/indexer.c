@@ -103,7 +103,7 @@ static bool ascii_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r';
 }
 
-void qr_split_title(const char *text, size_t len, qr_slice *out_title, qr_slice *out_body)
+void qr_split_title(qr_slice *out_title, qr_slice *out_body, const char *text, size_t len)
 {
     size_t i = 0;
     while (i < len) {
@@ -474,7 +474,7 @@ static int merge_fresh_group(struct run *r, const uint64_t *ids, size_t n, qr_se
         src[i].del = NULL;
     }
     uint64_t id = atomic_fetch_add(&r->next_id, 1);
-    rc = qr_merge_segments(dir, id, src, n, out);
+    rc = qr_merge_segments(out, dir, id, src, n);
 out:
     if (segs)
         for (size_t i = 0; i < n; i++)
@@ -506,7 +506,7 @@ static int merge_fresh(struct run *r)
             map[n++] = i;
         }
         /* The merging worker's builder is empty: its share of the budget is free. */
-        k = qr_merge_pick(cand, n, r->ix->opt.merge_factor, r->limit, pick);
+        k = qr_merge_pick(pick, cand, n, r->ix->opt.merge_factor, r->limit);
         for (size_t j = 0; j < k; j++) {
             r->fresh[map[pick[j]]].busy = true;
             ids[j] = r->fresh[map[pick[j]]].info.id;
@@ -620,7 +620,7 @@ static int index_doc(struct worker *w, const char *path, const char *text, size_
     if ((rc = qr_pbuilder_begin_doc(w->pb, NULL)))
         goto fail;
     qr_slice title, body;
-    qr_split_title(text, len, &title, &body);
+    qr_split_title(&title, &body, text, len);
     uint32_t tp = 0, bp = 0;
     if ((rc = qr_analyze(w->an, (const char *)title.p, title.n, 0, 0, on_token, w->pb, &tp)) ||
         (rc = qr_analyze(w->an, (const char *)body.p, body.n, tp, 0, on_token, w->pb, &bp)) ||
@@ -664,9 +664,9 @@ static int process(struct worker *w, struct item *it)
     int64_t mtime = 0;
     if (it->file) {
         int skip, rc;
-        if ((rc = qr_walk_fs_path(r->walk, it->file, &w->fspath)) ||
-            (rc = qr_walk_read_file((const char *)w->fspath.p, r->ix->opt.max_file_size, &w->file,
-                                    &size, &mtime, &skip))) {
+        if ((rc = qr_walk_fs_path(&w->fspath, r->walk, it->file)) ||
+            (rc = qr_walk_read_file(&w->file, &size, &mtime, &skip, (const char *)w->fspath.p,
+                                    r->ix->opt.max_file_size))) {
             run_fail(r, rc, "cannot read %s: %s", it->path, qr_strerror(rc));
             return rc;
         }
@@ -924,7 +924,7 @@ static int finish_run(struct run *r, struct cand **pc, size_t *pn, qr_index_resu
             mc[i].cost = c[i].cost;
         }
         /* The workers are done: the whole budget is free. */
-        size_t g = qr_merge_pick(mc, n, ix->opt.merge_factor, ix->opt.ram_bytes, pick);
+        size_t g = qr_merge_pick(pick, mc, n, ix->opt.merge_factor, ix->opt.ram_bytes);
         if (!g)
             break;
         /* Sources are opened with their checksums verified: never copy corruption. */
@@ -941,7 +941,7 @@ static int finish_run(struct run *r, struct cand **pc, size_t *pn, qr_index_resu
         }
         uint64_t id = atomic_fetch_add(&r->next_id, 1);
         qr_segment_info info;
-        rc = qr_merge_segments(dir, id, src, g, &info);
+        rc = qr_merge_segments(&info, dir, id, src, g);
         for (size_t j = 0; j < g; j++) {
             qr_segment_close(opened[j]);
             opened[j] = NULL;
@@ -1337,7 +1337,7 @@ int qr_indexer_merge_all(qr_indexer *ix, qr_index_result *out)
     }
     uint64_t id = ix->man.next_id;
     qr_segment_info info;
-    if ((rc = qr_merge_segments(ix->dir, id, src, ix->nold, &info))) {
+    if ((rc = qr_merge_segments(&info, ix->dir, id, src, ix->nold))) {
         set_err(ix, "cannot merge segments: %s", qr_strerror(rc));
         goto out;
     }
@@ -1466,7 +1466,7 @@ out:
 }
 
 /* One attempt of qr_index_stats_read; *out_missing when a file the manifest names is missing. */
-static int stats_once(qr_dir *dir, qr_index_stats *out, bool *out_missing)
+static int stats_once(qr_index_stats *out, qr_dir *dir, bool *out_missing)
 {
     memset(out, 0, sizeof *out);
     qr_manifest m;
@@ -1509,7 +1509,7 @@ static int stats_once(qr_dir *dir, qr_index_stats *out, bool *out_missing)
         if ((rc = doc_stream_split(segs[i], &split)))
             goto out;
     }
-    if ((rc = qr_merge_count_terms((const qr_segment *const *)segs, m.nsegs, &out->terms)))
+    if ((rc = qr_merge_count_terms(&out->terms, (const qr_segment *const *)segs, m.nsegs)))
         goto out;
     qr_manifest_file_name(name, m.generation);
     if ((rc = qr_dir_size(dir, name, &out->manifest_bytes))) {
@@ -1538,11 +1538,11 @@ out:
     return rc;
 }
 
-int qr_index_stats_read(qr_dir *dir, qr_index_stats *out)
+int qr_index_stats_read(qr_index_stats *out, qr_dir *dir)
 {
     for (int attempt = 0;; attempt++) {
         bool missing = false;
-        int rc = stats_once(dir, out, &missing);
+        int rc = stats_once(out, dir, &missing);
         if (!missing)
             return rc;
         /*

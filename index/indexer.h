@@ -158,7 +158,7 @@ int qr_index_build_docs(qr_dir *dir, const qr_index_options *opt, const qr_mem_d
  * Splits a document into title and body (borrowed from text; see above).
  * An empty or blank document has an empty title and body.
  */
-void qr_split_title(const char *text, size_t len, qr_slice *out_title, qr_slice *out_body);
+void qr_split_title(qr_slice *out_title, qr_slice *out_body, const char *text, size_t len);
 
 /* ---- statistics (quarry stats) ---- */
 
@@ -186,6 +186,6 @@ typedef struct qr_index_stats {
  * Reads the statistics of the last commit of dir (no lock taken). Returns
  * 0, QR_ENOTFOUND (no index), QR_ECORRUPT, QR_EVERSION, QR_ENOMEM or QR_EIO.
  */
-int qr_index_stats_read(qr_dir *dir, qr_index_stats *out);
+int qr_index_stats_read(qr_index_stats *out, qr_dir *dir);
 
 #endif

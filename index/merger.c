@@ -94,8 +94,8 @@ static unsigned tier_of(uint64_t cost, unsigned factor)
     return t;
 }
 
-size_t qr_merge_pick(const qr_merge_cand *c, size_t n, unsigned factor, uint64_t max_cost,
-                     size_t *out)
+size_t qr_merge_pick(size_t *out, const qr_merge_cand *c, size_t n, unsigned factor,
+                     uint64_t max_cost)
 {
     if (factor < 2)
         factor = QR_MERGE_FACTOR;
@@ -348,8 +348,8 @@ out:
     return rc;
 }
 
-int qr_merge_segments(qr_dir *dir, uint64_t id, const qr_merge_src *src, size_t n,
-                      qr_segment_info *out)
+int qr_merge_segments(qr_segment_info *out, qr_dir *dir, uint64_t id, const qr_merge_src *src,
+                      size_t n)
 {
     memset(out, 0, sizeof *out);
     int rc = QR_OK;
@@ -424,7 +424,7 @@ out:
     return rc;
 }
 
-int qr_merge_count_terms(const qr_segment *const *segs, size_t n, uint64_t *out)
+int qr_merge_count_terms(uint64_t *out, const qr_segment *const *segs, size_t n)
 {
     *out = 0;
     int rc = QR_OK;

@@ -57,8 +57,8 @@ uint64_t qr_merge_cost(const uint64_t bytes[QR_SEG_FILE_COUNT]);
  * limit). Segments with no live document are never picked (the caller
  * drops them).
  */
-size_t qr_merge_pick(const qr_merge_cand *c, size_t n, unsigned factor, uint64_t max_cost,
-                     size_t *out);
+size_t qr_merge_pick(size_t *out, const qr_merge_cand *c, size_t n, unsigned factor,
+                     uint64_t max_cost);
 
 /* A merge source: an open segment and its deletions (NULL: none). */
 typedef struct qr_merge_src {
@@ -74,13 +74,13 @@ typedef struct qr_merge_src {
  * remains. Returns 0, QR_EINVAL (the same path live in two sources),
  * QR_ECORRUPT, QR_ENOMEM, or an I/O error of dir.
  */
-int qr_merge_segments(qr_dir *dir, uint64_t id, const qr_merge_src *src, size_t n,
-                      qr_segment_info *out);
+int qr_merge_segments(qr_segment_info *out, qr_dir *dir, uint64_t id, const qr_merge_src *src,
+                      size_t n);
 
 /*
  * Counts the distinct terms over several segments (a k-way merge of their
  * dictionaries). Returns 0, QR_ECORRUPT or QR_ENOMEM.
  */
-int qr_merge_count_terms(const qr_segment *const *segs, size_t n, uint64_t *out);
+int qr_merge_count_terms(uint64_t *out, const qr_segment *const *segs, size_t n);
 
 #endif

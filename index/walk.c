@@ -419,7 +419,7 @@ const qr_walk_file *qr_walk_find(const qr_walk *w, const char *path, size_t len)
     return NULL;
 }
 
-int qr_walk_fs_path(const qr_walk *w, const qr_walk_file *f, qr_buf *buf)
+int qr_walk_fs_path(qr_buf *buf, const qr_walk *w, const qr_walk_file *f)
 {
     const char *root = w->roots[f->root];
     size_t n = strlen(root);
@@ -445,8 +445,8 @@ static int64_t mtime_of(const struct stat *st)
     return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-int qr_walk_read_file(const char *fs_path, uint64_t max_size, qr_buf *buf, uint64_t *out_size,
-                      int64_t *out_mtime_ns, int *out_skip)
+int qr_walk_read_file(qr_buf *buf, uint64_t *out_size, int64_t *out_mtime_ns, int *out_skip,
+                      const char *fs_path, uint64_t max_size)
 {
     *out_skip = -1;
     qr_buf_reset(buf);

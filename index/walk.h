@@ -103,14 +103,14 @@ void qr_walk_free(qr_walk *w);
 /* Binary-search a document path; the file or NULL. */
 const qr_walk_file *qr_walk_find(const qr_walk *w, const char *path, size_t len);
 
-/* Writes the file system path of f ("<root>/<relative>") into buf; 0 or QR_ENOMEM. */
-int qr_walk_fs_path(const qr_walk *w, const qr_walk_file *f, qr_buf *buf);
+/* Writes the file system path of f ("<root>/<relative>") into out; 0 or QR_ENOMEM. */
+int qr_walk_fs_path(qr_buf *out, const qr_walk *w, const qr_walk_file *f);
 
 /* True when bytes[0..min(n, QR_BINARY_PROBE)) holds a NUL. */
 bool qr_is_binary(const void *bytes, size_t n);
 
 /*
- * Reads a regular file whole into buf (replacing its contents), without
+ * Reads a regular file whole into out (replacing its contents), without
  * following a symlink, and checks that it did not change while it was read
  * (size and mtime before and after, and the byte count). *out_size and
  * *out_mtime_ns receive what fstat said, which may differ from the walk's if
@@ -119,7 +119,7 @@ bool qr_is_binary(const void *bytes, size_t n);
  * be skipped (vanished, unreadable, changed, too big, or binary); or
  * QR_ENOMEM.
  */
-int qr_walk_read_file(const char *fs_path, uint64_t max_size, qr_buf *buf, uint64_t *out_size,
-                      int64_t *out_mtime_ns, int *out_skip);
+int qr_walk_read_file(qr_buf *out, uint64_t *out_size, int64_t *out_mtime_ns, int *out_skip,
+                      const char *fs_path, uint64_t max_size);
 
 #endif

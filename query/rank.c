@@ -396,7 +396,7 @@ static int feed(qr_rank_scratch *f, struct src *src, enum feed_mode mode, uint32
                 bb = qr_bm25_bound(src->idf, bm.max_tf, bm.min_dl, ctx->avgdl);
             if (dense < 0 && (rc = reserve_entries(f, m)))
                 return rc;
-            struct entry *e = f->e + f->ne;
+            struct entry *e = f->e ? f->e + f->ne : NULL; /* no entries on the dense path */
             uint32_t *tfk = dense >= 0 ? f->tfk + (size_t)dense * f->wcap : NULL;
             uint8_t kbit = dense >= 0 ? (uint8_t)(1u << dense) : 0;
             for (uint32_t i = 0; i < m; i++) {

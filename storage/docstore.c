@@ -145,7 +145,9 @@ int qr_docstore_add(qr_docstore_writer *w, const qr_doc_in *doc)
     if (w->docs > 0) {
         uint32_t ps = w->docs > 1 ? w->path_end[w->docs - 2] : 0;
         uint32_t pe = w->path_end[w->docs - 1];
-        if (cmp_bytes(w->paths.p + ps, pe - ps, (const uint8_t *)doc->path, doc->path_len) >= 0)
+        /* only empty paths so far: paths.p is still NULL, and NULL + 0 is undefined */
+        const uint8_t *prev = w->paths.p ? w->paths.p + ps : NULL;
+        if (cmp_bytes(prev, pe - ps, (const uint8_t *)doc->path, doc->path_len) >= 0)
             return QR_EINVAL; /* paths must be strictly increasing */
     }
     /* 20 bytes: room for the two length varints inside a block of at most QR_STORE_MAX_RAW. */

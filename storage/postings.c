@@ -146,7 +146,8 @@ static void pending_bound(const qr_postings_writer *w, uint32_t *max_tf, uint32_
 static void put_packed(qr_postings_writer *w, unsigned width)
 {
     size_t bytes = qr_bitpack_bytes(width);
-    if (qr_buf_reserve(&w->blocks, bytes))
+    /* width 0 packs to nothing, and blocks.p may still be NULL: NULL + 0 is undefined */
+    if (bytes == 0 || qr_buf_reserve(&w->blocks, bytes))
         return;
     qr_bitpack128(w->blocks.p + w->blocks.n, w->tmp, width);
     w->blocks.n += bytes;

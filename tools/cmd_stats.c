@@ -140,7 +140,7 @@ int qr_cmd_stats(int argc, char **argv)
         return QR_EXIT_INDEX;
     }
     qr_index_stats s;
-    rc = qr_index_stats_read(dir, &s);
+    rc = qr_index_stats_read(&s, dir);
     qr_dir_close(dir);
     if (rc) {
         if (rc == QR_ENOTFOUND)

@@ -24,6 +24,7 @@ static const struct command commands[] = {
     {"search", qr_cmd_search, "search an index: ranked hits with snippets, or a count"},
     {"analyze", qr_cmd_analyze, "print the tokens quarry makes of a text"},
     {"stats", qr_cmd_stats, "print what an index holds"},
+    {"check", qr_cmd_check, "verify every file of an index; exit 0 only when sound"},
 };
 
 void qr_die_msg(const char *fmt, ...)

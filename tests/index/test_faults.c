@@ -635,11 +635,11 @@ Test(faults, files_changed_between_the_walk_and_the_read, .timeout = 120)
                           "Short\n"};
     qr_buf fs = {0}, content = {0};
     for (size_t i = 0; i < w.nfiles; i++) {
-        cr_assert_eq(qr_walk_fs_path(&w, &w.files[i], &fs), 0);
+        cr_assert_eq(qr_walk_fs_path(&fs, &w, &w.files[i]), 0);
         uint64_t size = 0;
         int64_t mtime = 0;
         int skip;
-        cr_assert_eq(qr_walk_read_file((const char *)fs.p, 1 << 20, &content, &size, &mtime, &skip),
+        cr_assert_eq(qr_walk_read_file(&content, &size, &mtime, &skip, (const char *)fs.p, 1 << 20),
                      0);
         cr_assert_eq(skip, want[i], "%s: skip %d, want %d", w.files[i].path, skip, want[i]);
         if (skip < 0) {

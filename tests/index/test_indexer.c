@@ -238,7 +238,7 @@ static qr_dir *memdir(void)
 static void split(const char *text, const char *title, const char *body)
 {
     qr_slice t, b;
-    qr_split_title(text, strlen(text), &t, &b);
+    qr_split_title(&t, &b, text, strlen(text));
     cr_assert(t.n == strlen(title) && !memcmp(t.p, title, t.n), "title of [%s]: [%.*s]", text,
               (int)t.n, t.p);
     cr_assert(b.n == strlen(body) && !memcmp(b.p, body, b.n), "body of [%s]: [%.*s]", text,
@@ -493,7 +493,7 @@ Test(indexer, deletions_are_merged_away)
 
     /* Statistics agree with the dump. */
     qr_index_stats st;
-    cr_assert_eq(qr_index_stats_read(d, &st), 0);
+    cr_assert_eq(qr_index_stats_read(&st, d), 0);
     cr_assert_eq(st.docs, n);
     cr_assert_eq(st.deleted, 0);
     cr_assert_eq(st.segments, 1);
@@ -529,7 +529,7 @@ Test(indexer, stats_count_distinct_terms_over_segments)
     cr_assert_eq(qr_index_build_docs(d, NULL, a, 1), 0);
     cr_assert_eq(qr_index_build_docs(d, NULL, b, 1), 0);
     qr_index_stats st;
-    cr_assert_eq(qr_index_stats_read(d, &st), 0);
+    cr_assert_eq(qr_index_stats_read(&st, d), 0);
     cr_assert_eq(st.segments, 2);
     cr_assert_eq(st.terms, 3, "apple, banana, cherri");
     cr_assert_eq(st.postings, 4);
@@ -537,7 +537,7 @@ Test(indexer, stats_count_distinct_terms_over_segments)
     cr_assert_eq(st.generation, 2);
     qr_dir_close(d);
     qr_dir *e = memdir();
-    cr_assert_eq(qr_index_stats_read(e, &st), QR_ENOTFOUND);
+    cr_assert_eq(qr_index_stats_read(&st, e), QR_ENOTFOUND);
     qr_dir_close(e);
 }
 
@@ -550,40 +550,40 @@ Test(merger, policy_is_tiered_by_cost_and_bounded_by_memory)
     /* Seven small segments at factor 8: content. */
     for (int i = 0; i < 7; i++)
         c[i] = (qr_merge_cand){10, 0, 100 << 10};
-    cr_assert_eq(qr_merge_pick(c, 7, 8, 0, out), 0);
+    cr_assert_eq(qr_merge_pick(out, c, 7, 8, 0), 0);
     /* Eight: merge them all. */
     c[7] = (qr_merge_cand){10, 0, 50 << 10};
-    cr_assert_eq(qr_merge_pick(c, 8, 8, 0, out), 8);
+    cr_assert_eq(qr_merge_pick(out, c, 8, 8, 0), 8);
     for (size_t i = 0; i < 8; i++)
         cr_assert_eq(out[i], i, "indices come in increasing order");
     /* A large one (tier 2) stays out of the small tier's merge. */
     c[8] = (qr_merge_cand){1000, 0, 500ull << 20};
-    size_t k = qr_merge_pick(c, 9, 8, 0, out);
+    size_t k = qr_merge_pick(out, c, 9, 8, 0);
     cr_assert_eq(k, 8);
     for (size_t i = 0; i < k; i++)
         cr_assert_neq(out[i], 8);
     /* A memory bound merges the cheapest that fit: 50 + 100 + 100 KiB. */
-    k = qr_merge_pick(c, 9, 8, 300 << 10, out);
+    k = qr_merge_pick(out, c, 9, 8, 300 << 10);
     cr_assert_eq(k, 3);
     cr_assert_eq(out[2], 7);
     /* ... and nothing when fewer than two fit. */
-    cr_assert_eq(qr_merge_pick(c, 9, 8, 120 << 10, out), 0);
+    cr_assert_eq(qr_merge_pick(out, c, 9, 8, 120 << 10), 0);
     /* Mostly deleted: rewritten alone, if it fits. */
     qr_merge_cand d[2] = {{100, 60, 1 << 20}, {100, 0, 1 << 20}};
-    cr_assert_eq(qr_merge_pick(d, 2, 8, 0, out), 1);
+    cr_assert_eq(qr_merge_pick(out, d, 2, 8, 0), 1);
     cr_assert_eq(out[0], 0);
-    cr_assert_eq(qr_merge_pick(d, 2, 8, 1 << 19, out), 0);
+    cr_assert_eq(qr_merge_pick(out, d, 2, 8, 1 << 19), 0);
     /* Fully deleted ones are never picked (the caller drops them). */
     qr_merge_cand e[3] = {{10, 10, 1}, {10, 10, 1}, {10, 10, 1}};
-    cr_assert_eq(qr_merge_pick(e, 3, 2, 0, out), 0);
+    cr_assert_eq(qr_merge_pick(out, e, 3, 2, 0), 0);
     /* factor < 2 means the default. */
-    cr_assert_eq(qr_merge_pick(c, 7, 0, 0, out), 0);
-    cr_assert_eq(qr_merge_pick(c, 8, 1, 0, out), 8);
+    cr_assert_eq(qr_merge_pick(out, c, 7, 0, 0), 0);
+    cr_assert_eq(qr_merge_pick(out, c, 8, 1, 0), 8);
     /* At most QR_MERGE_MAX_GROUP at once. */
     qr_merge_cand *many = calloc(100, sizeof *many);
     for (int i = 0; i < 100; i++)
         many[i] = (qr_merge_cand){1, 0, 1000 + (uint64_t)i};
-    cr_assert_eq(qr_merge_pick(many, 100, 8, 0, out), QR_MERGE_MAX_GROUP);
+    cr_assert_eq(qr_merge_pick(out, many, 100, 8, 0), QR_MERGE_MAX_GROUP);
     free(many);
     /* The cost: the stored text four times, every other file three times. */
     uint64_t bytes[QR_SEG_FILE_COUNT] = {0};
@@ -639,7 +639,7 @@ Test(indexer, language_is_recorded_and_checked)
     qr_index_options none = {.language = "none"};
     cr_assert_eq(qr_index_build_docs(e, &none, NULL, 0), 0);
     qr_index_stats st;
-    cr_assert_eq(qr_index_stats_read(e, &st), 0);
+    cr_assert_eq(qr_index_stats_read(&st, e), 0);
     cr_assert_str_eq(st.language, "none");
     cr_assert_eq(st.docs, 0);
     qr_dir_close(e);
@@ -672,7 +672,7 @@ Test(indexer, a_manifest_naming_a_missing_segment_is_corrupt)
     cr_assert_eq(qr_indexer_open(&ix, d, NULL, err, sizeof err), QR_ECORRUPT);
     cr_assert(strstr(err, "segment"), "%s", err);
     qr_index_stats st;
-    cr_assert_eq(qr_index_stats_read(d, &st), QR_ECORRUPT);
+    cr_assert_eq(qr_index_stats_read(&st, d), QR_ECORRUPT);
     qr_dir_close(d);
 }
 
@@ -1131,7 +1131,7 @@ Test(walk, order_is_bytewise_over_whole_paths)
     cr_assert_not_null(qr_walk_find(&w, "articles/a.c", 12));
     cr_assert_null(qr_walk_find(&w, "articles/a", 10));
     qr_buf p = {0};
-    cr_assert_eq(qr_walk_fs_path(&w, &w.files[3], &p), 0);
+    cr_assert_eq(qr_walk_fs_path(&p, &w, &w.files[3]), 0);
     char want_fs[400];
     snprintf(want_fs, sizeof want_fs, "%s/a/x", t.data);
     cr_assert_str_eq((char *)p.p, want_fs);
@@ -1153,24 +1153,24 @@ Test(walk, read_file_reports_skips)
     int64_t mtime;
     int skip;
     snprintf(path, sizeof path, "%s/ok.txt", t.data);
-    cr_assert_eq(qr_walk_read_file(path, 100, &b, &size, &mtime, &skip), 0);
+    cr_assert_eq(qr_walk_read_file(&b, &size, &mtime, &skip, path, 100), 0);
     cr_assert_eq(skip, -1);
     cr_assert_eq(size, 5);
     cr_assert(b.n == 5 && !memcmp(b.p, "hello", 5));
-    cr_assert_eq(qr_walk_read_file(path, 4, &b, &size, &mtime, &skip), 0);
+    cr_assert_eq(qr_walk_read_file(&b, &size, &mtime, &skip, path, 4), 0);
     cr_assert_eq(skip, QR_SKIP_TOO_BIG);
     snprintf(path, sizeof path, "%s/bin", t.data);
-    cr_assert_eq(qr_walk_read_file(path, 100, &b, &size, &mtime, &skip), 0);
+    cr_assert_eq(qr_walk_read_file(&b, &size, &mtime, &skip, path, 100), 0);
     cr_assert_eq(skip, QR_SKIP_BINARY);
     snprintf(path, sizeof path, "%s/gone", t.data);
-    cr_assert_eq(qr_walk_read_file(path, 100, &b, &size, &mtime, &skip), 0);
+    cr_assert_eq(qr_walk_read_file(&b, &size, &mtime, &skip, path, 100), 0);
     cr_assert_eq(skip, QR_SKIP_VANISHED);
     snprintf(path, sizeof path, "%s/lnk", t.data);
     cr_assert_eq(symlink("ok.txt", path), 0);
-    cr_assert_eq(qr_walk_read_file(path, 100, &b, &size, &mtime, &skip), 0);
+    cr_assert_eq(qr_walk_read_file(&b, &size, &mtime, &skip, path, 100), 0);
     cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a symlink is not followed");
     snprintf(path, sizeof path, "%s", t.data);
-    cr_assert_eq(qr_walk_read_file(path, 100, &b, &size, &mtime, &skip), 0);
+    cr_assert_eq(qr_walk_read_file(&b, &size, &mtime, &skip, path, 100), 0);
     cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a directory");
     cr_assert(qr_is_binary("a\0", 2));
     char probe[QR_BINARY_PROBE + 2];

@@ -169,7 +169,7 @@ static void *reader(void *arg)
             fail(sh, "open the directory: %s", qr_strerror(rc));
             break;
         }
-        rc = qr_index_stats_read(d, &st);
+        rc = qr_index_stats_read(&st, d);
         if (rc)
             fail(sh, "stats: %s", qr_strerror(rc));
         else if (st.docs != BATCH * st.generation)

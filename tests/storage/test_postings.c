@@ -259,6 +259,46 @@ Test(postings, roundtrip_block_boundaries)
     }
 }
 
+/*
+ * Regression (found by the clang UBSan fuzz build, tests/fuzz): a fresh
+ * writer whose first term opens with full blocks that pack at width 0 (dense
+ * docs, every tf 1) computed NULL + 0 for the empty block buffer, undefined
+ * behaviour that clang's -fsanitize=undefined reports (gcc's does not look).
+ */
+Test(postings, first_term_width_zero_blocks)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    qr_term_meta m;
+    static const uint32_t p0[] = {0};
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    qr_postings_begin(w);
+    for (uint32_t d = 0; d < 2 * QR_BLOCK + 1; d++)
+        cr_assert_eq(qr_postings_add(w, d, 1, 5, p0), 0);
+    cr_assert_eq(qr_postings_end(w, &m), 0);
+    qr_postings_stats st;
+    qr_postings_writer_stats(w, &st);
+    cr_assert_eq(st.postings, 2 * QR_BLOCK + 1);
+    qr_postings_iter it;
+    cr_assert_eq(qr_postings_iter_init(&it, (qr_slice){doc.p, doc.n}, (qr_slice){pos.p, pos.n}, &m),
+                 0);
+    for (uint32_t d = 0; d < 2 * QR_BLOCK + 1; d++) {
+        cr_assert_eq(it.doc, d);
+        cr_assert_eq(qr_postings_freq(&it), 1);
+        const uint32_t *p;
+        uint32_t n;
+        cr_assert_eq(qr_postings_positions(&it, &p, &n), 0);
+        cr_assert_eq(n, 1);
+        cr_assert_eq(p[0], 0);
+        cr_assert_eq(qr_postings_next(&it), 0);
+    }
+    cr_assert_eq(it.doc, QR_DOC_END);
+    qr_postings_iter_free(&it);
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
 Test(postings, roundtrip_10000)
 {
     roundtrip(10000, 1, GAPS_MIXED, 3, 1);

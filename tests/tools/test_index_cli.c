@@ -500,3 +500,32 @@ Test(index_cli, a_corrupt_segment_fails_the_run_and_keeps_the_commit)
     expect_line(out, "option '-i' needs a value");
     free(out);
 }
+
+/* The value of "key": N in a JSON text. */
+static unsigned long long json_num(const char *json, const char *key)
+{
+    char k[64];
+    snprintf(k, sizeof k, "\"%s\":", key);
+    const char *p = strstr(json, k);
+    cr_assert_not_null(p, "%s in %s", key, json);
+    return strtoull(p + strlen(k), NULL, 10);
+}
+
+Test(index_cli, a_tiny_ram_budget_gives_the_same_index_content)
+{
+    char *a, *b, *out, small[400];
+    snprintf(small, sizeof small, "%s/small.idx", tmp);
+    cr_assert_eq(quarry(&out, "index -q --threads 1 -i '%s' '%s'", idx, art), 0);
+    free(out);
+    cr_assert_eq(quarry(&out, "index --threads 2 --ram 1 -i '%s' '%s'", small, art), 0);
+    free(out);
+    cr_assert_eq(quarry(&a, "stats --json -i '%s'", idx), 0);
+    cr_assert_eq(quarry(&b, "stats --json -i '%s'", small), 0);
+    cr_assert_eq(json_num(a, "segments"), 1);
+    cr_assert_gt(json_num(b, "segments"), 1, "%s", b);
+    const char *keys[] = {"documents", "terms", "postings", "positions"};
+    for (size_t i = 0; i < 4; i++)
+        cr_assert_eq(json_num(a, keys[i]), json_num(b, keys[i]), "%s", keys[i]);
+    free(a);
+    free(b);
+}
