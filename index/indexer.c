@@ -1256,6 +1256,9 @@ out:
         uint64_t end = atomic_load(&r.next_id);
         for (uint64_t id = r.first_id; id < end; id++)
             remove_segment(ix->dir, id);
+        /* The run marked deletions in the loaded commit: the next run reloads it. */
+        unload(ix);
+        ix->stale = true;
     }
     res->index_bytes = index_size(ix->dir);
     res->seconds = now_s() - t0;

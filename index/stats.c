@@ -93,7 +93,8 @@ out:
     return rc;
 }
 
-int qr_index_stats_read(qr_index_stats *out, qr_dir *dir)
+/* One attempt of qr_index_stats_read; *out_missing when a file the manifest names is missing. */
+static int stats_once(qr_index_stats *out, qr_dir *dir, bool *out_missing)
 {
     memset(out, 0, sizeof *out);
     qr_manifest m;
@@ -114,8 +115,7 @@ int qr_index_stats_read(qr_index_stats *out, qr_dir *dir)
     out->live_positions = qr_manifest_live_positions(&m);
     for (uint32_t i = 0; i < m.nsegs; i++) {
         if ((rc = qr_segment_open(&segs[i], dir, m.segs[i].id, false))) {
-            if (rc == QR_ENOTFOUND)
-                rc = QR_ECORRUPT; /* the manifest names a missing file */
+            *out_missing = rc == QR_ENOTFOUND;
             goto out;
         }
         qr_segment_info info;
@@ -128,8 +128,10 @@ int qr_index_stats_read(qr_index_stats *out, qr_dir *dir)
         if (m.segs[i].del_gen) {
             uint64_t s;
             qr_deletes_file_name(name, m.segs[i].id, m.segs[i].del_gen);
-            if ((rc = qr_dir_size(dir, name, &s)))
+            if ((rc = qr_dir_size(dir, name, &s))) {
+                *out_missing = rc == QR_ENOTFOUND;
                 goto out;
+            }
             out->del_bytes += s;
         }
         if ((rc = doc_stream_split(segs[i], &split)))
@@ -138,8 +140,10 @@ int qr_index_stats_read(qr_index_stats *out, qr_dir *dir)
     if ((rc = qr_merge_count_terms(&out->terms, (const qr_segment *const *)segs, m.nsegs)))
         goto out;
     qr_manifest_file_name(name, m.generation);
-    if ((rc = qr_dir_size(dir, name, &out->manifest_bytes)))
+    if ((rc = qr_dir_size(dir, name, &out->manifest_bytes))) {
+        *out_missing = rc == QR_ENOTFOUND;
         goto out;
+    }
     out->total_bytes = out->del_bytes + out->manifest_bytes;
     for (int k = 0; k < QR_SEG_FILE_COUNT; k++)
         out->total_bytes += out->bytes[k];
@@ -160,4 +164,25 @@ out:
     qr_free(segs);
     qr_manifest_free(&m);
     return rc;
+}
+
+int qr_index_stats_read(qr_index_stats *out, qr_dir *dir)
+{
+    for (int attempt = 0;; attempt++) {
+        bool missing = false;
+        int rc = stats_once(out, dir, &missing);
+        if (!missing)
+            return rc;
+        /*
+         * A missing file is damage, unless a writer committed a newer
+         * generation meanwhile and collected the one being read: read that.
+         */
+        qr_manifest m;
+        if (attempt == 16 || qr_manifest_load(&m, dir))
+            return QR_ECORRUPT;
+        bool newer = m.generation > out->generation;
+        qr_manifest_free(&m);
+        if (!newer)
+            return QR_ECORRUPT;
+    }
 }

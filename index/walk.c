@@ -450,7 +450,12 @@ int qr_walk_read_file(qr_buf *buf, uint64_t *out_size, int64_t *out_mtime_ns, in
 {
     *out_skip = -1;
     qr_buf_reset(buf);
-    int fd = open(fs_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY);
+    /*
+     * O_NONBLOCK: a file replaced by a FIFO (or a device) since the walk
+     * must not block the run in open(); fstat below then skips it. For a
+     * regular file the flag changes nothing.
+     */
+    int fd = open(fs_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     if (fd < 0) {
         *out_skip = errno == ENOENT  ? QR_SKIP_VANISHED
                     : errno == ELOOP ? QR_SKIP_CHANGED

@@ -12,7 +12,9 @@
  *
  * When a segment does not open, the searcher finds out which of its files
  * is to blame (missing, bad frame or checksum, bad structure) so that the
- * message names it.
+ * message names it. A file that is missing because a writer committed a
+ * newer generation and collected this one's files meanwhile is not damage:
+ * opening starts again from the newest manifest.
  */
 #include "query/searcher.h"
 
@@ -32,6 +34,9 @@
 #include "storage/segment.h"
 #include "storage/status.h"
 #include "storage/termdict.h"
+
+/* Opening again after a writer collected the generation being opened: at most this often. */
+#define OPEN_ATTEMPTS 16
 
 struct qr_searcher {
     qr_dir *dir;     /* the index directory */
@@ -123,8 +128,24 @@ static void blame_segment(qr_dir *dir, uint64_t id, int rc, char *out)
     qr_seg_file_name(out, id, (qr_seg_file)culprit);
 }
 
-int qr_searcher_open_dir(qr_searcher **out, qr_dir *dir, unsigned flags, char *errbuf,
-                         size_t errlen)
+/* True when dir's newest manifest is newer than generation gen. */
+static bool superseded(qr_dir *dir, uint64_t gen)
+{
+    qr_manifest m;
+    if (qr_manifest_load(&m, dir))
+        return false;
+    bool newer = m.generation > gen;
+    qr_manifest_free(&m);
+    return newer;
+}
+
+/*
+ * Opens the newest generation. A file it names that is missing while a
+ * newer generation exists was collected by a writer that committed
+ * meanwhile: *out_retry is then set (and the error is not damage).
+ */
+static int open_newest(qr_searcher **out, qr_dir *dir, unsigned flags, char *errbuf, size_t errlen,
+                       bool *out_retry)
 {
     *out = NULL;
     const char *path = qr_dir_path(dir);
@@ -166,6 +187,10 @@ int qr_searcher_open_dir(qr_searcher **out, qr_dir *dir, unsigned flags, char *e
         rc = qr_segment_open(&s->segs[i], dir, ms->id, !(flags & QR_SEARCHER_NO_VERIFY));
         if (!rc && qr_segment_docs(s->segs[i]) != ms->docs)
             rc = QR_ECORRUPT;
+        if (rc == QR_ENOTFOUND && superseded(dir, s->man.generation)) {
+            *out_retry = true;
+            goto fail;
+        }
         if (rc) {
             blame_segment(dir, ms->id, rc, name);
             say(errbuf, errlen, "%s/%s: %s", path, name,
@@ -177,6 +202,10 @@ int qr_searcher_open_dir(qr_searcher **out, qr_dir *dir, unsigned flags, char *e
         s->dts[i] = qr_segment_doctable(s->segs[i]);
         if (ms->del_gen) {
             rc = qr_deletes_read(&s->dels[i], dir, ms->id, ms->del_gen, ms->docs);
+            if (rc == QR_ENOTFOUND && superseded(dir, s->man.generation)) {
+                *out_retry = true;
+                goto fail;
+            }
             if (rc) {
                 qr_deletes_file_name(name, ms->id, ms->del_gen);
                 say(errbuf, errlen, "%s/%s: %s", path, name,
@@ -202,6 +231,23 @@ int qr_searcher_open_dir(qr_searcher **out, qr_dir *dir, unsigned flags, char *e
 fail:
     qr_searcher_close(s);
     return rc;
+}
+
+int qr_searcher_open_dir(qr_searcher **out, qr_dir *dir, unsigned flags, char *errbuf,
+                         size_t errlen)
+{
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        bool retry = false;
+        rc = open_newest(out, dir, flags, errbuf, errlen, &retry);
+        if (!retry)
+            return rc;
+        if (attempt == OPEN_ATTEMPTS) {
+            say(errbuf, errlen, "%s: the index changed %d times while it was opened",
+                qr_dir_path(dir), OPEN_ATTEMPTS);
+            return QR_EIO;
+        }
+    }
 }
 
 int qr_searcher_open(qr_searcher **out, const char *path, char *errbuf, size_t errlen)
