@@ -18,6 +18,7 @@ enum {
 typedef int (*qr_cmd_fn)(int argc, char **argv);
 
 int qr_cmd_analyze(int argc, char **argv);
+int qr_cmd_bench(int argc, char **argv);
 
 /* Prints "quarry: <formatted message>\n" to stderr. */
 void qr_die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -21,6 +21,7 @@ struct command {
 
 static const struct command commands[] = {
     {"analyze", qr_cmd_analyze, "print the tokens quarry makes of a text"},
+    {"bench", qr_cmd_bench, "benchmarks: indexing, queries, SQLite FTS5 side by side, scale"},
 };
 
 void qr_die_msg(const char *fmt, ...)
