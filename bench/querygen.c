@@ -166,6 +166,8 @@ struct gen {
     uint32_t *word_term;  /* per word: its term id */
     uint32_t *word_count; /* per word: occurrences in the sample */
     size_t words_cap;
+    uint8_t *term_stop;    /* per term: some stop word stems to it (it is never sampled) */
+    size_t term_stop_cap;
     uint64_t *term_df; /* per term */
     uint32_t *term_word; /* per term: the representative word, NONE if no valid word */
 
@@ -222,20 +224,26 @@ static int cmp_cstr(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
-/* Plain lower-case ASCII of 3+ letters, not a stop word. */
-static bool valid_word(const char *s, size_t n)
+/* Plain lower-case ASCII of 3 to 40 letters. */
+static bool plain_word(const char *s, size_t n)
 {
     if (n < 3 || n > 40)
         return false;
     for (size_t i = 0; i < n; i++)
         if (s[i] < 'a' || s[i] > 'z')
             return false;
+    return true;
+}
+
+/* A plain word in the stop list. */
+static bool stop_word(const char *s, size_t n)
+{
     char w[48];
     memcpy(w, s, n);
     w[n] = '\0';
     const char *key = w;
-    return !bsearch(&key, stopwords, sizeof stopwords / sizeof stopwords[0], sizeof stopwords[0],
-                    cmp_cstr);
+    return bsearch(&key, stopwords, sizeof stopwords / sizeof stopwords[0], sizeof stopwords[0],
+                   cmp_cstr) != NULL;
 }
 
 /* ---- sampling ----------------------------------------------------------------- */
@@ -282,6 +290,29 @@ static int add_tok(struct gen *g, stok t)
     return 0;
 }
 
+/* Records that a stop word stems to term. */
+static int mark_stop(struct gen *g, const char *term, size_t len)
+{
+    uint32_t id;
+    bool fresh;
+    int rc = st_intern(&g->terms, term, len, &id, &fresh);
+    if (rc)
+        return rc;
+    if (id >= g->term_stop_cap) {
+        size_t cap = g->term_stop_cap ? g->term_stop_cap * 2 : 4096;
+        while (cap <= id)
+            cap *= 2;
+        uint8_t *p = qr_reallocarray(g->term_stop, cap, 1);
+        if (!p)
+            return QR_ENOMEM;
+        memset(p + g->term_stop_cap, 0, cap - g->term_stop_cap);
+        g->term_stop = p;
+        g->term_stop_cap = cap;
+    }
+    g->term_stop[id] = 1;
+    return 0;
+}
+
 /* Zips the unstemmed (g->a) and stemmed (g->b) streams of one field into sampled tokens. */
 static int zip_field(struct gen *g, qr_slice text, uint8_t field, uint32_t doc)
 {
@@ -295,7 +326,13 @@ static int zip_field(struct gen *g, qr_slice text, uint8_t field, uint32_t doc)
             continue; /* an extra term at its first part's position */
         const char *surf = (const char *)g->a.text.p + a->off;
         uint32_t word = NONE;
-        if (!a->compound && valid_word(surf, a->len)) {
+        bool plain = !a->compound && plain_word(surf, a->len);
+        if (plain && stop_word(surf, a->len)) {
+            /* its term stands for a stop word too ("over" and "overly" stem alike): never drawn */
+            int rc = mark_stop(g, (const char *)g->b.text.p + b->off, b->len);
+            if (rc)
+                return rc;
+        } else if (plain) {
             bool fresh;
             int rc = st_intern(&g->words, surf, a->len, &word, &fresh);
             if (rc)
@@ -431,6 +468,8 @@ static int term_stats(struct gen *g)
     }
     for (uint32_t w = 0; w < g->words.n; w++) {
         uint32_t t = g->word_term[w], best = g->term_word[t];
+        if (t < g->term_stop_cap && g->term_stop[t])
+            continue;
         if (best == NONE || g->word_count[w] > g->word_count[best] ||
             (g->word_count[w] == g->word_count[best] &&
              strcmp(st_str(&g->words, w), st_str(&g->words, best)) < 0))
@@ -895,6 +934,7 @@ static void close_gen(struct gen *g)
     qr_free(g->word_count);
     qr_free(g->term_df);
     qr_free(g->term_word);
+    qr_free(g->term_stop);
     qr_free(g->toks);
     qr_free(g->docs);
     qr_free(g->a.t);

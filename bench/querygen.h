@@ -28,7 +28,9 @@
  * evenly spaced sample), analysed twice (unstemmed and stemmed) so that each
  * term gets the surface word that most often produced it. A sampled word is
  * plain lower-case ASCII of 3 or more letters after normalisation and not an
- * English stop word. Phrase and Near candidates are checked against the
+ * English stop word; a term that a stop word also stems to (Snowball stems
+ * "overly" to "over") is never drawn as a term, since its df is the stop
+ * word's. Phrase and Near candidates are checked against the
  * postings and positions of every segment (live documents only, within one
  * field).
  */

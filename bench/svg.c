@@ -16,7 +16,7 @@
 #define M_LEFT 84.0 /* plot margins inside a panel */
 #define M_RIGHT 180.0
 #define M_TOP 40.0
-#define M_BOTTOM 70.0
+#define M_BOTTOM 84.0
 
 static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
                                       "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
@@ -126,7 +126,8 @@ static void fit(struct axis *a, double vmin, double vmax)
         vmax = 10;
     }
     if (a->log) {
-        a->lo = floor(log10(vmin));
+        /* a value on a power of ten gets the decade below, so that its bar shows */
+        a->lo = floor(log10(vmin) - 1e-9);
         a->hi = ceil(log10(vmax));
         if (a->hi <= a->lo)
             a->hi = a->lo + 1;
@@ -206,7 +207,7 @@ static void frame(qr_buf *out, const qr_svg_chart *c, double top, double px0, do
     char attr[96];
     snprintf(attr, sizeof attr, "transform=\"rotate(-90 %.1f %.1f)\"", 20.0, (py0 + py1) / 2);
     text(out, 20, (py0 + py1) / 2, "middle", 12, attr, c->ylabel ? c->ylabel : "");
-    text(out, (px0 + px1) / 2, py0 + 56, "middle", 12, NULL, c->xlabel ? c->xlabel : "");
+    text(out, (px0 + px1) / 2, py0 + 76, "middle", 12, NULL, c->xlabel ? c->xlabel : "");
 }
 
 static void legend(qr_buf *out, const qr_svg_chart *c, double x, double y, bool lines)
