@@ -131,11 +131,14 @@ static void print_scale(FILE *out, const qr_suite_options *o, const struct point
             continue;
         fprintf(out, "%-12s", c < QR_QC_COUNT ? qr_qclass_name((qr_qclass)c) : "all");
         for (size_t i = 0; i < n; i++) {
-            if (o->fts5)
-                fprintf(out, " %10s/%-10s", qr_fmt3(a, sizeof a, pts[i].q[c].median_us),
-                        qr_fmt3(b, sizeof b, pts[i].f[c].median_us));
-            else
+            char both[80];
+            if (o->fts5) {
+                snprintf(both, sizeof both, "%s / %s", qr_fmt3(a, sizeof a, pts[i].q[c].median_us),
+                         qr_fmt3(b, sizeof b, pts[i].f[c].median_us));
+                fprintf(out, " %21s", both);
+            } else {
                 fprintf(out, " %10s", qr_fmt3(a, sizeof a, pts[i].q[c].median_us));
+            }
         }
         fputc('\n', out);
     }

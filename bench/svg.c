@@ -22,6 +22,13 @@ static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e"
                                       "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"};
 #define NCOLORS (sizeof palette / sizeof palette[0])
 
+/* Lines of the second colour cycle are dashed, of the third dotted. */
+static const char *dash(size_t series)
+{
+    static const char *const d[] = {"", " stroke-dasharray=\"8 4\"", " stroke-dasharray=\"2 3\""};
+    return d[(series / NCOLORS) % 3];
+}
+
 static void put(qr_buf *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void put(qr_buf *out, const char *fmt, ...)
@@ -118,16 +125,16 @@ static double to_px(const struct axis *a, double v)
     return a->p0 + f * (a->p1 - a->p0);
 }
 
-/* Fits the axis to [vmin, vmax]; linear axes start at 0. */
-static void fit(struct axis *a, double vmin, double vmax)
+/* Fits the axis to [vmin, vmax]; linear axes start at 0. bars: a bar's value on a power of
+ * ten gets the decade below on a log axis, so that the bar shows. */
+static void fit(struct axis *a, double vmin, double vmax, bool bars)
 {
     if (!(vmax >= vmin)) { /* nothing drawable */
         vmin = 1;
         vmax = 10;
     }
     if (a->log) {
-        /* a value on a power of ten gets the decade below, so that its bar shows */
-        a->lo = floor(log10(vmin) - 1e-9);
+        a->lo = floor(log10(vmin) - (bars ? 1e-9 : 0));
         a->hi = ceil(log10(vmax));
         if (a->hi <= a->lo)
             a->hi = a->lo + 1;
@@ -195,8 +202,9 @@ static void ticks(qr_buf *out, const struct axis *a, bool vertical, double x0, d
     }
 }
 
+/* Title, plot border and axis labels; the x label sits xlab pixels below the plot. */
 static void frame(qr_buf *out, const qr_svg_chart *c, double top, double px0, double px1,
-                  double py0, double py1)
+                  double py0, double py1, double xlab)
 {
     text(out, QR_SVG_WIDTH / 2.0, top + 24, "middle", 14, "font-weight=\"bold\"",
          c->title ? c->title : "");
@@ -207,7 +215,7 @@ static void frame(qr_buf *out, const qr_svg_chart *c, double top, double px0, do
     char attr[96];
     snprintf(attr, sizeof attr, "transform=\"rotate(-90 %.1f %.1f)\"", 20.0, (py0 + py1) / 2);
     text(out, 20, (py0 + py1) / 2, "middle", 12, attr, c->ylabel ? c->ylabel : "");
-    text(out, (px0 + px1) / 2, py0 + 76, "middle", 12, NULL, c->xlabel ? c->xlabel : "");
+    text(out, (px0 + px1) / 2, py0 + xlab, "middle", 12, NULL, c->xlabel ? c->xlabel : "");
 }
 
 static void legend(qr_buf *out, const qr_svg_chart *c, double x, double y, bool lines)
@@ -218,8 +226,8 @@ static void legend(qr_buf *out, const qr_svg_chart *c, double x, double y, bool 
         if (lines)
             put(out,
                 "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" "
-                "stroke-width=\"2\"/>\n",
-                x, yy - 4, x + 16, yy - 4, col);
+                "stroke-width=\"2\"%s/>\n",
+                x, yy - 4, x + 16, yy - 4, col, dash(s));
         else
             put(out, "<rect x=\"%.1f\" y=\"%.1f\" width=\"12\" height=\"12\" fill=\"%s\"/>\n", x,
                 yy - 10, col);
@@ -240,9 +248,9 @@ void qr_svg_bars(qr_buf *out, size_t i, const qr_svg_chart *c)
                 vmin = fmin(vmin, c->series[s].v[k]);
                 vmax = fmax(vmax, c->series[s].v[k]);
             }
-    fit(&ya, vmin, vmax);
+    fit(&ya, vmin, vmax, true);
     ticks(out, &ya, true, px0, px1, py0, py1);
-    frame(out, c, top, px0, px1, py0, py1);
+    frame(out, c, top, px0, px1, py0, py1, 76);
     double slot = c->n ? (px1 - px0) / (double)c->n : 0;
     double bw = c->nseries ? slot * 0.8 / (double)c->nseries : 0;
     for (size_t k = 0; k < c->n; k++) {
@@ -288,11 +296,11 @@ void qr_svg_lines(qr_buf *out, size_t i, const qr_svg_chart *c)
                 vmin = fmin(vmin, c->series[s].v[k]);
                 vmax = fmax(vmax, c->series[s].v[k]);
             }
-    fit(&xa, xmin, xmax);
-    fit(&ya, vmin, vmax);
+    fit(&xa, xmin, xmax, false);
+    fit(&ya, vmin, vmax, false);
     ticks(out, &ya, true, px0, px1, py0, py1);
     ticks(out, &xa, false, px0, px1, py1, py0);
-    frame(out, c, top, px0, px1, py0, py1);
+    frame(out, c, top, px0, px1, py0, py1, 40);
     for (size_t s = 0; s < c->nseries; s++) {
         const char *col = palette[s % NCOLORS];
         bool open = false;
@@ -305,7 +313,7 @@ void qr_svg_lines(qr_buf *out, size_t i, const qr_svg_chart *c)
             open = true;
         }
         if (open)
-            put(out, "\" stroke=\"%s\"/>\n", col);
+            put(out, "\" stroke=\"%s\"%s/>\n", col, dash(s));
         for (size_t k = 0; k < c->n; k++) {
             double v = c->series[s].v[k];
             if (!drawable(&ya, v) || !drawable(&xa, c->x[k]))
