@@ -968,7 +968,7 @@ Test(bench_proc, child_results_and_failures)
     make_tmp();
     char dir[400];
     snprintf(dir, sizeof dir, "%s/a/b", tmp);
-    char cmd[600];
+    char cmd[1400];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s' && printf 12345 > '%s/f' && printf 67 > '%s/../g'", dir,
              dir, dir);
     cr_assert_eq(system(cmd), 0);
