@@ -182,7 +182,7 @@ Test(bench_fts5, translates_the_rest_of_the_language)
     check_translation("title:(a body:b)", "(title : \"a\" AND body : \"b\")");
     check_translation("title: a", "title : \"a\"");
     check_translation("-title:a b", "(\"b\" NOT title : \"a\")");
-    check_translation("title:\"x y\" NEAR/3 zz*", "title : NEAR(\"x y\" \"zz\"*, 2)");
+    check_translation("title:(\"x y\" NEAR/3 zz*)", "title : NEAR(\"x y\" \"zz\"*, 2)");
     check_translation("a NEAR/0 b", "NEAR(\"a\" \"b\", 0)");
     check_translation("- a", "\"a\"");         /* a lone '-' is punctuation */
     check_translation("... a", "\"a\"");       /* a word without letters is dropped */
