@@ -410,31 +410,57 @@ static int sample_doc(struct gen *g, uint32_t seg, uint32_t doc)
     return 0;
 }
 
+/* a's path sorts before b's (bytewise, then shorter first). */
+static bool path_before(qr_slice a, qr_slice b)
+{
+    size_t n = a.n < b.n ? a.n : b.n;
+    int c = n ? memcmp(a.p, b.p, n) : 0;
+    return c < 0 || (c == 0 && a.n < b.n);
+}
+
+/*
+ * Samples documents in quarry's document order (by path, across segments),
+ * so that the queries depend on the index's documents and not on how they
+ * were split into segments: every live document up to sample_docs, else
+ * sample_docs of them evenly spaced from a random start.
+ */
 static int sample(struct gen *g, qr_rng *rng)
 {
-    uint64_t total = 0;
-    for (uint32_t s = 0; s < g->nsegs; s++)
-        total += qr_segment_docs(g->segs[s]);
     uint32_t want = g->o->sample_docs ? g->o->sample_docs : 20000;
-    double step = g->live > want ? (double)total / want : 1.0;
+    uint64_t live = 0;
+    for (uint32_t s = 0; s < g->nsegs; s++)
+        live += qr_segment_docs(g->segs[s]) - g->dels[s].count;
+    uint32_t *next = qr_calloc(g->nsegs ? g->nsegs : 1, sizeof *next);
+    if (!next)
+        return QR_ENOMEM;
+    double step = live > want ? (double)live / want : 1.0;
     double at = step > 1.0 ? qr_rng_unif(rng) * step : 0.0;
-    uint32_t seg = 0;
-    uint64_t base = 0; /* global index of segs[seg]'s first doc */
-    while (at < (double)total) {
-        uint64_t gi = (uint64_t)at;
-        at += step;
-        while (seg < g->nsegs && gi >= base + qr_segment_docs(g->segs[seg]))
-            base += qr_segment_docs(g->segs[seg++]);
-        if (seg == g->nsegs)
+    int rc = 0;
+    /* merge the segments' path-sorted documents, taking the k-th live one when k reaches at */
+    for (uint64_t k = 0; k < live && !rc; k++) {
+        uint32_t best = UINT32_MAX;
+        qr_slice bp = {0};
+        for (uint32_t s = 0; s < g->nsegs; s++) {
+            while (next[s] < qr_segment_docs(g->segs[s]) && qr_deletes_has(&g->dels[s], next[s]))
+                next[s]++;
+            if (next[s] >= qr_segment_docs(g->segs[s]))
+                continue;
+            qr_slice p = qr_doctable_path(qr_segment_doctable(g->segs[s]), next[s]);
+            if (best == UINT32_MAX || path_before(p, bp)) {
+                best = s;
+                bp = p;
+            }
+        }
+        if (best == UINT32_MAX)
             break;
-        uint32_t doc = (uint32_t)(gi - base);
-        if (qr_deletes_has(&g->dels[seg], doc))
-            continue;
-        int rc = sample_doc(g, seg, doc);
-        if (rc)
-            return rc;
+        uint32_t doc = next[best]++;
+        if ((double)k >= at) {
+            at += step;
+            rc = sample_doc(g, best, doc);
+        }
     }
-    return 0;
+    qr_free(next);
+    return rc;
 }
 
 /* ---- term statistics and bands ------------------------------------------------ */

@@ -25,7 +25,8 @@
  *
  * Queries are written in words, not terms: the words come from the stored
  * text of a sample of documents (all of them up to sample_docs, else an
- * evenly spaced sample), analysed twice (unstemmed and stemmed) so that each
+ * evenly spaced sample in path order, so that how the documents were split
+ * into segments does not matter), analysed twice (unstemmed and stemmed) so that each
  * term gets the surface word that most often produced it. A sampled word is
  * plain lower-case ASCII of 3 or more letters after normalisation and not an
  * English stop word; a term that a stop word also stems to (Snowball stems
