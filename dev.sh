@@ -16,7 +16,7 @@ BUILD=${BUILD:-build}
 # Debian 12 packages: toolchain, the libraries quarry links, Criterion for the
 # tests, zstd to unpack the shared corpora, python3 for the test summary.
 PACKAGES="gcc libc6-dev pkg-config meson ninja-build python3 zstd \
-libzstd-dev libxxhash-dev libstemmer-dev libutf8proc-dev libjansson-dev libcriterion-dev"
+libzstd-dev libxxhash-dev libstemmer-dev libutf8proc-dev libjansson-dev libcriterion-dev libsqlite3-dev"
 
 deps() {
     missing=""
