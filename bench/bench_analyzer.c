@@ -37,7 +37,7 @@ static void check(int rc, const char *what)
     do {                                                                                           \
         secs = 1e30;                                                                               \
         double start_ = qr_now();                                                                  \
-        for (int rep_ = 0; rep_ < 20 && (rep_ < 3 || qr_now() - start_ < 1.0); rep_++) {          \
+        for (int rep_ = 0; rep_ < 20 && (rep_ < 3 || qr_now() - start_ < 1.0); rep_++) {           \
             double t0_ = qr_now();                                                                 \
             __VA_ARGS__;                                                                           \
             double dt_ = qr_now() - t0_;                                                           \

@@ -116,8 +116,17 @@ static void synthetic(void)
         const char *nl = memchr(text.p, '\n', text.n);
         size_t tl = nl ? (size_t)(nl - (const char *)text.p) : text.n;
         size_t bo = tl + 1 < text.n ? tl + 1 : text.n;
-        qr_doc_in d = {path, strlen(path), (const char *)text.p, tl, (const char *)text.p + bo,
-                       text.n - bo, 400, 8, text.n, 0, i};
+        qr_doc_in d = {path,
+                       strlen(path),
+                       (const char *)text.p,
+                       tl,
+                       (const char *)text.p + bo,
+                       text.n - bo,
+                       400,
+                       8,
+                       text.n,
+                       0,
+                       i};
         check(qr_docstore_add(w, &d), "add");
     }
     qr_buf store = {0}, table = {0};
@@ -149,8 +158,7 @@ static void real(const char *path)
         qr_segment_get_info(s, &info);
         char label[96];
         snprintf(label, sizeof label, "segment %016llx", (unsigned long long)info.id);
-        bench_store(qr_segment_docstore(s), qr_segment_doctable(s), info.bytes[QR_SEG_STO],
-                    label);
+        bench_store(qr_segment_docstore(s), qr_segment_doctable(s), info.bytes[QR_SEG_STO], label);
         qr_segment_close(s);
     }
     qr_manifest_free(&m);

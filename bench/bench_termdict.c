@@ -135,8 +135,7 @@ static void bench_dict(const qr_termdict *d, const char *label)
             sink += rc == QR_ENOTFOUND;
         }
     });
-    printf("  exact lookup, absent terms:                %.3g lookups/s\n",
-           (double)probes / secs);
+    printf("  exact lookup, absent terms:                %.3g lookups/s\n", (double)probes / secs);
     BEST_OF(secs, {
         qr_termdict_iter it;
         qr_slice s;
@@ -203,8 +202,7 @@ static void synthetic(void)
     qr_termdict *d;
     check(qr_termdict_open(&d, (qr_slice){img.p, img.n}, true), "open");
     char label[128];
-    snprintf(label, sizeof label, "synthetic dictionary, %.2f bytes per term",
-             (double)img.n / N);
+    snprintf(label, sizeof label, "synthetic dictionary, %.2f bytes per term", (double)img.n / N);
     bench_dict(d, label);
     qr_termdict_close(d);
     qr_buf_free(&img);

@@ -36,7 +36,8 @@ static double now_s(void)
     return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
-static void msg(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void msg(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 static void msg(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -99,8 +100,8 @@ int qr_fts5_build(qr_fts5_build_result *out, const char *db_path, const char *co
         goto out;
     if (sqlite3_prepare_v2(db, "INSERT INTO docs(rowid, path, title) VALUES (?, ?, ?)", -1,
                            &ins_doc, NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)", -1,
-                           &ins_fts, NULL) != SQLITE_OK) {
+        sqlite3_prepare_v2(db, "INSERT INTO fts(rowid, title, body) VALUES (?, ?, ?)", -1, &ins_fts,
+                           NULL) != SQLITE_OK) {
         msg(err, errlen, "sqlite: %s", sqlite3_errmsg(db));
         rc = QR_EIO;
         goto out;
@@ -174,10 +175,10 @@ struct qr_fts5 {
     sqlite3_stmt *q;    /* SELECT rowid, bm25(fts) FROM fts WHERE fts MATCH ? */
     sqlite3_stmt *path; /* SELECT path FROM docs WHERE rowid = ? */
     uint64_t docs;
-    fhit *heap; /* heap of the k best: heap[0] is the worst kept */
-    size_t n;   /* hits kept */
-    size_t k;   /* hits wanted */
-    size_t alloc; /* entries allocated in heap and path_off */
+    fhit *heap;       /* heap of the k best: heap[0] is the worst kept */
+    size_t n;         /* hits kept */
+    size_t k;         /* hits wanted */
+    size_t alloc;     /* entries allocated in heap and path_off */
     qr_buf paths;     /* the kept hits' paths, NUL-terminated, best first */
     size_t *path_off; /* offsets into paths */
     size_t npaths;
@@ -208,8 +209,8 @@ int qr_fts5_open(qr_fts5 **out, const char *db_path, char *err, size_t errlen)
     f->docs = (uint64_t)sqlite3_column_int64(count, 0);
     if (sqlite3_prepare_v2(f->db, "SELECT rowid, bm25(fts) FROM fts WHERE fts MATCH ?", -1, &f->q,
                            NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(f->db, "SELECT path FROM docs WHERE rowid = ?", -1, &f->path,
-                           NULL) != SQLITE_OK)
+        sqlite3_prepare_v2(f->db, "SELECT path FROM docs WHERE rowid = ?", -1, &f->path, NULL) !=
+            SQLITE_OK)
         goto sqlerr;
     sqlite3_finalize(count);
     *out = f;

@@ -61,7 +61,7 @@ typedef struct qr_fts5_build_result {
     uint64_t raw_bytes; /* bytes of the documents read */
     double seconds;     /* wall time: walk, read, insert, commit, optimize */
     double optimize_seconds;
-    uint64_t db_bytes;  /* size of the database file */
+    uint64_t db_bytes; /* size of the database file */
 } qr_fts5_build_result;
 
 /*

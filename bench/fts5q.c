@@ -481,8 +481,7 @@ static void put_joined(qr_buf *out, const char *p, size_t n)
 static bool compound(const char *p, size_t n)
 {
     for (size_t i = 1; i + 1 < n; i++)
-        if (p[i] == '-' && word_byte((unsigned char)p[i - 1]) &&
-            word_byte((unsigned char)p[i + 1]))
+        if (p[i] == '-' && word_byte((unsigned char)p[i - 1]) && word_byte((unsigned char)p[i + 1]))
             return true;
     return false;
 }

@@ -22,7 +22,7 @@ typedef struct qr_child_usage {
     double wall_s; /* fork to exit, measured by the parent */
     double user_s; /* CPU time of the child (all its threads) */
     double sys_s;
-    long maxrss_kb; /* the child's peak resident set size (includes pages inherited at fork) */
+    long maxrss_kb;   /* the child's peak resident set size (includes pages inherited at fork) */
     long base_rss_kb; /* the parent's resident set size at fork, for reference */
 } qr_child_usage;
 

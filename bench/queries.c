@@ -11,9 +11,9 @@
 #include "storage/status.h"
 
 static const char *const class_names[QR_QC_COUNT] = {
-    "HighTerm",  "MedTerm",   "LowTerm",    "AndHighHigh", "AndHighMed",
-    "AndHighLow", "OrHighHigh", "OrHighMed", "OrHighLow",  "AndNot",
-    "Phrase2",   "Phrase3",   "Prefix3",    "Near",        "Title",
+    "HighTerm",   "MedTerm",    "LowTerm",   "AndHighHigh", "AndHighMed",
+    "AndHighLow", "OrHighHigh", "OrHighMed", "OrHighLow",   "AndNot",
+    "Phrase2",    "Phrase3",    "Prefix3",   "Near",        "Title",
 };
 
 const char *qr_qclass_name(qr_qclass c)

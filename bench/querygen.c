@@ -166,9 +166,9 @@ struct gen {
     uint32_t *word_term;  /* per word: its term id */
     uint32_t *word_count; /* per word: occurrences in the sample */
     size_t words_cap;
-    uint8_t *term_stop;    /* per term: some stop word stems to it (it is never sampled) */
+    uint8_t *term_stop; /* per term: some stop word stems to it (it is never sampled) */
     size_t term_stop_cap;
-    uint64_t *term_df; /* per term */
+    uint64_t *term_df;   /* per term */
     uint32_t *term_word; /* per term: the representative word, NONE if no valid word */
 
     stok *toks;
@@ -202,21 +202,23 @@ static void set_err(struct gen *g, const char *fmt, ...)
 
 /* English stop words (and a few very common auxiliaries), sorted for bsearch. */
 static const char *const stopwords[] = {
-    "about", "above",  "after",  "again",  "against", "ain",     "all",    "also",   "and",
-    "any",   "are",    "aren",   "because", "been",   "before",  "being",  "below",  "between",
-    "both",  "but",    "can",    "could",  "couldn",  "did",     "didn",   "does",   "doesn",
-    "doing", "don",    "down",   "during", "each",    "few",     "for",    "from",   "further",
-    "get",   "got",    "had",    "hadn",   "has",     "hasn",    "have",   "haven",  "having",
-    "her",   "here",   "hers",   "herself", "him",    "himself", "his",    "how",    "into",
-    "isn",   "its",    "itself", "just",   "may",     "might",   "mightn", "more",   "most",
-    "must",  "mustn",  "myself", "needn",  "nor",     "not",     "now",    "off",    "once",
-    "one",   "only",   "other",  "our",    "ours",    "ourselves", "out",  "over",   "own",
-    "same",  "shall",  "shan",   "she",    "should",  "shouldn", "some",   "such",   "than",
-    "that",  "the",    "their",  "theirs", "them",    "themselves", "then", "there", "these",
-    "they",  "this",   "those",  "through", "too",    "two",     "under",  "until",  "very",
-    "was",   "wasn",   "were",   "weren",  "what",    "when",    "where",  "which",  "while",
-    "who",   "whom",   "why",    "will",   "with",    "won",     "would",  "wouldn", "you",
-    "your",  "yours",  "yourself", "yourselves",
+    "about",    "above",      "after",   "again",   "against", "ain",       "all",     "also",
+    "and",      "any",        "are",     "aren",    "because", "been",      "before",  "being",
+    "below",    "between",    "both",    "but",     "can",     "could",     "couldn",  "did",
+    "didn",     "does",       "doesn",   "doing",   "don",     "down",      "during",  "each",
+    "few",      "for",        "from",    "further", "get",     "got",       "had",     "hadn",
+    "has",      "hasn",       "have",    "haven",   "having",  "her",       "here",    "hers",
+    "herself",  "him",        "himself", "his",     "how",     "into",      "isn",     "its",
+    "itself",   "just",       "may",     "might",   "mightn",  "more",      "most",    "must",
+    "mustn",    "myself",     "needn",   "nor",     "not",     "now",       "off",     "once",
+    "one",      "only",       "other",   "our",     "ours",    "ourselves", "out",     "over",
+    "own",      "same",       "shall",   "shan",    "she",     "should",    "shouldn", "some",
+    "such",     "than",       "that",    "the",     "their",   "theirs",    "them",    "themselves",
+    "then",     "there",      "these",   "they",    "this",    "those",     "through", "too",
+    "two",      "under",      "until",   "very",    "was",     "wasn",      "were",    "weren",
+    "what",     "when",       "where",   "which",   "while",   "who",       "whom",    "why",
+    "will",     "with",       "won",     "would",   "wouldn",  "you",       "your",    "yours",
+    "yourself", "yourselves",
 };
 
 static int cmp_cstr(const void *a, const void *b)
@@ -259,8 +261,8 @@ static int collect(void *ctx, const qr_token *tok)
         c->t = t;
         c->cap = cap;
     }
-    c->t[c->n++] = (rawtok){(uint32_t)c->text.n, (uint32_t)tok->len, tok->pos, tok->start,
-                            tok->end, tok->concat, tok->compound};
+    c->t[c->n++] = (rawtok){(uint32_t)c->text.n, (uint32_t)tok->len, tok->pos, tok->start, tok->end,
+                            tok->concat,         tok->compound};
     qr_buf_put(&c->text, tok->term, tok->len);
     return c->text.err ? (c->err = c->text.err) : 0;
 }
@@ -271,8 +273,8 @@ static int analyse(struct gen *g, collector *c, qr_slice text, uint32_t first, u
     c->n = 0;
     qr_buf_reset(&c->text);
     c->err = 0;
-    int rc = qr_analyze(g->an, (const char *)text.p, text.n, first, flags, collect, c,
-                        out_positions);
+    int rc =
+        qr_analyze(g->an, (const char *)text.p, text.n, first, flags, collect, c, out_positions);
     return c->err ? c->err : rc;
 }
 
@@ -503,8 +505,10 @@ static int term_stats(struct gen *g)
     }
     const qr_qgen_options *o = g->o;
     double hi = o->high ? o->high : 0.10;
-    double mlo = o->med_lo || o->med_hi ? o->med_lo : 0.02, mhi = o->med_lo || o->med_hi ? o->med_hi : 0.10;
-    double llo = o->low_lo || o->low_hi ? o->low_lo : 0.002, lhi = o->low_lo || o->low_hi ? o->low_hi : 0.01;
+    double mlo = o->med_lo || o->med_hi ? o->med_lo : 0.02,
+           mhi = o->med_lo || o->med_hi ? o->med_hi : 0.10;
+    double llo = o->low_lo || o->low_hi ? o->low_lo : 0.002,
+           lhi = o->low_lo || o->low_hi ? o->low_hi : 0.01;
     unsigned lmin = o->low_min_df ? o->low_min_df : 3;
     for (int b = 0; b < 3; b++) {
         g->pool[b] = qr_calloc(nt ? nt : 1, sizeof *g->pool[b]);
@@ -516,10 +520,10 @@ static int term_stats(struct gen *g)
         if (g->term_word[t] == NONE || !g->term_df[t])
             continue;
         double f = (double)g->term_df[t] / n;
-        int b = f >= hi                          ? 0
-                : f >= mlo && f < mhi            ? 1
+        int b = f >= hi                                        ? 0
+                : f >= mlo && f < mhi                          ? 1
                 : f >= llo && f < lhi && g->term_df[t] >= lmin ? 2
-                                                 : -1;
+                                                               : -1;
         if (b >= 0)
             g->pool[b][g->npool[b]++] = g->term_word[t];
     }

@@ -45,26 +45,26 @@
 #include "storage/dir.h"
 
 typedef struct qr_qgen_options {
-    uint64_t seed;        /* any value; the same seed and index give the same queries */
-    unsigned per_class;   /* queries per class; 0: 20 */
-    unsigned classes;     /* bit set of qr_qclass; 0: all */
-    double high;          /* High band: df/N >= high; 0: 0.10 */
-    double med_lo, med_hi;/* Med band; 0, 0: 0.02, 0.10 */
-    double low_lo, low_hi;/* Low band; 0, 0: 0.002, 0.01 */
-    unsigned low_min_df;  /* and df >= this; 0: 3 */
-    unsigned near_k;      /* NEAR distance; 0: 5 */
-    uint32_t sample_docs; /* documents read for words and phrases; 0: 20000 */
+    uint64_t seed;         /* any value; the same seed and index give the same queries */
+    unsigned per_class;    /* queries per class; 0: 20 */
+    unsigned classes;      /* bit set of qr_qclass; 0: all */
+    double high;           /* High band: df/N >= high; 0: 0.10 */
+    double med_lo, med_hi; /* Med band; 0, 0: 0.02, 0.10 */
+    double low_lo, low_hi; /* Low band; 0, 0: 0.002, 0.01 */
+    unsigned low_min_df;   /* and df >= this; 0: 3 */
+    unsigned near_k;       /* NEAR distance; 0: 5 */
+    uint32_t sample_docs;  /* documents read for words and phrases; 0: 20000 */
 } qr_qgen_options;
 
 /* What the generator saw. */
 typedef struct qr_qgen_stats {
-    uint64_t docs;                   /* live documents (N) */
-    uint64_t sampled_docs;           /* documents read */
-    uint64_t sampled_words;          /* word occurrences read */
-    uint64_t words;                  /* distinct valid words seen */
-    uint64_t high, med, low;         /* words in each band (one per term) */
-    unsigned made[QR_QC_COUNT];      /* queries made per class */
-    unsigned wanted[QR_QC_COUNT];    /* queries asked for per class */
+    uint64_t docs;                /* live documents (N) */
+    uint64_t sampled_docs;        /* documents read */
+    uint64_t sampled_words;       /* word occurrences read */
+    uint64_t words;               /* distinct valid words seen */
+    uint64_t high, med, low;      /* words in each band (one per term) */
+    unsigned made[QR_QC_COUNT];   /* queries made per class */
+    unsigned wanted[QR_QC_COUNT]; /* queries asked for per class */
 } qr_qgen_stats;
 
 /*

@@ -57,8 +57,9 @@ json_t *qr_jlatency(const qr_latency *l)
     return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "queries",
                      qr_jint(l->queries), "errors", qr_jint(l->errors), "runs", qr_jint(l->runs),
                      "median_us", qr_jnum(l->median_us), "p90_us", qr_jnum(l->p90_us), "p99_us",
-                     qr_jnum(l->p99_us), "max_us", qr_jnum(l->max_us), "mean_us", qr_jnum(l->mean_us),
-                     "qps", qr_jnum(l->qps), "mean_hits", qr_jnum(l->mean_hits), "hits", qr_jint(l->hits));
+                     qr_jnum(l->p99_us), "max_us", qr_jnum(l->max_us), "mean_us",
+                     qr_jnum(l->mean_us), "qps", qr_jnum(l->qps), "mean_hits",
+                     qr_jnum(l->mean_hits), "hits", qr_jint(l->hits));
 }
 
 json_t *qr_jmachine(void)
@@ -91,28 +92,32 @@ json_t *qr_jix(const qr_ixbench *r)
     json_object_set_new(bytes, "manifest", qr_jint(r->stats.manifest_bytes));
     json_object_set_new(bytes, "total", qr_jint(r->stats.total_bytes));
     double s = r->seconds > 0 ? r->seconds : NAN;
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-                     "s:o, s:o, s:o, s:o}",
-                     "docs", qr_jint(r->docs), "skipped", qr_jint(r->skipped), "raw_bytes",
-                     qr_jint(r->raw_bytes), "seconds", qr_jnum(r->seconds), "docs_per_s",
-                     qr_jnum((double)r->docs / s), "mb_per_s", qr_jnum((double)r->raw_bytes / 1e6 / s),
-                     "usage", jusage(&r->usage), "segments", qr_jint(r->segments), "flushes",
-                     qr_jint(r->flushes), "merges", qr_jint(r->merges), "terms", qr_jint(r->stats.terms),
-                     "postings", qr_jint(r->stats.postings), "positions", qr_jint(r->stats.positions),
-                     "index_bytes", bytes, "bits_per_doc", qr_jnum(r->stats.bits_per_doc),
-                     "bits_per_freq", qr_jnum(r->stats.bits_per_freq), "bits_per_pos",
-                     qr_jnum(r->stats.bits_per_pos), "avg_doc_len", qr_jnum(r->stats.avg_doc_len),
-                     "bytes_per_doc",
-                     qr_jnum(r->docs ? (double)r->stats.total_bytes / (double)r->docs : NAN));
+    json_t *j = json_pack(
+        "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
+        "s:o, s:o, s:o, s:o}",
+        "docs", qr_jint(r->docs), "skipped", qr_jint(r->skipped), "raw_bytes",
+        qr_jint(r->raw_bytes), "seconds", qr_jnum(r->seconds), "docs_per_s",
+        qr_jnum((double)r->docs / s), "mb_per_s", qr_jnum((double)r->raw_bytes / 1e6 / s), "usage",
+        jusage(&r->usage), "segments", qr_jint(r->segments), "flushes", qr_jint(r->flushes),
+        "merges", qr_jint(r->merges), "terms", qr_jint(r->stats.terms), "postings",
+        qr_jint(r->stats.postings), "positions", qr_jint(r->stats.positions), "index_bytes", bytes,
+        "bits_per_doc", qr_jnum(r->bits.bits_per_doc), "bits_per_freq",
+        qr_jnum(r->bits.bits_per_freq), "bits_per_pos", qr_jnum(r->bits.bits_per_pos),
+        "avg_doc_len", qr_jnum(r->stats.avg_doc_len), "bytes_per_doc",
+        qr_jnum(r->docs ? (double)r->stats.total_bytes / (double)r->docs : NAN));
+    /* skip entries and heads apart; the .doc file's own bits per posting (all parts, framing) */
+    json_object_set_new(j, "bits_per_skip", qr_jnum(r->bits.bits_per_skip));
+    json_object_set_new(j, "doc_file_bits_per_posting", qr_jnum(r->stats.bits_per_doc));
+    return j;
 }
 
 json_t *qr_jfts(const qr_fts5bench *r)
 {
     double s = r->build.seconds > 0 ? r->build.seconds : NAN;
-    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "docs", qr_jint(r->build.docs),
-                     "skipped", qr_jint(r->build.skipped), "raw_bytes", qr_jint(r->build.raw_bytes),
-                     "seconds", qr_jnum(r->build.seconds), "optimize_seconds",
-                     qr_jnum(r->build.optimize_seconds), "docs_per_s",
+    return json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "docs",
+                     qr_jint(r->build.docs), "skipped", qr_jint(r->build.skipped), "raw_bytes",
+                     qr_jint(r->build.raw_bytes), "seconds", qr_jnum(r->build.seconds),
+                     "optimize_seconds", qr_jnum(r->build.optimize_seconds), "docs_per_s",
                      qr_jnum((double)r->build.docs / s), "mb_per_s",
                      qr_jnum((double)r->build.raw_bytes / 1e6 / s), "usage", jusage(&r->usage),
                      "db_bytes", qr_jint(r->build.db_bytes));
@@ -178,8 +183,8 @@ double qr_mb(uint64_t bytes)
 
 /* ---- queries: loading, engines ------------------------------------------------ */
 
-int qr_load_queries(const qr_suite_options *o, const char *index, qr_bq_list *l,
-                        qr_qgen_stats *gs, char *err, size_t errlen)
+int qr_load_queries(const qr_suite_options *o, const char *index, qr_bq_list *l, qr_qgen_stats *gs,
+                    char *err, size_t errlen)
 {
     int rc;
     memset(gs, 0, sizeof *gs);
@@ -218,9 +223,8 @@ int qr_load_queries(const qr_suite_options *o, const char *index, qr_bq_list *l,
     if (o->save_queries) {
         FILE *f = fopen(o->save_queries, "w");
         char comment[256];
-        snprintf(comment, sizeof comment,
-                 "quarry bench queries: %zu queries, seed %llu, from %s", l->n,
-                 (unsigned long long)o->gen.seed, o->query_file ? o->query_file : index);
+        snprintf(comment, sizeof comment, "quarry bench queries: %zu queries, seed %llu, from %s",
+                 l->n, (unsigned long long)o->gen.seed, o->query_file ? o->query_file : index);
         rc = f ? qr_bq_write(l, f, comment) : QR_EIO;
         if (f && fclose(f) != 0)
             rc = QR_EIO;
@@ -289,8 +293,8 @@ static int fts5_exec(void *ctx, size_t i, uint64_t *out_total, char *err, size_t
     return rc;
 }
 
-int qr_time_quarry(qr_timing *t, const qr_suite_options *o, const char *index,
-                       const qr_bq_list *l, uint64_t *out_docs, char *err, size_t errlen)
+int qr_time_quarry(qr_timing *t, const qr_suite_options *o, const char *index, const qr_bq_list *l,
+                   uint64_t *out_docs, char *err, size_t errlen)
 {
     struct qx x = {.l = l, .k = o->k ? o->k : 10};
     char msg[256] = "";
@@ -345,9 +349,8 @@ int qr_translate_all(const qr_bq_list *l, char ***out_match, char ***out_why)
     return 0;
 }
 
-int qr_time_fts5(qr_timing *t, const qr_suite_options *o, const char *db,
-                     const qr_bq_list *l, char **match, char **why, uint64_t *out_docs, char *err,
-                     size_t errlen)
+int qr_time_fts5(qr_timing *t, const qr_suite_options *o, const char *db, const qr_bq_list *l,
+                 char **match, char **why, uint64_t *out_docs, char *err, size_t errlen)
 {
     struct fx x = {.match = match, .why = why, .k = o->k ? o->k : 10};
     int rc = qr_fts5_open(&x.f, db, err, errlen);
@@ -361,7 +364,7 @@ int qr_time_fts5(qr_timing *t, const qr_suite_options *o, const char *db,
 
 /* Per-class summaries; classes[0..ncls) then the whole run at [ncls]. */
 int qr_summarise(qr_latency **out, const qr_timing *t, const qr_bq_list *l,
-                     const char *const *classes, size_t ncls)
+                 const char *const *classes, size_t ncls)
 {
     qr_latency *s = qr_calloc(ncls + 1, sizeof *s);
     if (!s)
@@ -402,10 +405,9 @@ double qr_query_median(const qr_timing *t, size_t i)
 json_t *qr_jtiming(const qr_suite_options *o, const qr_timing *t)
 {
     return json_pack("{s:I, s:I, s:I, s:o, s:o, s:I}", "k", (json_int_t)(o->k ? o->k : 10),
-                     "passes", (json_int_t)t->passes, "warmup_passes",
-                     (json_int_t)t->warmup_passes, "seconds", qr_jnum(t->seconds),
-                     "time_budget_s", qr_jnum(o->timing.seconds), "total_mismatches",
-                     (json_int_t)t->mismatches);
+                     "passes", (json_int_t)t->passes, "warmup_passes", (json_int_t)t->warmup_passes,
+                     "seconds", qr_jnum(t->seconds), "time_budget_s", qr_jnum(o->timing.seconds),
+                     "total_mismatches", (json_int_t)t->mismatches);
 }
 
 json_t *qr_jgen(const qr_suite_options *o, const qr_qgen_stats *gs)
@@ -416,13 +418,12 @@ json_t *qr_jgen(const qr_suite_options *o, const qr_qgen_stats *gs)
     for (unsigned c = 0; c < QR_QC_COUNT; c++)
         if (gs->wanted[c])
             json_object_set_new(made, qr_qclass_name((qr_qclass)c), qr_jint(gs->made[c]));
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "seed",
-                     (json_int_t)o->gen.seed, "per_class",
-                     (json_int_t)(o->gen.per_class ? o->gen.per_class : 20), "sampled_docs",
-                     (json_int_t)gs->sampled_docs, "sampled_words", (json_int_t)gs->sampled_words,
-                     "distinct_words", (json_int_t)gs->words, "high_band", (json_int_t)gs->high,
-                     "med_band", (json_int_t)gs->med, "low_band", (json_int_t)gs->low, "made",
-                     made);
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "seed", (json_int_t)o->gen.seed,
+        "per_class", (json_int_t)(o->gen.per_class ? o->gen.per_class : 20), "sampled_docs",
+        (json_int_t)gs->sampled_docs, "sampled_words", (json_int_t)gs->sampled_words,
+        "distinct_words", (json_int_t)gs->words, "high_band", (json_int_t)gs->high, "med_band",
+        (json_int_t)gs->med, "low_band", (json_int_t)gs->low, "made", made);
 }
 
 /* Warns on stderr about classes that got fewer queries than asked. */
@@ -459,8 +460,7 @@ void qr_print_ix_line(FILE *out, const char *label, const qr_ixbench *r)
             "%s%llu docs, %.2f MB in %.3f s (process %.3f s, CPU %.2f s): %.0f docs/s, %.2f "
             "MB/s, peak RSS %.1f MB\n",
             label, (unsigned long long)r->docs, qr_mb(r->raw_bytes), r->seconds, r->usage.wall_s,
-            r->usage.user_s + r->usage.sys_s,
-            r->seconds > 0 ? (double)r->docs / r->seconds : 0.0,
+            r->usage.user_s + r->usage.sys_s, r->seconds > 0 ? (double)r->docs / r->seconds : 0.0,
             r->seconds > 0 ? qr_mb(r->raw_bytes) / r->seconds : 0.0,
             (double)r->usage.maxrss_kb * 1024 / 1e6);
 }
@@ -488,8 +488,10 @@ void qr_print_ix_sizes(FILE *out, const qr_ixbench *r)
             (unsigned long long)st->manifest_bytes, 100.0 * (double)st->manifest_bytes / total);
     fprintf(out, "  %-9s %-40s %14llu %6.1f%% %10.1f\n", "total", "",
             (unsigned long long)st->total_bytes, 100.0, (double)st->total_bytes / docs);
+    const qr_postings_bits *b = &r->bits;
     fprintf(out,
-            "bits per doc id (doc stream bits per posting) %.2f, of which frequencies %.2f; bits "
-            "per position %.2f; mean document length %.1f positions\n",
-            st->bits_per_doc, st->bits_per_freq, st->bits_per_pos, st->avg_doc_len);
+            "postings, bits per posting: doc id %.2f, frequency %.2f, skips and heads %.2f (doc "
+            "stream %.2f); bits per position %.2f; mean document length %.1f positions\n",
+            b->bits_per_doc, b->bits_per_freq, b->bits_per_skip, st->bits_per_doc, b->bits_per_pos,
+            st->avg_doc_len);
 }

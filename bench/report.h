@@ -45,15 +45,15 @@ void qr_print_ix_sizes(FILE *out, const qr_ixbench *r);
  * path index with o->gen; also written to o->save_queries. *gs says what
  * generation did (zero for a file). 0 or a code with err set.
  */
-int qr_load_queries(const qr_suite_options *o, const char *index, qr_bq_list *l,
-                    qr_qgen_stats *gs, char *err, size_t errlen);
+int qr_load_queries(const qr_suite_options *o, const char *index, qr_bq_list *l, qr_qgen_stats *gs,
+                    char *err, size_t errlen);
 /* Warns on stderr about generated classes that got fewer queries than asked. */
 void qr_warn_short(const qr_suite_options *o, const qr_qgen_stats *gs);
 
 /* ---- engines ---- */
 /* Times l on the quarry index at path index; *out_docs = its live documents. */
-int qr_time_quarry(qr_timing *t, const qr_suite_options *o, const char *index,
-                   const qr_bq_list *l, uint64_t *out_docs, char *err, size_t errlen);
+int qr_time_quarry(qr_timing *t, const qr_suite_options *o, const char *index, const qr_bq_list *l,
+                   uint64_t *out_docs, char *err, size_t errlen);
 /* Translates every query to FTS5: (*out_match)[i] or, when FTS5 cannot say it, (*out_why)[i]. */
 int qr_translate_all(const qr_bq_list *l, char ***out_match, char ***out_why);
 void qr_free_strings(char **v, size_t n);

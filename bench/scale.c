@@ -76,8 +76,8 @@ static int scale_queries(const qr_suite_options *o, struct point *p, const char 
             nan_latency(&p->f[c]);
             continue;
         }
-        json_t *e = json_pack("{s:s, s:o}", "class", name ? name : "all", "quarry",
-                              qr_jlatency(&p->q[c]));
+        json_t *e =
+            json_pack("{s:s, s:o}", "class", name ? name : "all", "quarry", qr_jlatency(&p->q[c]));
         if (db)
             json_object_set_new(e, "fts5", qr_jlatency(&p->f[c]));
         json_array_append_new(jc, e);
@@ -96,8 +96,9 @@ out:
 static void print_scale(FILE *out, const qr_suite_options *o, const struct point *pts, size_t n)
 {
     char a[32], b[32], c[32];
-    fprintf(out, "quarry bench scale: synthetic corpora (seed %llu), one build and one query run "
-                 "per size\n\n",
+    fprintf(out,
+            "quarry bench scale: synthetic corpora (seed %llu), one build and one query run "
+            "per size\n\n",
             (unsigned long long)o->synth.seed);
     fprintf(out, "%-7s %10s %10s %9s %9s %8s %12s %10s %10s %10s %9s %9s\n", "engine", "docs",
             "corpus MB", "build s", "docs/s", "MB/s", "peak RSS MB", "index MB", "bytes/doc",
@@ -240,8 +241,9 @@ int qr_suite_scale(const qr_suite_options *o, FILE *out, char *err, size_t errle
         goto out;
     }
     if (o->fts5 && !qr_fts5_available()) {
-        qr_bench_err(err, errlen, "built without SQLite FTS5: install libsqlite3-dev and reconfigure "
-                             "(meson setup --reconfigure build -Dfts5=enabled)");
+        qr_bench_err(err, errlen,
+                     "built without SQLite FTS5: install libsqlite3-dev and reconfigure "
+                     "(meson setup --reconfigure build -Dfts5=enabled)");
         rc = QR_ENOTFOUND;
         goto out;
     }
@@ -254,7 +256,7 @@ int qr_suite_scale(const qr_suite_options *o, FILE *out, char *err, size_t errle
         snprintf(work, sizeof work, "%s", o->keep);
     } else if ((rc = qr_make_temp_dir(work, sizeof work, o->tmp, "quarry-scale"))) {
         qr_bench_err(err, errlen, "cannot make a scratch directory under %s",
-                o->tmp ? o->tmp : "$TMPDIR");
+                     o->tmp ? o->tmp : "$TMPDIR");
         work[0] = '\0';
         goto out;
     }
@@ -295,9 +297,9 @@ int qr_suite_scale(const qr_suite_options *o, FILE *out, char *err, size_t errle
             qr_bench_err(err, errlen, "%s", p->fb.error);
             goto out;
         }
-        json_t *jp = json_pack("{s:I, s:I, s:o, s:o}", "docs", (json_int_t)p->docs,
-                               "corpus_bytes", (json_int_t)p->corpus_bytes, "generate_s",
-                               qr_jnum(p->gen_seconds), "quarry", qr_jix(&p->ix));
+        json_t *jp = json_pack("{s:I, s:I, s:o, s:o}", "docs", (json_int_t)p->docs, "corpus_bytes",
+                               (json_int_t)p->corpus_bytes, "generate_s", qr_jnum(p->gen_seconds),
+                               "quarry", qr_jix(&p->ix));
         if (o->fts5)
             json_object_set_new(jp, "fts5", qr_jfts(&p->fb));
         json_array_append_new(jpts, jp);
@@ -319,15 +321,14 @@ int qr_suite_scale(const qr_suite_options *o, FILE *out, char *err, size_t errle
     json_object_set_new(doc, "benchmark", json_string("scale"));
     json_object_set_new(doc, "machine", qr_jmachine());
     json_object_set_new(doc, "sizes", js);
-    json_object_set_new(doc, "synth",
-                        json_pack("{s:I, s:I, s:I, s:o, s:o, s:o}", "seed",
-                                  (json_int_t)o->synth.seed, "vocab",
-                                  (json_int_t)(o->synth.vocab ? o->synth.vocab : 2000000), "head",
-                                  (json_int_t)(o->synth.head ? o->synth.head : 10000),
-                                  "median_words",
-                                  qr_jnum(o->synth.median_words ? o->synth.median_words : 250),
-                                  "sigma", qr_jnum(o->synth.sigma ? o->synth.sigma : 0.8), "colloc",
-                                  qr_jnum(o->synth.colloc ? o->synth.colloc : 0.25)));
+    json_object_set_new(
+        doc, "synth",
+        json_pack("{s:I, s:I, s:I, s:o, s:o, s:o}", "seed", (json_int_t)o->synth.seed, "vocab",
+                  (json_int_t)(o->synth.vocab ? o->synth.vocab : 2000000), "head",
+                  (json_int_t)(o->synth.head ? o->synth.head : 10000), "median_words",
+                  qr_jnum(o->synth.median_words ? o->synth.median_words : 250), "sigma",
+                  qr_jnum(o->synth.sigma ? o->synth.sigma : 0.8), "colloc",
+                  qr_jnum(o->synth.colloc ? o->synth.colloc : 0.25)));
     json_object_set_new(doc, "points", jpts);
     jpts = NULL;
     if (o->json)

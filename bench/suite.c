@@ -25,7 +25,6 @@ static int cmp_ix_seconds(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-
 /* ---- bench queries ------------------------------------------------------------ */
 
 static void print_latency_table(FILE *out, const char *const *classes, size_t ncls,
@@ -200,7 +199,7 @@ int qr_suite_index(const qr_suite_options *o, const char *const *dirs, size_t nd
     }
     if ((rc = qr_make_temp_dir(scratch, sizeof scratch, o->tmp, "quarry-bench"))) {
         qr_bench_err(err, errlen, "cannot make a scratch directory under %s",
-                o->tmp ? o->tmp : "$TMPDIR");
+                     o->tmp ? o->tmp : "$TMPDIR");
         scratch[0] = '\0';
         goto out;
     }
@@ -271,8 +270,8 @@ out:
 
 /* ---- bench compare ------------------------------------------------------------ */
 
-static json_t *jclass_pair(const char *cls, const qr_latency *q, const qr_latency *f,
-                           size_t agree, size_t compared)
+static json_t *jclass_pair(const char *cls, const qr_latency *q, const qr_latency *f, size_t agree,
+                           size_t compared)
 {
     return json_pack("{s:s, s:o, s:o, s:o, s:o, s:I, s:I}", "class", cls, "quarry", qr_jlatency(q),
                      "fts5", qr_jlatency(f), "median_ratio_fts5_over_quarry",
@@ -300,8 +299,9 @@ int qr_suite_compare(const qr_suite_options *o, const char *const *dirs, size_t 
     double *v = NULL;
     int rc;
     if (!qr_fts5_available()) {
-        qr_bench_err(err, errlen, "built without SQLite FTS5: install libsqlite3-dev and reconfigure "
-                             "(meson setup --reconfigure build -Dfts5=enabled)");
+        qr_bench_err(err, errlen,
+                     "built without SQLite FTS5: install libsqlite3-dev and reconfigure "
+                     "(meson setup --reconfigure build -Dfts5=enabled)");
         return QR_ENOTFOUND;
     }
     if (o->keep) {
@@ -312,7 +312,7 @@ int qr_suite_compare(const qr_suite_options *o, const char *const *dirs, size_t 
         snprintf(work, sizeof work, "%s", o->keep);
     } else if ((rc = qr_make_temp_dir(work, sizeof work, o->tmp, "quarry-bench"))) {
         qr_bench_err(err, errlen, "cannot make a scratch directory under %s",
-                o->tmp ? o->tmp : "$TMPDIR");
+                     o->tmp ? o->tmp : "$TMPDIR");
         return rc;
     }
     snprintf(index, sizeof index, "%s/quarry.idx", work);
@@ -379,13 +379,15 @@ int qr_suite_compare(const qr_suite_options *o, const char *const *dirs, size_t 
     json_object_set_new(doc, "docs", qr_jint(qdocs));
     json_object_set_new(doc, "fts5_docs", qr_jint(fdocs));
     json_object_set_new(doc, "machine", qr_jmachine());
-    json_object_set_new(doc, "build", json_pack("{s:o, s:o}", "quarry", qr_jix(&ix), "fts5", qr_jfts(&fb)));
+    json_object_set_new(doc, "build",
+                        json_pack("{s:o, s:o}", "quarry", qr_jix(&ix), "fts5", qr_jfts(&fb)));
     json_object_set_new(doc, "queries", qr_jgen(o, &gs));
-    json_object_set_new(doc, "timing", json_pack("{s:o, s:o}", "quarry", qr_jtiming(o, &tq),
-                                                 "fts5", qr_jtiming(o, &tf)));
+    json_object_set_new(
+        doc, "timing",
+        json_pack("{s:o, s:o}", "quarry", qr_jtiming(o, &tq), "fts5", qr_jtiming(o, &tf)));
     json_object_set_new(doc, "classes", jc);
-    json_object_set_new(doc, "all", jclass_pair("all", &sq[ncls], &sf[ncls], agree[ncls],
-                                                compared[ncls]));
+    json_object_set_new(doc, "all",
+                        jclass_pair("all", &sq[ncls], &sf[ncls], agree[ncls], compared[ncls]));
     json_object_set_new(doc, "per_query", jq);
 
     if (o->json) {
@@ -491,8 +493,8 @@ int qr_suite_compare(const qr_suite_options *o, const char *const *dirs, size_t 
         qr_machine m;
         qr_machine_get(&m);
         snprintf(note, sizeof note,
-                 "%zu queries, top %zu + exact total, one thread; %s, %ld cores, %.0f GiB",
-                 l.n, o->k ? o->k : 10, m.cpu, m.cores, m.mem_gib);
+                 "%zu queries, top %zu + exact total, one thread; %s, %ld cores, %.0f GiB", l.n,
+                 o->k ? o->k : 10, m.cpu, m.cores, m.mem_gib);
         qr_svg_begin(&svg, 3, head, note);
         qr_svg_bars(&svg, 0, &c1);
         qr_svg_bars(&svg, 1, &c2);

@@ -12,10 +12,10 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HEAD_H 56.0 /* heading above the first panel */
-#define M_LEFT 84.0 /* plot margins inside a panel */
-#define M_RIGHT 180.0
-#define M_TOP 40.0
+#define HEAD_H   56.0 /* heading above the first panel */
+#define M_LEFT   84.0 /* plot margins inside a panel */
+#define M_RIGHT  180.0
+#define M_TOP    40.0
 #define M_BOTTOM 84.0
 
 static const char *const palette[] = {"#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd",
@@ -191,8 +191,8 @@ static void ticks(qr_buf *out, const struct axis *a, bool vertical, double x0, d
         double p = to_px(a, vals[i]);
         fmt_num(label, sizeof label, vals[i]);
         if (vertical) {
-            put(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", x0,
-                p, x1, p);
+            put(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n",
+                x0, p, x1, p);
             text(out, x0 - 6, p + 4, "end", 11, NULL, label);
         } else {
             put(out, "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#ddd\"/>\n", p,
@@ -308,7 +308,8 @@ void qr_svg_lines(qr_buf *out, size_t i, const qr_svg_chart *c)
             double v = c->series[s].v[k];
             if (!drawable(&ya, v) || !drawable(&xa, c->x[k]))
                 continue;
-            put(out, "%s%.1f,%.1f", open ? " " : "<polyline fill=\"none\" stroke-width=\"2\" points=\"",
+            put(out, "%s%.1f,%.1f",
+                open ? " " : "<polyline fill=\"none\" stroke-width=\"2\" points=\"",
                 to_px(&xa, c->x[k]), to_px(&ya, v));
             open = true;
         }

@@ -24,11 +24,11 @@ typedef struct qr_svg_chart {
     const char *title;
     const char *xlabel;
     const char *ylabel;
-    bool logx;                  /* lines only */
+    bool logx; /* lines only */
     bool logy;
-    size_t n;                   /* categories (bars) or x values (lines) */
-    const char *const *cats;    /* bars: category names */
-    const double *x;            /* lines: x values, increasing */
+    size_t n;                /* categories (bars) or x values (lines) */
+    const char *const *cats; /* bars: category names */
+    const double *x;         /* lines: x values, increasing */
     size_t nseries;
     const qr_svg_series *series;
 } qr_svg_chart;

@@ -25,7 +25,7 @@ struct qr_synth {
 /* 20 onsets x 6 nuclei x 8 codas = 960 syllables. A word splits into syllables in exactly
  * one way (so spellings are distinct): every syllable starts with an onset, no coda is an
  * onset's first letters plus more, and no coda + onset reads as another coda + onset. */
-static const char *const onsets[20] = {"b", "c", "d", "f", "g", "h", "k", "l",  "m",  "n",
+static const char *const onsets[20] = {"b", "c", "d", "f", "g", "h", "k",  "l",  "m",  "n",
                                        "p", "r", "s", "t", "v", "w", "br", "ch", "pl", "tr"};
 static const char *const nuclei[6] = {"a", "e", "i", "o", "u", "ou"};
 static const char *const codas[8] = {"", "n", "r", "l", "s", "m", "nd", "ng"};
@@ -68,8 +68,7 @@ size_t qr_synth_word(uint32_t r, char *out)
 
 void qr_synth_path(uint64_t i, char *out, size_t cap)
 {
-    snprintf(out, cap, "%04llu/%07llu.txt", (unsigned long long)(i / 1000),
-             (unsigned long long)i);
+    snprintf(out, cap, "%04llu/%07llu.txt", (unsigned long long)(i / 1000), (unsigned long long)i);
 }
 
 int qr_synth_open(qr_synth **out, const qr_synth_options *opt)
@@ -201,7 +200,7 @@ static void put_word(struct gen *g, qr_buf *out, int capital)
     double u = qr_rng_unif(&g->rng);
     if (u < 0.01) { /* a number: a year or a count */
         unsigned v = qr_rng_unif(&g->rng) < 0.5 ? 1900 + (unsigned)qr_rng_below(&g->rng, 125)
-                                                 : 1 + (unsigned)qr_rng_below(&g->rng, 999);
+                                                : 1 + (unsigned)qr_rng_below(&g->rng, 999);
         n = (size_t)snprintf(w, sizeof w, "%u", v);
         g->have_prev = 0;
     } else {

@@ -27,12 +27,12 @@
 #include "storage/buf.h"
 
 typedef struct qr_synth_options {
-    uint64_t seed;         /* 0 is a seed like any other */
-    uint32_t vocab;        /* vocabulary size; 0: 2,000,000 */
-    uint32_t head;         /* last rank of the 1/r regime; 0: 10,000 (clamped to vocab) */
-    double median_words;   /* median body length in words; 0: 250 */
-    double sigma;          /* log-normal shape of body lengths; 0: 0.8 */
-    double colloc;         /* probability that a word is followed by its collocate; < 0: 0, 0: 0.25 */
+    uint64_t seed;       /* 0 is a seed like any other */
+    uint32_t vocab;      /* vocabulary size; 0: 2,000,000 */
+    uint32_t head;       /* last rank of the 1/r regime; 0: 10,000 (clamped to vocab) */
+    double median_words; /* median body length in words; 0: 250 */
+    double sigma;        /* log-normal shape of body lengths; 0: 0.8 */
+    double colloc;       /* probability that a word is followed by its collocate; < 0: 0, 0: 0.25 */
 } qr_synth_options;
 
 typedef struct qr_synth qr_synth;

@@ -59,8 +59,7 @@ static int reserve_passes(qr_timing *t, size_t *cap, size_t passes)
     return 0;
 }
 
-int qr_timing_run(qr_timing *out, const qr_timing_options *opt, size_t n, qr_exec_fn fn,
-                  void *ctx)
+int qr_timing_run(qr_timing *out, const qr_timing_options *opt, size_t n, qr_exec_fn fn, void *ctx)
 {
     qr_timing_options o = opt ? *opt : (qr_timing_options){0};
     qr_timing t = {.n = n};

@@ -45,8 +45,7 @@ typedef struct qr_timing {
 } qr_timing;
 
 /* Times n queries. 0 or QR_ENOMEM (*out is then empty). Free with qr_timing_free. */
-int qr_timing_run(qr_timing *out, const qr_timing_options *opt, size_t n, qr_exec_fn fn,
-                  void *ctx);
+int qr_timing_run(qr_timing *out, const qr_timing_options *opt, size_t n, qr_exec_fn fn, void *ctx);
 void qr_timing_free(qr_timing *t);
 
 /* Latency of a group of queries (a class, or the whole run). */

@@ -31,15 +31,15 @@
 
 /* Which options a subcommand takes. */
 enum {
-    O_QUERY = 1 << 0, /* -i, --gen, -n, --seed, -k, timing, bands, --save-queries */
-    O_BUILD = 1 << 1, /* --threads, --ram, --language, --keep, --tmp */
-    O_OUT = 1 << 2,   /* --json, -o */
-    O_SVG = 1 << 3,   /* --svg */
-    O_SYNTH = 1 << 4, /* --seed, --vocab, --words */
-    O_SCALE = 1 << 5, /* --sizes, --fts5 */
+    O_QUERY = 1 << 0,     /* -i, --gen, -n, --seed, -k, timing, bands, --save-queries */
+    O_BUILD = 1 << 1,     /* --threads, --ram, --language, --keep, --tmp */
+    O_OUT = 1 << 2,       /* --json, -o */
+    O_SVG = 1 << 3,       /* --svg */
+    O_SYNTH = 1 << 4,     /* --seed, --vocab, --words */
+    O_SCALE = 1 << 5,     /* --sizes, --fts5 */
     O_REPEAT_IX = 1 << 6, /* --repeat means builds (bench index) */
-    O_DOCS = 1 << 7,  /* --docs */
-    O_QFILE = 1 << 8, /* --queries FILE (compare, scale) */
+    O_DOCS = 1 << 7,      /* --docs */
+    O_QFILE = 1 << 8,     /* --queries FILE (compare, scale) */
 };
 
 enum {
@@ -236,8 +236,7 @@ static int parse_sizes(struct args *a, const char *s)
         }
         memcpy(buf, p, len);
         buf[len] = '\0';
-        if (!parse_u64(buf, &v[k]) || v[k] == 0 || v[k] > 100000000 ||
-            (k && v[k] <= v[k - 1])) {
+        if (!parse_u64(buf, &v[k]) || v[k] == 0 || v[k] > 100000000 || (k && v[k] <= v[k - 1])) {
             qr_free(v);
             return bad("--sizes (increasing document counts)", s);
         }
@@ -665,8 +664,8 @@ int qr_cmd_bench(int argc, char **argv)
         const char *name;
         int (*fn)(struct args *a, int argc, char **argv);
     } subs[] = {
-        {"index", cmd_index},     {"queries", cmd_queries}, {"gen", cmd_gen},
-        {"compare", cmd_compare}, {"scale", cmd_scale},     {"synth", cmd_synth},
+        {"index", cmd_index},         {"queries", cmd_queries}, {"gen", cmd_gen},
+        {"compare", cmd_compare},     {"scale", cmd_scale},     {"synth", cmd_synth},
         {"translate", cmd_translate},
     };
     if (argc < 2) {

@@ -121,8 +121,7 @@ static void write_text(const char *path, const char *text)
 static void samples_index(void)
 {
     char *out;
-    cr_assert_eq(quarry(&out, "bench index --keep '%s/idx' '%s' 2>&1", tmp, SAMPLES), 0, "%s",
-                 out);
+    cr_assert_eq(quarry(&out, "bench index --keep '%s/idx' '%s' 2>&1", tmp, SAMPLES), 0, "%s", out);
     free(out);
 }
 
@@ -473,8 +472,9 @@ Test(bench_synth, synth_command_writes_files)
 {
     make_tmp();
     char *out;
-    cr_assert_eq(quarry(&out, "bench synth --docs 1005 --seed 3 --vocab 1000 --words 20 '%s/c'", tmp),
-                 0, "%s", out);
+    cr_assert_eq(
+        quarry(&out, "bench synth --docs 1005 --seed 3 --vocab 1000 --words 20 '%s/c'", tmp), 0,
+        "%s", out);
     cr_assert(strstr(out, "1005 documents"), "%s", out);
     free(out);
     char path[400];
@@ -518,15 +518,11 @@ Test(bench_svg, bars_and_lines_make_a_closed_document)
     const double v1[3] = {1.5, NAN, 100}, v2[3] = {10, 0, 2000};
     const char *cats[3] = {"HighTerm", "A&B", "<c>"};
     qr_svg_series s[2] = {{"quarry", v1}, {"FTS5 \"x\"", v2}};
-    qr_svg_chart bars = {.title = "t", .logy = true, .n = 3, .cats = cats, .nseries = 2, .series = s};
+    qr_svg_chart bars = {
+        .title = "t", .logy = true, .n = 3, .cats = cats, .nseries = 2, .series = s};
     const double x[3] = {1000, 10000, 100000};
-    qr_svg_chart lines = {.title = "l",
-                          .logx = true,
-                          .logy = false,
-                          .n = 3,
-                          .x = x,
-                          .nseries = 2,
-                          .series = s};
+    qr_svg_chart lines = {
+        .title = "l", .logx = true, .logy = false, .n = 3, .x = x, .nseries = 2, .series = s};
     qr_svg_begin(&b, 2, "head & shoulders", NULL);
     qr_svg_bars(&b, 0, &bars);
     qr_svg_lines(&b, 1, &lines);
@@ -571,8 +567,8 @@ static qr_dir *gen_index(void)
         snprintf(texts[i], sizeof texts[i],
                  "Report %s number %d\n\nThe common words stand here %s %s, and the swiss army "
                  "knife %s cuts. Words near others matter %s.\n",
-                 i % 3 ? "alpha" : "beta", i, i % 2 ? "frequent" : "other", i % 20 ? "" : "middling",
-                 i % 100 ? "" : "rarest", i % 7 ? "" : "sevens");
+                 i % 3 ? "alpha" : "beta", i, i % 2 ? "frequent" : "other",
+                 i % 20 ? "" : "middling", i % 100 ? "" : "rarest", i % 7 ? "" : "sevens");
         docs[i] = (qr_mem_doc){paths[i], texts[i], strlen(texts[i])};
     }
     qr_dir *dir;
@@ -596,8 +592,8 @@ Test(bench_querygen, classes_from_an_index)
     qr_bq_list l = {0};
     qr_qgen_stats st;
     char err[256];
-    qr_qgen_options o = {.seed = 1, .per_class = 50, .low_min_df = 1, .low_lo = 0.002,
-                         .low_hi = 0.011};
+    qr_qgen_options o = {
+        .seed = 1, .per_class = 50, .low_min_df = 1, .low_lo = 0.002, .low_hi = 0.011};
     cr_assert_eq(qr_qgen_run(&l, &st, dir, &o, err, sizeof err), 0, "%s", err);
     cr_assert_eq(st.docs, 200);
     cr_assert_eq(st.sampled_docs, 200);
@@ -650,8 +646,8 @@ Test(bench_querygen, classes_from_an_index)
     qr_bq_list_free(&l3);
 
     /* phrases are checked on positions: a sample of 1 document still finds the phrase in 200 */
-    o = (qr_qgen_options){.seed = 2, .per_class = 3, .sample_docs = 1,
-                          .classes = 1u << QR_QC_PHRASE3};
+    o = (qr_qgen_options){
+        .seed = 2, .per_class = 3, .sample_docs = 1, .classes = 1u << QR_QC_PHRASE3};
     cr_assert_eq(qr_qgen_run(&l, &st, dir, &o, err, sizeof err), 0);
     cr_assert_eq(st.sampled_docs, 1);
     cr_assert(l.n >= 1, "the phrases of the one document read are found in others");
@@ -683,9 +679,9 @@ Test(bench_cli, index_reports_json_and_table)
 {
     make_tmp();
     char *out;
-    cr_assert_eq(quarry(&out, "bench index --json --threads 1 --repeat 2 --tmp '%s' '%s'", tmp,
-                        SAMPLES),
-                 0, "%s", out);
+    cr_assert_eq(
+        quarry(&out, "bench index --json --threads 1 --repeat 2 --tmp '%s' '%s'", tmp, SAMPLES), 0,
+        "%s", out);
     json_t *j = parse_json(out);
     free(out);
     json_t *med = json_object_get(j, "median");
@@ -707,8 +703,9 @@ Test(bench_cli, index_reports_json_and_table)
     json_decref(j);
 
     /* the table, the kept index (new or empty directories only) and -o */
-    cr_assert_eq(quarry(&out, "bench index --keep '%s/idx' -o '%s/ix.json' '%s'", tmp, tmp, SAMPLES),
-                 0, "%s", out);
+    cr_assert_eq(
+        quarry(&out, "bench index --keep '%s/idx' -o '%s/ix.json' '%s'", tmp, tmp, SAMPLES), 0,
+        "%s", out);
     cr_assert(strstr(out, "51 docs"), "%s", out);
     cr_assert(strstr(out, "tdi") && strstr(out, "bits per doc id"), "%s", out);
     free(out);
@@ -728,11 +725,12 @@ Test(bench_cli, queries_generated_and_from_a_file)
     make_tmp();
     samples_index();
     char *out;
-    cr_assert_eq(quarry(&out,
-                        "bench queries -i '%s/idx' --json -n 2 --repeat 3 --warmup 1 --low 0.01,0.05 "
-                        "--low-min-df 1 --save-queries '%s/q.tsv' --svg '%s/q.svg'",
-                        tmp, tmp, tmp),
-                 0, "%s", out);
+    cr_assert_eq(
+        quarry(&out,
+               "bench queries -i '%s/idx' --json -n 2 --repeat 3 --warmup 1 --low 0.01,0.05 "
+               "--low-min-df 1 --save-queries '%s/q.tsv' --svg '%s/q.svg'",
+               tmp, tmp, tmp),
+        0, "%s", out);
     json_t *j = parse_json(out);
     free(out);
     cr_assert_eq(num(j, "docs"), 51);
@@ -768,8 +766,8 @@ Test(bench_cli, queries_generated_and_from_a_file)
     cr_assert(strstr(out, "error: Broken\t(unbalanced: column 1"), "%s", out);
     free(out);
     /* --seconds instead of --repeat */
-    cr_assert_eq(quarry(&out, "bench queries -i '%s/idx' --json --seconds 0.05 --gen HighTerm", tmp),
-                 0);
+    cr_assert_eq(
+        quarry(&out, "bench queries -i '%s/idx' --json --seconds 0.05 --gen HighTerm", tmp), 0);
     j = parse_json(out);
     free(out);
     cr_assert(num(json_object_get(j, "timing"), "passes") >= 1);
@@ -787,10 +785,11 @@ Test(bench_cli, compare_with_fts5)
 {
     make_tmp();
     char *out;
-    int rc = quarry(&out,
-                    "bench compare --json -n 2 --repeat 2 --warmup 1 --low 0.01,0.05 --low-min-df 1 "
-                    "--keep '%s/work' -o '%s/c.json' --svg '%s/c.svg' '%s' 2>'%s/err'",
-                    tmp, tmp, tmp, SAMPLES, tmp);
+    int rc =
+        quarry(&out,
+               "bench compare --json -n 2 --repeat 2 --warmup 1 --low 0.01,0.05 --low-min-df 1 "
+               "--keep '%s/work' -o '%s/c.json' --svg '%s/c.svg' '%s' 2>'%s/err'",
+               tmp, tmp, tmp, SAMPLES, tmp);
     if (!qr_fts5_available()) {
         cr_assert_eq(rc, 4, "%s", out);
         free(out);
@@ -850,7 +849,8 @@ Test(bench_cli, compare_with_fts5)
     cr_assert(strstr(out, "FTS5/q") && strstr(out, "HighTerm") && strstr(out, "QPS"), "%s", out);
     cr_assert(strstr(out, "FTS5 error: Neg\tNOT ukraine: FTS5 cannot express"), "%s", out);
     free(out);
-    cr_assert_eq(quarry(&out, "bench compare --queries '%s' --gen all '%s' 2>&1", path, SAMPLES), 2);
+    cr_assert_eq(quarry(&out, "bench compare --queries '%s' --gen all '%s' 2>&1", path, SAMPLES),
+                 2);
     cr_assert(strstr(out, "either a query file or --gen"), "%s", out);
     free(out);
     drop_tmp();
@@ -860,11 +860,12 @@ Test(bench_cli, scale_on_tiny_synthetic_corpora)
 {
     make_tmp();
     char *out;
-    int rc = quarry(&out,
-                    "bench scale --sizes 60,150 --vocab 2000 --words 30 -n 2 --repeat 2 --warmup 1 "
-                    "--low 0.01,0.05 --low-min-df 1 --tmp '%s' --json -o '%s/s.json' --svg '%s/s.svg'%s "
-                    "2>/dev/null",
-                    tmp, tmp, tmp, qr_fts5_available() ? " --fts5" : "");
+    int rc =
+        quarry(&out,
+               "bench scale --sizes 60,150 --vocab 2000 --words 30 -n 2 --repeat 2 --warmup 1 "
+               "--low 0.01,0.05 --low-min-df 1 --tmp '%s' --json -o '%s/s.json' --svg '%s/s.svg'%s "
+               "2>/dev/null",
+               tmp, tmp, tmp, qr_fts5_available() ? " --fts5" : "");
     cr_assert_eq(rc, 0, "%s", out);
     json_t *j = parse_json(out);
     free(out);
@@ -879,7 +880,8 @@ Test(bench_cli, scale_on_tiny_synthetic_corpora)
             cr_assert_eq(num(json_object_get(p, "fts5"), "docs"), docs);
         cr_assert(json_array_size(json_object_get(p, "classes")) >= 2);
     }
-    cr_assert(num(json_array_get(pts, 1), "corpus_bytes") > num(json_array_get(pts, 0), "corpus_bytes"));
+    cr_assert(num(json_array_get(pts, 1), "corpus_bytes") >
+              num(json_array_get(pts, 0), "corpus_bytes"));
     json_decref(j);
     char path[400];
     snprintf(path, sizeof path, "%s/s.svg", tmp);
@@ -925,12 +927,28 @@ Test(bench_cli, usage_errors_and_exit_statuses)
     cr_assert_eq(quarry(&out, "bench index --threads 2>&1"), 2);
     cr_assert(strstr(out, "needs a value"), "%s", out);
     free(out);
-    const char *bad[] = {"--threads 0",     "--ram x",        "--repeat 0",   "-n 0",
-                         "--seed -1",       "-k 0",           "--warmup x",   "--seconds 0",
-                         "--high 2",        "--med 0.5,0.1",  "--low 1",      "--low-min-df 0",
-                         "--near 0",        "--sample 0",     "--gen Nope",   "--warmup-seconds x",
-                         "--sizes 10,5",    "--sizes 0",      "--sizes 5,,6", "--words 0",
-                         "--med 1234567890123456789012345678901234567890123456789012345678901234,2"};
+    const char *bad[] = {
+        "--threads 0",
+        "--ram x",
+        "--repeat 0",
+        "-n 0",
+        "--seed -1",
+        "-k 0",
+        "--warmup x",
+        "--seconds 0",
+        "--high 2",
+        "--med 0.5,0.1",
+        "--low 1",
+        "--low-min-df 0",
+        "--near 0",
+        "--sample 0",
+        "--gen Nope",
+        "--warmup-seconds x",
+        "--sizes 10,5",
+        "--sizes 0",
+        "--sizes 5,,6",
+        "--words 0",
+        "--med 1234567890123456789012345678901234567890123456789012345678901234,2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         cr_assert_eq(quarry(&out, "bench scale %s 2>&1", bad[i]), 2, "%s: %s", bad[i], out);
         cr_assert(strstr(out, "invalid"), "%s: %s", bad[i], out);
@@ -973,8 +991,8 @@ Test(bench_proc, child_results_and_failures)
     char dir[400];
     snprintf(dir, sizeof dir, "%s/a/b", tmp);
     char cmd[1400];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && printf 12345 > '%s/f' && printf 67 > '%s/../g'", dir,
-             dir, dir);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && printf 12345 > '%s/f' && printf 67 > '%s/../g'",
+             dir, dir, dir);
     cr_assert_eq(system(cmd), 0);
     snprintf(dir, sizeof dir, "%s/a", tmp);
     cr_assert_eq(qr_tree_bytes(dir), 7);
