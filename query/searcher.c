@@ -1,2 +1,694 @@
-/* Placeholder translation unit until the search issue lands. */
-typedef int qr_searcher_placeholder;
+/*
+ * The searcher (see searcher.h): opening an index at one generation, and
+ * compiling and running queries over its segments.
+ *
+ * Compiling a query into a plan resolves every term once per segment (its
+ * qr_term_meta there, df = 0 where absent) and sums the document
+ * frequencies into the index-wide df and idf; a prefix walks every
+ * segment's term dictionary range and merges the expansions into one sorted
+ * list of distinct terms. NOT NOT x becomes x marked as non-scoring
+ * (nothing under a NOT scores). Phrase and NEAR idfs are summed left to
+ * right over their terms in query order.
+ *
+ * When a segment does not open, the searcher finds out which of its files
+ * is to blame (missing, bad frame or checksum, bad structure) so that the
+ * message names it.
+ */
+#include "query/searcher.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "query/iter.h"
+#include "storage/alloc.h"
+#include "storage/checksum.h"
+#include "storage/docstore.h"
+#include "storage/manifest.h"
+#include "storage/segment.h"
+#include "storage/status.h"
+#include "storage/termdict.h"
+
+struct qr_searcher {
+    qr_dir *dir;     /* the index directory */
+    bool own_dir;    /* opened by us */
+    qr_manifest man; /* the pinned generation */
+    qr_analyzer *an; /* the index's analyzer */
+    uint32_t nsegs;
+    qr_segment **segs;        /* open segments, manifest order */
+    qr_deletes *dels;         /* their deletions (empty sets when none) */
+    const qr_doctable **dts;  /* their document tables */
+    uint64_t N;               /* live documents */
+    double avgdl;             /* live positions / N */
+    double *norm_tab;         /* length normalisations by length (qr_evalctx), filled lazily */
+    qr_rank_scratch *scratch; /* rank.c's memory, kept between queries */
+    uint32_t flat_w, wide_w;  /* rank.c's window sizes (0: its defaults) */
+    char errmsg[512];         /* context of the last search error */
+};
+
+static void say(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void say(char *buf, size_t len, const char *fmt, ...)
+{
+    if (!buf || !len)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf, len, fmt, ap);
+    va_end(ap);
+}
+
+/* ---- opening ----------------------------------------------------------------------- */
+
+/* The newest MANIFEST-* file name in dir (for messages), or "MANIFEST". */
+static void newest_manifest(qr_dir *dir, char *out, size_t len)
+{
+    char **names;
+    size_t n;
+    snprintf(out, len, "MANIFEST");
+    if (qr_dir_list(dir, &names, &n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(names[i]);
+        if (!strncmp(names[i], "MANIFEST-", 9) && (l < 4 || strcmp(names[i] + l - 4, ".tmp")))
+            snprintf(out, len, "%s", names[i]); /* sorted: the last one wins */
+    }
+    qr_dir_list_free(names, n);
+}
+
+/*
+ * Which file of segment id is at fault for rc: names it into out (>= 32
+ * bytes). Each file in turn: missing, a bad frame or checksum (checked
+ * against the magic its own header claims: the footer must agree), or a
+ * structure its reader refuses.
+ */
+static void blame_segment(qr_dir *dir, uint64_t id, int rc, char *out)
+{
+    int culprit = -1;
+    for (int k = 0; k < QR_SEG_FILE_COUNT && culprit < 0; k++) {
+        qr_seg_file_name(out, id, (qr_seg_file)k);
+        qr_mapping *m;
+        qr_slice data, body;
+        int r = qr_dir_map(dir, out, &m, &data);
+        if (r) {
+            if (r == rc)
+                culprit = k;
+            continue;
+        }
+        uint32_t magic = data.n >= 4 ? qr_load_u32(data.p) : 0;
+        r = qr_file_open_body(&body, NULL, data, magic, 0, UINT32_MAX, true);
+        if (!r && k == QR_SEG_TDI) {
+            qr_termdict *t;
+            if (!(r = qr_termdict_open(&t, data, true)))
+                qr_termdict_close(t);
+        } else if (!r && k == QR_SEG_DMT) {
+            qr_doctable *t;
+            if (!(r = qr_doctable_open(&t, data, true)))
+                qr_doctable_close(t);
+        } else if (!r && k == QR_SEG_STO) {
+            qr_docstore *t;
+            if (!(r = qr_docstore_open(&t, data, true)))
+                qr_docstore_close(t);
+        }
+        qr_mapping_close(m);
+        if (r)
+            culprit = k;
+    }
+    if (culprit < 0)
+        culprit = QR_SEG_DMT; /* the files disagree with each other: the table is the hub */
+    qr_seg_file_name(out, id, (qr_seg_file)culprit);
+}
+
+int qr_searcher_open_dir(qr_searcher **out, qr_dir *dir, unsigned flags, char *errbuf,
+                         size_t errlen)
+{
+    *out = NULL;
+    const char *path = qr_dir_path(dir);
+    char name[64];
+    qr_searcher *s = qr_calloc(1, sizeof *s);
+    if (!s)
+        return QR_ENOMEM;
+    s->dir = dir;
+    int rc = qr_manifest_load(&s->man, dir);
+    if (rc) {
+        if (rc == QR_ENOTFOUND) {
+            say(errbuf, errlen, "no index at %s", path);
+        } else {
+            newest_manifest(dir, name, sizeof name);
+            say(errbuf, errlen, "%s/%s: %s", path, name, qr_strerror(rc));
+        }
+        goto fail;
+    }
+    s->man.language[sizeof s->man.language - 1] = 0;
+    rc = qr_analyzer_open(&s->an, s->man.language);
+    if (rc) {
+        if (rc == QR_EINVAL)
+            rc = QR_ECORRUPT;
+        qr_manifest_file_name(name, s->man.generation);
+        say(errbuf, errlen, "%s/%s: unknown language '%s'", path, name, s->man.language);
+        goto fail;
+    }
+    s->nsegs = s->man.nsegs;
+    s->segs = qr_calloc(s->nsegs ? s->nsegs : 1, sizeof *s->segs);
+    s->dels = qr_calloc(s->nsegs ? s->nsegs : 1, sizeof *s->dels);
+    s->dts = qr_calloc(s->nsegs ? s->nsegs : 1, sizeof *s->dts);
+    if (!s->segs || !s->dels || !s->dts) {
+        rc = QR_ENOMEM;
+        say(errbuf, errlen, "%s", qr_strerror(rc));
+        goto fail;
+    }
+    for (uint32_t i = 0; i < s->nsegs; i++) {
+        const qr_manifest_seg *ms = &s->man.segs[i];
+        rc = qr_segment_open(&s->segs[i], dir, ms->id, !(flags & QR_SEARCHER_NO_VERIFY));
+        if (!rc && qr_segment_docs(s->segs[i]) != ms->docs)
+            rc = QR_ECORRUPT;
+        if (rc) {
+            blame_segment(dir, ms->id, rc, name);
+            say(errbuf, errlen, "%s/%s: %s", path, name,
+                rc == QR_ENOTFOUND ? "missing" : qr_strerror(rc));
+            if (rc == QR_ENOTFOUND)
+                rc = QR_ECORRUPT; /* a manifest naming a missing file: a broken index */
+            goto fail;
+        }
+        s->dts[i] = qr_segment_doctable(s->segs[i]);
+        if (ms->del_gen) {
+            rc = qr_deletes_read(&s->dels[i], dir, ms->id, ms->del_gen, ms->docs);
+            if (rc) {
+                qr_deletes_file_name(name, ms->id, ms->del_gen);
+                say(errbuf, errlen, "%s/%s: %s", path, name,
+                    rc == QR_ENOTFOUND ? "missing" : qr_strerror(rc));
+                if (rc == QR_ENOTFOUND)
+                    rc = QR_ECORRUPT;
+                goto fail;
+            }
+        } else {
+            qr_deletes_init(&s->dels[i], ms->docs);
+        }
+    }
+    s->N = qr_manifest_live_docs(&s->man);
+    s->avgdl = s->N ? (double)qr_manifest_live_positions(&s->man) / (double)s->N : 0;
+    s->norm_tab = qr_calloc(QR_NORM_TABLE, sizeof *s->norm_tab);
+    if (!s->norm_tab) {
+        rc = QR_ENOMEM;
+        say(errbuf, errlen, "%s", qr_strerror(rc));
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    qr_searcher_close(s);
+    return rc;
+}
+
+int qr_searcher_open(qr_searcher **out, const char *path, char *errbuf, size_t errlen)
+{
+    qr_dir *dir;
+    *out = NULL;
+    int rc = qr_dir_open_posix(&dir, path, false);
+    if (rc) {
+        if (rc == QR_ENOTFOUND)
+            say(errbuf, errlen, "no index at %s", path);
+        else
+            say(errbuf, errlen, "%s: %s", path, qr_strerror(rc));
+        return rc;
+    }
+    rc = qr_searcher_open_dir(out, dir, 0, errbuf, errlen);
+    if (rc) {
+        qr_dir_close(dir);
+        return rc;
+    }
+    (*out)->own_dir = true;
+    return 0;
+}
+
+void qr_searcher_close(qr_searcher *s)
+{
+    if (!s)
+        return;
+    for (uint32_t i = 0; i < s->nsegs; i++) {
+        if (s->segs)
+            qr_segment_close(s->segs[i]);
+        if (s->dels)
+            qr_deletes_free(&s->dels[i]);
+    }
+    qr_free(s->segs);
+    qr_free(s->dels);
+    qr_free(s->dts);
+    qr_free(s->norm_tab);
+    qr_rank_scratch_free(s->scratch);
+    qr_analyzer_close(s->an);
+    qr_manifest_free(&s->man);
+    if (s->own_dir)
+        qr_dir_close(s->dir);
+    qr_free(s);
+}
+
+qr_analyzer *qr_searcher_analyzer(qr_searcher *s)
+{
+    return s->an;
+}
+
+void qr_searcher_set_windows(qr_searcher *s, uint32_t flat_w, uint32_t wide_w)
+{
+    s->flat_w = flat_w / 64 * 64;
+    s->wide_w = wide_w / 64 * 64;
+}
+
+uint64_t qr_searcher_docs(const qr_searcher *s)
+{
+    return s->N;
+}
+
+uint64_t qr_searcher_generation(const qr_searcher *s)
+{
+    return s->man.generation;
+}
+
+const char *qr_searcher_errmsg(const qr_searcher *s)
+{
+    return s->errmsg;
+}
+
+/* ---- the plan ------------------------------------------------------------------------ */
+
+struct block {
+    struct block *next;
+    size_t used, cap;
+    max_align_t data[];
+};
+
+/* Term statistics already resolved, by term (open addressing). */
+struct tstat {
+    uint64_t hash; /* 0: empty slot */
+    const char *text;
+    uint32_t len;
+    uint64_t df;
+    qr_term_meta *metas;
+};
+
+struct planner {
+    qr_searcher *s;
+    struct block *mem; /* every allocation of the plan */
+    struct tstat *tab; /* resolved terms */
+    size_t cap, used;
+};
+
+static void *palloc(struct planner *pl, size_t n)
+{
+    n = (n + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
+    struct block *b = pl->mem;
+    if (!b || b->cap - b->used < n) {
+        size_t cap = n > 16384 ? n : 16384;
+        b = qr_malloc(sizeof *b + cap);
+        if (!b)
+            return NULL;
+        b->next = pl->mem;
+        b->used = 0;
+        b->cap = cap;
+        pl->mem = b;
+    }
+    void *p = (char *)b->data + b->used;
+    b->used += n;
+    memset(p, 0, n);
+    return p;
+}
+
+static void planner_free(struct planner *pl)
+{
+    for (struct block *b = pl->mem, *next; b; b = next) {
+        next = b->next;
+        qr_free(b);
+    }
+    qr_free(pl->tab);
+}
+
+static double idf_of(const qr_searcher *s, uint64_t df)
+{
+    double N = (double)s->N, d = (double)df;
+    return log(1 + (N - d + 0.5) / (d + 0.5));
+}
+
+static int tab_grow(struct planner *pl)
+{
+    size_t cap = pl->cap ? pl->cap * 2 : 64;
+    struct tstat *t = qr_calloc(cap, sizeof *t);
+    if (!t)
+        return QR_ENOMEM;
+    for (size_t i = 0; i < pl->cap; i++) {
+        if (!pl->tab[i].hash)
+            continue;
+        size_t j = pl->tab[i].hash & (cap - 1);
+        while (t[j].hash)
+            j = (j + 1) & (cap - 1);
+        t[j] = pl->tab[i];
+    }
+    qr_free(pl->tab);
+    pl->tab = t;
+    pl->cap = cap;
+    return 0;
+}
+
+/* Resolves a term in every segment (once per query): fills *out with text, df, idf, metas. */
+static int resolve(struct planner *pl, const char *text, uint32_t len, qr_pterm *out)
+{
+    int rc;
+    if ((pl->used + 1) * 2 > pl->cap && (rc = tab_grow(pl)))
+        return rc;
+    uint64_t h = XXH3_64bits(text, len) | 1;
+    size_t i = h & (pl->cap - 1);
+    for (; pl->tab[i].hash; i = (i + 1) & (pl->cap - 1)) {
+        struct tstat *t = &pl->tab[i];
+        if (t->hash == h && t->len == len && !memcmp(t->text, text, len))
+            break;
+    }
+    struct tstat *t = &pl->tab[i];
+    if (!t->hash) {
+        qr_searcher *s = pl->s;
+        t->metas = palloc(pl, (s->nsegs ? s->nsegs : 1) * sizeof *t->metas);
+        if (!t->metas)
+            return QR_ENOMEM;
+        for (uint32_t g = 0; g < s->nsegs; g++) {
+            rc = len <= 255 ? qr_segment_term(s->segs[g], text, len, &t->metas[g]) : QR_ENOTFOUND;
+            if (rc == QR_ENOTFOUND) {
+                memset(&t->metas[g], 0, sizeof t->metas[g]);
+                continue;
+            }
+            if (rc) {
+                char name[32];
+                qr_seg_file_name(name, qr_segment_id(s->segs[g]), QR_SEG_TDI);
+                say(s->errmsg, sizeof s->errmsg, "%s/%s: %s", qr_dir_path(s->dir), name,
+                    qr_strerror(rc));
+                return rc;
+            }
+            t->df += t->metas[g].df;
+        }
+        t->hash = h;
+        t->text = text;
+        t->len = len;
+        pl->used++;
+    }
+    out->text = t->text;
+    out->len = t->len;
+    out->df = t->df;
+    out->idf = idf_of(pl->s, t->df);
+    out->metas = t->metas;
+    return 0;
+}
+
+/* One term of a prefix expansion found in one segment. */
+struct found {
+    uint32_t off, len; /* the term in the planner's byte buffer */
+    uint32_t seg;
+    qr_term_meta meta;
+};
+
+static int found_cmp_ctx(const void *a, const void *b, void *ctx)
+{
+    const struct found *x = a, *y = b;
+    const uint8_t *bytes = ctx;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(bytes + x->off, bytes + y->off, n);
+    if (c)
+        return c;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return x->seg < y->seg ? -1 : x->seg > y->seg;
+}
+
+static bool same_term(const uint8_t *bytes, const struct found *a, const struct found *b)
+{
+    return a->len == b->len && !memcmp(bytes + a->off, bytes + b->off, a->len);
+}
+
+static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p)
+{
+    qr_searcher *s = pl->s;
+    qr_buf bytes = {0};
+    struct found *v = NULL;
+    size_t n = 0, cap = 0;
+    uint32_t g = 0;
+    int rc = 0;
+    if (prefix->len > 255)
+        goto done; /* no term is that long */
+    for (g = 0; g < s->nsegs; g++) {
+        qr_termdict_iter it;
+        if ((rc = qr_segment_prefix(s->segs[g], prefix->text, prefix->len, &it)))
+            goto corrupt;
+        for (;;) {
+            qr_slice term;
+            qr_term_meta meta;
+            rc = qr_termdict_next(&it, &term, &meta);
+            if (rc == 0)
+                break;
+            if (rc < 0)
+                goto corrupt;
+            if (n == cap) {
+                size_t c = cap ? cap * 2 : 64;
+                struct found *nv = qr_reallocarray(v, c, sizeof *nv);
+                if (!nv) {
+                    rc = QR_ENOMEM;
+                    goto done;
+                }
+                v = nv;
+                cap = c;
+            }
+            v[n].off = (uint32_t)bytes.n;
+            v[n].len = (uint32_t)term.n;
+            v[n].seg = g;
+            v[n].meta = meta;
+            n++;
+            qr_buf_put(&bytes, term.p, term.n);
+            if (bytes.err) {
+                rc = QR_ENOMEM;
+                goto done;
+            }
+        }
+        rc = 0;
+    }
+    if (n > 1)
+        qsort_r(v, n, sizeof *v, found_cmp_ctx, bytes.p);
+    /* Distinct terms, each with its metas per segment. */
+    size_t distinct = 0;
+    for (size_t i = 0; i < n; i++)
+        if (i == 0 || !same_term(bytes.p, &v[i - 1], &v[i]))
+            distinct++;
+    p->terms = palloc(pl, (distinct ? distinct : 1) * sizeof *p->terms);
+    if (!p->terms) {
+        rc = QR_ENOMEM;
+        goto done;
+    }
+    for (size_t i = 0; i < n;) {
+        qr_pterm *t = &p->terms[p->nterms++];
+        char *text = palloc(pl, v[i].len + 1);
+        qr_term_meta *metas = palloc(pl, (s->nsegs ? s->nsegs : 1) * sizeof *metas);
+        if (!text || !metas) {
+            rc = QR_ENOMEM;
+            goto done;
+        }
+        memcpy(text, bytes.p + v[i].off, v[i].len);
+        size_t j = i;
+        for (; j < n && same_term(bytes.p, &v[i], &v[j]); j++) {
+            metas[v[j].seg] = v[j].meta;
+            t->df += v[j].meta.df;
+        }
+        t->text = text;
+        t->len = v[i].len;
+        t->idf = idf_of(s, t->df);
+        t->metas = metas;
+        i = j;
+    }
+    goto done;
+corrupt : {
+    char name[32];
+    qr_seg_file_name(name, qr_segment_id(s->segs[g]), QR_SEG_TDI);
+    say(s->errmsg, sizeof s->errmsg, "%s/%s: %s", qr_dir_path(s->dir), name, qr_strerror(rc));
+}
+done:
+    qr_free(v);
+    qr_buf_free(&bytes);
+    return rc;
+}
+
+/* The sum, left to right, of the idf of every scoring term under p (for NEAR). */
+static void sum_idf(const qr_pnode *p, double *sum)
+{
+    if (!p->scores)
+        return;
+    switch (p->kind) {
+    case QR_P_TERM:
+    case QR_P_PHRASE:
+    case QR_P_PREFIX:
+        for (uint32_t i = 0; i < p->nterms; i++)
+            *sum += p->terms[i].idf;
+        break;
+    case QR_P_AND:
+    case QR_P_OR:
+    case QR_P_NEAR:
+        for (uint32_t i = 0; i < p->nkids; i++)
+            sum_idf(p->kids[i], sum);
+        break;
+    default:
+        break;
+    }
+}
+
+static int plan_node(struct planner *pl, const qr_qnode *q, bool scores, qr_pnode **out)
+{
+    int rc;
+    /* NOT NOT x: x, scoring nothing. */
+    if (q->kind == QR_QNOT && q->kids[0]->kind == QR_QNOT)
+        return plan_node(pl, q->kids[0]->kids[0], false, out);
+    qr_pnode *p = palloc(pl, sizeof *p);
+    if (!p)
+        return QR_ENOMEM;
+    p->scores = scores;
+    p->field = q->field;
+    switch (q->kind) {
+    case QR_QTERM:
+    case QR_QPHRASE:
+        p->kind = q->kind == QR_QTERM ? QR_P_TERM : QR_P_PHRASE;
+        p->terms = palloc(pl, q->n * sizeof *p->terms);
+        if (!p->terms)
+            return QR_ENOMEM;
+        p->nterms = q->n;
+        for (uint32_t i = 0; i < q->n; i++) {
+            if ((rc = resolve(pl, q->terms[i].text, q->terms[i].len, &p->terms[i])))
+                return rc;
+            p->terms[i].off = q->terms[i].off;
+            p->idf += p->terms[i].idf;
+        }
+        break;
+    case QR_QPREFIX:
+        p->kind = QR_P_PREFIX;
+        if ((rc = expand_prefix(pl, &q->terms[0], p)))
+            return rc;
+        break;
+    case QR_QAND:
+    case QR_QOR:
+    case QR_QNEAR:
+    case QR_QNOT:
+        p->kind = q->kind == QR_QAND   ? QR_P_AND
+                  : q->kind == QR_QOR  ? QR_P_OR
+                  : q->kind == QR_QNOT ? QR_P_NOT
+                                       : QR_P_NEAR;
+        p->near_k = q->near_k;
+        p->kids = palloc(pl, q->n * sizeof *p->kids);
+        if (!p->kids)
+            return QR_ENOMEM;
+        p->nkids = q->n;
+        for (uint32_t i = 0; i < q->n; i++)
+            if ((rc = plan_node(pl, q->kids[i], scores && q->kind != QR_QNOT, &p->kids[i])))
+                return rc;
+        if (p->kind == QR_P_NEAR) {
+            double sum = 0;
+            sum_idf(p->kids[0], &sum);
+            sum_idf(p->kids[1], &sum);
+            p->idf = sum;
+        }
+        break;
+    }
+    *out = p;
+    return 0;
+}
+
+/* ---- running --------------------------------------------------------------------------- */
+
+void qr_results_free(qr_results *r)
+{
+    if (!r)
+        return;
+    qr_free(r->hits);
+    memset(r, 0, sizeof *r);
+}
+
+int qr_searcher_run(qr_searcher *s, const qr_query *q, size_t k, size_t offset, bool count_only,
+                    qr_results *out)
+{
+    memset(out, 0, sizeof *out);
+    s->errmsg[0] = 0;
+    if (!q->root || s->N == 0)
+        return 0;
+    struct planner pl;
+    memset(&pl, 0, sizeof pl);
+    pl.s = s;
+    qr_pnode *root;
+    qr_topk top;
+    int rc = plan_node(&pl, q->root, true, &root);
+    if (rc) {
+        planner_free(&pl);
+        return rc;
+    }
+    size_t cap = 0;
+    if (!count_only) {
+        cap = k > SIZE_MAX - offset ? SIZE_MAX : k + offset;
+        if (cap > s->N)
+            cap = (size_t)s->N;
+    }
+    if ((rc = qr_topk_init(&top, cap, s->dts))) {
+        planner_free(&pl);
+        return rc;
+    }
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < s->nsegs && !rc; i++) {
+        qr_evalctx ctx;
+        qr_evalctx_init(&ctx, s->segs[i], i, &s->dels[i], s->avgdl, s->norm_tab, &s->scratch);
+        if (s->flat_w)
+            ctx.flat_w = s->flat_w;
+        if (s->wide_w)
+            ctx.wide_w = s->wide_w;
+        if (qr_rank_plan_is_prefix(root)) {
+            rc = qr_rank_prefix(&top, &total, root, &ctx, count_only);
+        } else {
+            qr_it *it;
+            rc = qr_it_build(&it, root, &ctx);
+            if (!rc)
+                rc = qr_rank_segment(&top, &total, it, &ctx, count_only);
+            qr_it_free(it);
+        }
+        if (rc && !s->errmsg[0]) {
+            char name[32];
+            qr_seg_file_name(name, qr_segment_id(s->segs[i]), QR_SEG_DOC);
+            say(s->errmsg, sizeof s->errmsg, "%s/%s: %s", qr_dir_path(s->dir), name,
+                qr_strerror(rc));
+        }
+    }
+    planner_free(&pl);
+    if (rc) {
+        qr_topk_free(&top);
+        return rc;
+    }
+    qr_topk_sort(&top);
+    out->total = total;
+    if (top.n > offset) {
+        out->n = top.n - offset;
+        out->hits = qr_calloc(out->n, sizeof *out->hits);
+        if (!out->hits) {
+            qr_topk_free(&top);
+            memset(out, 0, sizeof *out);
+            return QR_ENOMEM;
+        }
+        memcpy(out->hits, top.heap + offset, out->n * sizeof *out->hits);
+    }
+    qr_topk_free(&top);
+    return 0;
+}
+
+qr_slice qr_searcher_path(const qr_searcher *s, const qr_hit *h)
+{
+    return qr_doctable_path(s->dts[h->seg], h->doc);
+}
+
+int qr_searcher_fetch(qr_searcher *s, const qr_hit *h, qr_slice *out_title, qr_slice *out_body)
+{
+    int rc = qr_docstore_get(qr_segment_docstore(s->segs[h->seg]), h->doc, out_title, out_body);
+    if (rc) {
+        char name[32];
+        qr_seg_file_name(name, qr_segment_id(s->segs[h->seg]), QR_SEG_STO);
+        say(s->errmsg, sizeof s->errmsg, "%s/%s: %s", qr_dir_path(s->dir), name, qr_strerror(rc));
+    }
+    return rc;
+}

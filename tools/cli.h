@@ -18,6 +18,9 @@ enum {
 typedef int (*qr_cmd_fn)(int argc, char **argv);
 
 int qr_cmd_analyze(int argc, char **argv);
+int qr_cmd_index(int argc, char **argv);
+int qr_cmd_search(int argc, char **argv);
+int qr_cmd_stats(int argc, char **argv);
 int qr_cmd_bench(int argc, char **argv);
 
 /* Prints "quarry: <formatted message>\n" to stderr. */

@@ -20,7 +20,10 @@ struct command {
 };
 
 static const struct command commands[] = {
+    {"index", qr_cmd_index, "make an index mirror directories of articles"},
+    {"search", qr_cmd_search, "search an index: ranked hits with snippets, or a count"},
     {"analyze", qr_cmd_analyze, "print the tokens quarry makes of a text"},
+    {"stats", qr_cmd_stats, "print what an index holds"},
     {"bench", qr_cmd_bench, "benchmarks: indexing, queries, SQLite FTS5 side by side, scale"},
 };
 

@@ -1,0 +1,588 @@
+/*
+ * Phrase and NEAR: two-phase iterators over positions (see phrase.h).
+ *
+ * A phrase drives from the term with the fewest positions in the candidate
+ * document and checks the others with cursors that only move forward, so a
+ * document costs O(sum of its terms' positions). NEAR splits both sides'
+ * spans by field and counts, for each span of the left side, the right
+ * spans with start <= e_a + k minus those with end < s_a - k (every span
+ * ending before s_a - k also starts before e_a + k), by binary search over
+ * sorted starts and ends.
+ */
+#include "query/phrase.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/alloc.h"
+#include "storage/status.h"
+
+/* ---- phrase ------------------------------------------------------------------------ */
+
+struct phrase_it {
+    qr_it base;
+    qr_evalctx *ctx;
+    qr_field field;
+    double idf;           /* sum of the terms' idf */
+    size_t n;             /* terms */
+    qr_it **terms;        /* term iterators in phrase order */
+    qr_it **lead;         /* the same, cheapest first */
+    uint32_t *offs;       /* each term's offset */
+    uint32_t last;        /* the last term's offset: a match spans start..start+last */
+    const uint32_t **pos; /* scratch: positions of each term at the doc */
+    uint32_t *npos;
+    uint32_t *cur;
+    uint32_t tf_doc; /* the doc whose matches are counted in tf */
+    uint32_t tf;
+};
+
+static int phrase_next(qr_it *it)
+{
+    struct phrase_it *p = (struct phrase_it *)it;
+    int rc = qr_it_next(p->lead[0]);
+    if (!rc)
+        rc = qr_conj_align(p->lead, p->n);
+    it->doc = rc ? QR_DOC_END : p->lead[0]->doc;
+    return rc;
+}
+
+static int phrase_seek(qr_it *it, uint32_t target)
+{
+    struct phrase_it *p = (struct phrase_it *)it;
+    int rc = qr_it_seek(p->lead[0], target);
+    if (!rc)
+        rc = qr_conj_align(p->lead, p->n);
+    it->doc = rc ? QR_DOC_END : p->lead[0]->doc;
+    return rc;
+}
+
+/* Does a match starting at s lie inside the clause's field (and inside one field)? */
+static bool in_field(qr_field f, uint64_t s, uint64_t e, uint32_t tp)
+{
+    switch (f) {
+    case QR_FIELD_TITLE:
+        return e < tp;
+    case QR_FIELD_BODY:
+        return s >= tp;
+    default:
+        return e < tp || s >= tp;
+    }
+}
+
+/*
+ * Walks the matches at the current doc; with out != NULL appends their
+ * spans, else counts them into p->tf.
+ */
+static int phrase_walk(struct phrase_it *p, qr_spans *out)
+{
+    int rc;
+    size_t drv = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if ((rc = qr_term_it_positions(p->terms[i], &p->pos[i], &p->npos[i])))
+            return rc;
+        p->cur[i] = 0;
+        if (p->npos[i] < p->npos[drv])
+            drv = i;
+    }
+    uint32_t tp = qr_doctable_title_positions(p->ctx->dt, p->base.doc);
+    uint32_t tf = 0;
+    for (uint32_t j = 0; j < p->npos[drv]; j++) {
+        uint32_t at = p->pos[drv][j];
+        if (at < p->offs[drv])
+            continue;
+        uint64_t s = (uint64_t)at - p->offs[drv];
+        bool ok = true;
+        for (size_t i = 0; ok && i < p->n; i++) {
+            if (i == drv)
+                continue;
+            uint64_t want = s + p->offs[i];
+            const uint32_t *v = p->pos[i];
+            uint32_t c = p->cur[i];
+            while (c < p->npos[i] && v[c] < want)
+                c++;
+            p->cur[i] = c;
+            ok = c < p->npos[i] && v[c] == want;
+        }
+        if (!ok || !in_field(p->field, s, s + p->last, tp))
+            continue;
+        if (out) {
+            if ((rc = qr_spans_push(out, (uint32_t)s, (uint32_t)(s + p->last))))
+                return rc;
+        } else {
+            tf++;
+        }
+    }
+    if (!out) {
+        p->tf = tf;
+        p->tf_doc = p->base.doc;
+    }
+    return 0;
+}
+
+static int phrase_match(qr_it *it, bool *out)
+{
+    struct phrase_it *p = (struct phrase_it *)it;
+    int rc = 0;
+    if (p->tf_doc != it->doc)
+        rc = phrase_walk(p, NULL);
+    *out = !rc && p->tf > 0;
+    return rc;
+}
+
+static double phrase_score(qr_it *it)
+{
+    struct phrase_it *p = (struct phrase_it *)it;
+    if (!it->scores)
+        return 0;
+    return qr_bm25_norm(p->idf, p->tf, qr_evalctx_norm(p->ctx, it->doc));
+}
+
+static double phrase_bound(qr_it *it)
+{
+    struct phrase_it *p = (struct phrase_it *)it;
+    if (!it->scores)
+        return 0;
+    uint32_t max_tf = UINT32_MAX, min_dl = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        uint32_t last, mt, md;
+        if (!qr_term_it_block(p->terms[i], &last, &mt, &md))
+            return 0;
+        if (mt < max_tf)
+            max_tf = mt;
+        if (md > min_dl)
+            min_dl = md;
+    }
+    return qr_bm25_bound(p->idf, max_tf, min_dl, p->ctx->avgdl);
+}
+
+static int phrase_spans(qr_it *it, qr_spans *out)
+{
+    return phrase_walk((struct phrase_it *)it, out);
+}
+
+static void phrase_free(qr_it *it)
+{
+    struct phrase_it *p = (struct phrase_it *)it;
+    for (size_t i = 0; p->terms && i < p->n; i++)
+        qr_it_free(p->terms[i]);
+    qr_free(p->terms);
+    qr_free(p->lead);
+    qr_free(p->offs);
+    qr_free(p->pos);
+    qr_free(p->npos);
+    qr_free(p->cur);
+    qr_free(p);
+}
+
+static const qr_it_ops phrase_ops = {phrase_next,  phrase_seek,  phrase_match, phrase_score,
+                                     phrase_bound, phrase_spans, phrase_free};
+
+int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
+{
+    *out = NULL;
+    for (uint32_t i = 0; i < pn->nterms; i++)
+        if (pn->terms[i].metas[ctx->segi].df == 0)
+            return 0; /* a term absent from the segment: no match here */
+    struct phrase_it *p = qr_calloc(1, sizeof *p);
+    if (!p)
+        return QR_ENOMEM;
+    size_t n = pn->nterms;
+    p->base.ops = &phrase_ops;
+    p->base.scores = pn->scores;
+    p->ctx = ctx;
+    p->field = pn->field;
+    p->idf = pn->idf;
+    p->n = n;
+    p->tf_doc = QR_DOC_END;
+    p->terms = qr_calloc(n, sizeof *p->terms);
+    p->lead = qr_calloc(n, sizeof *p->lead);
+    p->offs = qr_calloc(n, sizeof *p->offs);
+    p->pos = qr_calloc(n, sizeof *p->pos);
+    p->npos = qr_calloc(n, sizeof *p->npos);
+    p->cur = qr_calloc(n, sizeof *p->cur);
+    int rc = QR_ENOMEM;
+    if (!p->terms || !p->lead || !p->offs || !p->pos || !p->npos || !p->cur)
+        goto fail;
+    for (size_t i = 0; i < n; i++) {
+        if ((rc = qr_term_it_open(&p->terms[i], &pn->terms[i], ctx, QR_FIELD_ANY, false)))
+            goto fail;
+        p->offs[i] = pn->terms[i].off;
+        p->lead[i] = p->terms[i];
+    }
+    p->last = p->offs[n - 1];
+    qr_sort_by_cost(p->lead, n);
+    p->base.cost = p->lead[0]->cost;
+    if (pn->scores) {
+        uint32_t max_tf = UINT32_MAX, min_dl = 0;
+        for (size_t i = 0; i < n; i++) {
+            uint32_t mt, md;
+            qr_term_it_term_max(p->terms[i], &mt, &md);
+            max_tf = mt < max_tf ? mt : max_tf;
+            min_dl = md > min_dl ? md : min_dl;
+        }
+        p->base.max_score = qr_bm25_bound(p->idf, max_tf, min_dl, ctx->avgdl);
+    }
+    if ((rc = qr_conj_align(p->lead, n)))
+        goto fail;
+    p->base.doc = p->lead[0]->doc;
+    *out = &p->base;
+    return 0;
+fail:
+    phrase_free(&p->base);
+    return rc;
+}
+
+/* ---- NEAR -------------------------------------------------------------------------- */
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Number of v[0..n) (sorted) that are <= x. */
+static size_t count_le(const uint32_t *v, size_t n, uint64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] <= x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Number of v[0..n) (sorted) that are < x (x may be negative). */
+static size_t count_lt(const uint32_t *v, size_t n, int64_t x)
+{
+    if (x <= 0)
+        return 0;
+    return count_le(v, n, (uint64_t)x - 1);
+}
+
+/*
+ * The pairs of one field: a's spans (starts as, ends ae, in start order)
+ * against b's (bs and be each sorted). With a's ends in order too (spans of
+ * one length: terms, phrases) both thresholds only grow, and two cursors
+ * replace the binary searches. With `any`, stops at the first pair.
+ */
+static uint64_t pairs(const uint32_t *as, const uint32_t *ae, size_t na, bool a_ends_sorted,
+                      const uint32_t *bs, const uint32_t *be, size_t nb, uint32_t k, bool any)
+{
+    uint64_t total = 0;
+    size_t le = 0, lt = 0;
+    for (size_t i = 0; i < na; i++) {
+        uint64_t x = (uint64_t)ae[i] + k;
+        int64_t y = (int64_t)as[i] - (int64_t)k;
+        size_t c_le, c_lt;
+        if (a_ends_sorted) {
+            while (le < nb && bs[le] <= x)
+                le++;
+            while (lt < nb && (int64_t)be[lt] < y)
+                lt++;
+            c_le = le;
+            c_lt = lt;
+        } else {
+            c_le = count_le(bs, nb, x);
+            c_lt = count_lt(be, nb, y);
+        }
+        total += c_le - c_lt;
+        if (any && total)
+            return total;
+    }
+    return total;
+}
+
+uint64_t qr_near_count(const qr_span *a, size_t na, uint32_t *starts, uint32_t *ends, size_t nb,
+                       uint32_t k)
+{
+    if (na == 0 || nb == 0)
+        return 0;
+    qsort(starts, nb, sizeof *starts, cmp_u32);
+    qsort(ends, nb, sizeof *ends, cmp_u32);
+    uint64_t total = 0;
+    for (size_t i = 0; i < na; i++) {
+        uint32_t s = a[i].start, e = a[i].end;
+        total += pairs(&s, &e, 1, true, starts, ends, nb, k, false);
+    }
+    return total;
+}
+
+/*
+ * One side's occurrences at the current doc: their starts and, in the same
+ * order, their ends; and the ends sorted on their own. A term's are its
+ * positions, borrowed; other clauses' are copied out of their spans.
+ */
+struct side {
+    const uint32_t *s;  /* starts, increasing */
+    const uint32_t *pe; /* the end of each span of s */
+    const uint32_t *e;  /* the ends, increasing (pe itself when it already is) */
+    uint32_t n;
+    bool same_order; /* pe is increasing (spans of one length): e == pe */
+    qr_spans sp;     /* scratch for clauses that are not terms */
+    uint32_t *sbuf, *pebuf, *ebuf;
+    size_t cap;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+    const qr_span *x = a, *y = b;
+    if (x->start != y->start)
+        return x->start < y->start ? -1 : 1;
+    return x->end < y->end ? -1 : x->end > y->end;
+}
+
+static int side_load(struct side *d, qr_it *kid)
+{
+    const uint32_t *pos;
+    uint32_t n;
+    int rc;
+    if (qr_term_it_view(kid, &pos, &n, &rc)) {
+        d->s = d->pe = d->e = pos;
+        d->n = n;
+        d->same_order = true;
+        return rc;
+    }
+    d->sp.n = 0;
+    if ((rc = qr_it_spans(kid, &d->sp)))
+        return rc;
+    size_t m = d->sp.n;
+    if (m > d->cap) {
+        uint32_t *sb = qr_reallocarray(d->sbuf, m, sizeof *sb);
+        if (sb)
+            d->sbuf = sb;
+        uint32_t *pb = qr_reallocarray(d->pebuf, m, sizeof *pb);
+        if (pb)
+            d->pebuf = pb;
+        uint32_t *eb = qr_reallocarray(d->ebuf, m, sizeof *eb);
+        if (eb)
+            d->ebuf = eb;
+        if (!sb || !pb || !eb)
+            return QR_ENOMEM;
+        d->cap = m;
+    }
+    bool sorted = true;
+    for (size_t i = 1; i < m && sorted; i++)
+        sorted = span_cmp(&d->sp.v[i - 1], &d->sp.v[i]) <= 0;
+    if (!sorted)
+        qsort(d->sp.v, m, sizeof *d->sp.v, span_cmp);
+    bool same = true;
+    for (size_t i = 0; i < m; i++) {
+        d->sbuf[i] = d->sp.v[i].start;
+        d->pebuf[i] = d->sp.v[i].end;
+        same = same && (i == 0 || d->pebuf[i - 1] <= d->pebuf[i]);
+    }
+    d->s = d->sbuf;
+    d->pe = d->pebuf;
+    d->e = d->pebuf;
+    if (!same) {
+        memcpy(d->ebuf, d->pebuf, m * sizeof *d->ebuf);
+        qsort(d->ebuf, m, sizeof *d->ebuf, cmp_u32);
+        d->e = d->ebuf;
+    }
+    d->n = (uint32_t)m;
+    d->same_order = same;
+    return 0;
+}
+
+static void side_free(struct side *d)
+{
+    qr_spans_free(&d->sp);
+    qr_free(d->sbuf);
+    qr_free(d->pebuf);
+    qr_free(d->ebuf);
+}
+
+struct near_it {
+    qr_it base;
+    qr_evalctx *ctx;
+    qr_it *kid[2];  /* left, right */
+    qr_it *lead[2]; /* cheapest first */
+    uint32_t k;
+    double idf;
+    uint32_t load_doc;  /* the doc whose occurrences are in side[] (QR_DOC_END: none) */
+    bool loaded;        /* both sides matched there */
+    uint32_t match_doc; /* the doc whose match is known */
+    bool matched;
+    uint32_t tf_doc; /* the doc whose pairs are counted in tf */
+    double tf;
+    struct side side[2];
+};
+
+static int near_next(qr_it *it)
+{
+    struct near_it *n = (struct near_it *)it;
+    int rc = qr_it_next(n->lead[0]);
+    if (!rc)
+        rc = qr_conj_align(n->lead, 2);
+    it->doc = rc ? QR_DOC_END : n->lead[0]->doc;
+    return rc;
+}
+
+static int near_seek(qr_it *it, uint32_t target)
+{
+    struct near_it *n = (struct near_it *)it;
+    int rc = qr_it_seek(n->lead[0], target);
+    if (!rc)
+        rc = qr_conj_align(n->lead, 2);
+    it->doc = rc ? QR_DOC_END : n->lead[0]->doc;
+    return rc;
+}
+
+/* Both sides' occurrences at the current doc; n->loaded false when a side does not match. */
+static int near_load(struct near_it *n)
+{
+    int rc;
+    if (n->load_doc == n->base.doc)
+        return 0;
+    n->load_doc = n->base.doc;
+    n->loaded = false;
+    for (int s = 0; s < 2; s++) {
+        bool m;
+        if ((rc = qr_it_match(n->kid[s], &m)))
+            return rc;
+        if (!m)
+            return 0;
+    }
+    for (int s = 0; s < 2; s++)
+        if ((rc = side_load(&n->side[s], n->kid[s])))
+            return rc;
+    n->loaded = true;
+    return 0;
+}
+
+/*
+ * Pairs at the current doc, title with title and body with body (no span
+ * crosses the boundary: the first sa starts and the first sa ends of a side
+ * are its title's); with any, only whether there is one.
+ */
+static uint64_t near_pairs(struct near_it *n, bool any)
+{
+    uint32_t tp = qr_doctable_title_positions(n->ctx->dt, n->base.doc);
+    const struct side *a = &n->side[0], *b = &n->side[1];
+    size_t sa = count_lt(a->s, a->n, tp), sb = count_lt(b->s, b->n, tp);
+    uint64_t t = pairs(a->s, a->pe, sa, a->same_order, b->s, b->e, sb, n->k, any);
+    if (any && t)
+        return t;
+    return t + pairs(a->s + sa, a->pe + sa, a->n - sa, a->same_order, b->s + sb, b->e + sb,
+                     b->n - sb, n->k, any);
+}
+
+static int near_match(qr_it *it, bool *out)
+{
+    struct near_it *n = (struct near_it *)it;
+    if (n->match_doc != it->doc) {
+        int rc = near_load(n);
+        if (rc)
+            return rc;
+        n->matched = n->loaded && near_pairs(n, true) > 0;
+        n->match_doc = it->doc;
+    }
+    *out = n->matched;
+    return 0;
+}
+
+static double near_score(qr_it *it)
+{
+    struct near_it *n = (struct near_it *)it;
+    if (!it->scores)
+        return 0;
+    if (n->tf_doc != it->doc) {
+        n->tf = n->loaded && n->load_doc == it->doc ? (double)near_pairs(n, false) : 0;
+        n->tf_doc = it->doc;
+    }
+    return qr_bm25_norm(n->idf, n->tf, qr_evalctx_norm(n->ctx, it->doc));
+}
+
+/*
+ * Two terms: no more pairs than tf_a * tf_b, no shorter document than
+ * either block's shortest. Otherwise the bound of any NEAR.
+ */
+static double near_bound(qr_it *it)
+{
+    struct near_it *n = (struct near_it *)it;
+    if (!it->scores)
+        return 0;
+    if (qr_it_is_plain_term(n->kid[0]) && qr_it_is_plain_term(n->kid[1])) {
+        uint32_t last, mt[2], md[2];
+        if (!qr_term_it_block(n->kid[0], &last, &mt[0], &md[0]) ||
+            !qr_term_it_block(n->kid[1], &last, &mt[1], &md[1]))
+            return it->max_score;
+        double tf = (double)qr_postings_freq(qr_term_it_postings(n->kid[0])) *
+                    (double)qr_postings_freq(qr_term_it_postings(n->kid[1]));
+        double b = qr_bm25_bound(n->idf, tf, md[0] > md[1] ? md[0] : md[1], n->ctx->avgdl);
+        return b < it->max_score ? b : it->max_score;
+    }
+    return it->max_score;
+}
+
+/* The occurrences of a NEAR: every matching pair, spanning both of its spans. */
+static int near_spans(qr_it *it, qr_spans *out)
+{
+    struct near_it *n = (struct near_it *)it;
+    int rc = near_load(n);
+    if (rc || !n->loaded)
+        return rc;
+    uint32_t tp = qr_doctable_title_positions(n->ctx->dt, it->doc);
+    const struct side *A = &n->side[0], *B = &n->side[1];
+    for (uint32_t i = 0; i < A->n; i++) {
+        uint32_t as = A->s[i], ae = A->pe[i];
+        bool a_title = as < tp;
+        for (uint32_t j = 0; j < B->n; j++) {
+            uint32_t bs = B->s[j], be = B->pe[j];
+            if ((uint64_t)bs > (uint64_t)ae + n->k)
+                break; /* in start order: no later b is close enough */
+            if ((bs < tp) != a_title || (int64_t)be < (int64_t)as - (int64_t)n->k)
+                continue;
+            if ((rc = qr_spans_push(out, as < bs ? as : bs, ae > be ? ae : be)))
+                return rc;
+        }
+    }
+    return 0;
+}
+
+static void near_free(qr_it *it)
+{
+    struct near_it *n = (struct near_it *)it;
+    qr_it_free(n->kid[0]);
+    qr_it_free(n->kid[1]);
+    side_free(&n->side[0]);
+    side_free(&n->side[1]);
+    qr_free(n);
+}
+
+static const qr_it_ops near_ops = {near_next,  near_seek,  near_match, near_score,
+                                   near_bound, near_spans, near_free};
+
+int qr_near_open(qr_it **out, const qr_pnode *pn, qr_it *left, qr_it *right, qr_evalctx *ctx)
+{
+    *out = NULL;
+    struct near_it *n = qr_calloc(1, sizeof *n);
+    if (!n) {
+        qr_it_free(left);
+        qr_it_free(right);
+        return QR_ENOMEM;
+    }
+    n->base.ops = &near_ops;
+    n->base.scores = pn->scores;
+    n->ctx = ctx;
+    n->kid[0] = n->lead[0] = left;
+    n->kid[1] = n->lead[1] = right;
+    n->k = pn->near_k;
+    n->idf = pn->idf;
+    n->load_doc = n->match_doc = n->tf_doc = QR_DOC_END;
+    qr_sort_by_cost(n->lead, 2);
+    n->base.cost = n->lead[0]->cost;
+    /* tf (k1 + 1) / (tf + norm) < k1 + 1 for every tf: the bound of any NEAR. */
+    n->base.max_score = pn->scores && n->idf > 0 ? n->idf * (QR_K1 + 1) : 0;
+    int rc = qr_conj_align(n->lead, 2);
+    if (rc) {
+        near_free(&n->base);
+        return rc;
+    }
+    n->base.doc = n->lead[0]->doc;
+    *out = &n->base;
+    return 0;
+}

@@ -1,0 +1,867 @@
+/*
+ * The top-k collector and the ranking loop (see rank.h).
+ */
+#include "query/rank.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "storage/alloc.h"
+#include "storage/status.h"
+
+/* Relative slack of the pruning threshold: far above rounding, far below real differences. */
+#define PRUNE_EPS 1e-9
+
+int qr_topk_init(qr_topk *t, size_t cap, const qr_doctable *const *dts)
+{
+    memset(t, 0, sizeof *t);
+    t->dts = dts;
+    t->cap = cap;
+    t->threshold = -INFINITY;
+    if (cap) {
+        t->heap = qr_calloc(cap, sizeof *t->heap);
+        if (!t->heap)
+            return QR_ENOMEM;
+    }
+    return 0;
+}
+
+void qr_topk_free(qr_topk *t)
+{
+    if (!t)
+        return;
+    qr_free(t->heap);
+    t->heap = NULL;
+    t->n = t->cap = 0;
+}
+
+static int path_cmp(const qr_topk *t, const qr_hit *a, const qr_hit *b)
+{
+    if (a->seg == b->seg)
+        return a->doc < b->doc ? -1 : a->doc > b->doc;
+    qr_slice pa = qr_doctable_path(t->dts[a->seg], a->doc);
+    qr_slice pb = qr_doctable_path(t->dts[b->seg], b->doc);
+    size_t n = pa.n < pb.n ? pa.n : pb.n;
+    int c = n ? memcmp(pa.p, pb.p, n) : 0;
+    if (c)
+        return c;
+    return pa.n < pb.n ? -1 : pa.n > pb.n;
+}
+
+bool qr_hit_before(const qr_topk *t, const qr_hit *a, const qr_hit *b)
+{
+    if (a->score != b->score)
+        return a->score > b->score;
+    return path_cmp(t, a, b) < 0;
+}
+
+/* Heap order: the worst hit on top. */
+static void sift_down(qr_topk *t, size_t i, size_t n)
+{
+    qr_hit x = t->heap[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n)
+            break;
+        if (c + 1 < n && qr_hit_before(t, &t->heap[c], &t->heap[c + 1]))
+            c++;
+        if (!qr_hit_before(t, &x, &t->heap[c]))
+            break;
+        t->heap[i] = t->heap[c];
+        i = c;
+    }
+    t->heap[i] = x;
+}
+
+static void sift_up(qr_topk *t, size_t i)
+{
+    qr_hit x = t->heap[i];
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!qr_hit_before(t, &t->heap[p], &x))
+            break;
+        t->heap[i] = t->heap[p];
+        i = p;
+    }
+    t->heap[i] = x;
+}
+
+static void set_threshold(qr_topk *t)
+{
+    double w = t->heap[0].score;
+    t->threshold = w - PRUNE_EPS * fabs(w);
+}
+
+void qr_topk_offer(qr_topk *t, double score, uint32_t seg, uint32_t doc)
+{
+    qr_hit h = {score, seg, doc};
+    if (t->n < t->cap) {
+        t->heap[t->n++] = h;
+        sift_up(t, t->n - 1);
+        if (t->n == t->cap)
+            set_threshold(t);
+        return;
+    }
+    if (t->cap == 0 || score < t->heap[0].score || !qr_hit_before(t, &h, &t->heap[0]))
+        return;
+    t->heap[0] = h;
+    sift_down(t, 0, t->n);
+    set_threshold(t);
+}
+
+void qr_topk_sort(qr_topk *t)
+{
+    /* Heap sort: repeatedly move the worst hit to the end. */
+    for (size_t n = t->n; n > 1; n--) {
+        qr_hit w = t->heap[0];
+        t->heap[0] = t->heap[n - 1];
+        t->heap[n - 1] = w;
+        sift_down(t, 0, n - 1);
+    }
+}
+
+/*
+ * The smallest tf whose bound (at the block's shortest length) reaches the
+ * threshold, searched in 1..max_tf (max_tf + 1 when none does).
+ */
+static uint32_t tf_cutoff(double idf, uint32_t max_tf, uint32_t min_dl, double avgdl,
+                          double threshold)
+{
+    uint32_t lo = 1, hi = max_tf + 1;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (qr_bm25_bound(idf, mid, min_dl, avgdl) >= threshold)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+/*
+ * A lone term over every field, without deletions: the total is df, and the
+ * postings are walked block by block. Once the heap is full, a block whose
+ * impact bound is below the threshold is skipped without decoding its docs,
+ * and inside a block a doc is scored only when its tf reaches the smallest
+ * tf that could make the threshold at the block's shortest length.
+ */
+static int rank_term(qr_topk *top, uint64_t *total, qr_it *it, qr_evalctx *ctx, bool count_only)
+{
+    qr_postings_iter *p = qr_term_it_postings(it);
+    double idf = qr_term_it_idf(it);
+    *total += it->cost; /* df of the segment: every posting is a live match */
+    if (count_only || top->cap == 0)
+        return 0;
+    while (p->doc != QR_DOC_END) {
+        qr_block_max bm;
+        if (!qr_postings_block_for(p, p->doc, &bm))
+            break;
+        uint32_t cutoff = 1;
+        double thr = top->threshold;
+        if (top->n == top->cap) {
+            if (qr_bm25_bound(idf, bm.max_tf, bm.min_dl, ctx->avgdl) < thr) {
+                if (qr_postings_next_block(p))
+                    return p->err;
+                continue;
+            }
+            cutoff = tf_cutoff(idf, bm.max_tf, bm.min_dl, ctx->avgdl, thr);
+        }
+        const uint32_t *docs, *tfs;
+        uint32_t n = qr_postings_block_docs(p, &docs);
+        if (n == 0)
+            break;
+        if (qr_postings_block_freqs(p, &tfs))
+            return p->err;
+        for (uint32_t i = 0; i < n; i++) {
+            if (tfs[i] < cutoff)
+                continue;
+            if (docs[i] >= ctx->ndocs)
+                return QR_ECORRUPT;
+            double s = qr_bm25_norm(idf, tfs[i], qr_evalctx_norm(ctx, docs[i]));
+            qr_topk_offer(top, s, ctx->segi, docs[i]);
+            if (top->n == top->cap && top->threshold != thr) {
+                thr = top->threshold;
+                cutoff = tf_cutoff(idf, bm.max_tf, bm.min_dl, ctx->avgdl, thr);
+            }
+        }
+        if (qr_postings_next_block(p))
+            return p->err;
+    }
+    return p->err;
+}
+
+/* ---- flat boolean queries, a window of documents at a time ------------------------ */
+
+#define DENSE_K 8 /* up to this many positive clauses keep their tfs per doc (dense mode) */
+
+/* One posting of a positive clause inside the window. */
+struct entry {
+    uint32_t off; /* doc - window base */
+    uint32_t tf;
+};
+
+/* Scratch memory of the window pass, kept by the searcher from one query to the next. */
+struct qr_rank_scratch {
+    uint64_t *seen;  /* docs holding some positive clause (for an AND: every one fed so far) */
+    uint64_t *excl;  /* docs holding an excluded term */
+    uint64_t *cand;  /* matching docs, then the ones worth scoring */
+    uint32_t *cnt;   /* positive clauses fed so far that hold the doc */
+    double *ub;      /* score bound per doc */
+    double *acc;     /* exact score per doc, summed in query order */
+    double *nrm;     /* length normalisation per doc being scored */
+    double *tmp;     /* bounds of the docs to score, for picking the highest */
+    uint8_t *kmask;  /* dense mode: which clauses hold the doc (bit k: clause k) */
+    uint32_t *tfk;   /* dense mode: clause k's tf of doc off at tfk[k * wcap + off] */
+    uint32_t wcap;   /* documents the ten arrays above have room for (tfk: DENSE_K times) */
+    struct entry *e; /* the window's postings, clause after clause */
+    size_t ne, cap;
+    size_t *seg;     /* clause k's postings: e[seg[2k] .. seg[2k + 1]) */
+    uint32_t *order; /* the order clauses are fed in */
+    double *idf;     /* each clause's idf */
+    size_t nk;       /* clauses the three arrays above have room for */
+};
+
+void qr_rank_scratch_free(qr_rank_scratch *s)
+{
+    if (!s)
+        return;
+    qr_free(s->seen);
+    qr_free(s->excl);
+    qr_free(s->cand);
+    qr_free(s->cnt);
+    qr_free(s->ub);
+    qr_free(s->acc);
+    qr_free(s->nrm);
+    qr_free(s->tmp);
+    qr_free(s->kmask);
+    qr_free(s->tfk);
+    qr_free(s->e);
+    qr_free(s->seg);
+    qr_free(s->order);
+    qr_free(s->idf);
+    qr_free(s);
+}
+
+/* The searcher's scratch with room for a window of w docs and nk clauses. */
+static int scratch_get(qr_rank_scratch **slot, uint32_t w, size_t nk, qr_rank_scratch **out)
+{
+    qr_rank_scratch *s = *slot;
+    if (!s) {
+        s = qr_calloc(1, sizeof *s);
+        if (!s)
+            return QR_ENOMEM;
+        *slot = s;
+    }
+    if (w > s->wcap) {
+        size_t words = w / 64;
+        qr_free(s->seen);
+        qr_free(s->excl);
+        qr_free(s->cand);
+        qr_free(s->cnt);
+        qr_free(s->ub);
+        qr_free(s->acc);
+        qr_free(s->nrm);
+        qr_free(s->tmp);
+        qr_free(s->kmask);
+        qr_free(s->tfk);
+        s->seen = qr_calloc(words, 8);
+        s->excl = qr_calloc(words, 8);
+        s->cand = qr_calloc(words, 8);
+        s->cnt = qr_calloc(w, sizeof *s->cnt);
+        s->ub = qr_calloc(w, sizeof *s->ub);
+        s->acc = qr_calloc(w, sizeof *s->acc);
+        s->nrm = qr_calloc(w, sizeof *s->nrm);
+        s->tmp = qr_calloc(w, sizeof *s->tmp);
+        s->kmask = qr_calloc(w, sizeof *s->kmask);
+        s->tfk = qr_calloc((size_t)w * DENSE_K, sizeof *s->tfk);
+        s->wcap = 0;
+        if (!s->seen || !s->excl || !s->cand || !s->cnt || !s->ub || !s->acc || !s->nrm ||
+            !s->tmp || !s->kmask || !s->tfk)
+            return QR_ENOMEM;
+        s->wcap = w;
+    }
+    if (nk > s->nk) {
+        size_t *seg = qr_reallocarray(s->seg, 2 * nk, sizeof *seg);
+        if (seg)
+            s->seg = seg;
+        uint32_t *order = qr_reallocarray(s->order, nk, sizeof *order);
+        if (order)
+            s->order = order;
+        double *idf = qr_reallocarray(s->idf, nk, sizeof *idf);
+        if (idf)
+            s->idf = idf;
+        if (!seg || !order || !idf)
+            return QR_ENOMEM;
+        s->nk = nk;
+    }
+    *out = s;
+    return 0;
+}
+
+/* A term as the window pass reads it. */
+struct src {
+    qr_postings_iter *p; /* its cursor */
+    double idf;
+    double *tfb;     /* BM25 bound by tf (tf <= QR_TF_BOUNDS), 0 = not computed yet */
+    uint32_t min_dl; /* its shortest document */
+};
+
+static inline double src_tf_bound(struct src *s, uint32_t tf, double avgdl)
+{
+    double v = s->tfb[tf];
+    if (v == 0)
+        v = s->tfb[tf] = qr_bm25_bound(s->idf, tf, s->min_dl, avgdl);
+    return v;
+}
+
+/* How a clause is poured into the window. */
+enum feed_mode {
+    FEED_ANY,      /* OR: every posting counts */
+    FEED_FIRST,    /* AND, first clause fed: marks the docs */
+    FEED_NEXT,     /* AND, later clause: only docs every earlier clause holds */
+    FEED_EXCLUDED, /* NOT: marks excluded docs */
+};
+
+/* Makes room for n more entries. */
+static int reserve_entries(qr_rank_scratch *f, size_t n)
+{
+    if (f->cap - f->ne >= n)
+        return 0;
+    size_t cap = f->cap ? f->cap : 16384;
+    while (cap - f->ne < n)
+        cap *= 2;
+    struct entry *e = qr_reallocarray(f->e, cap, sizeof *e);
+    if (!e)
+        return QR_ENOMEM;
+    f->e = e;
+    f->cap = cap;
+    return 0;
+}
+
+/*
+ * Feeds the postings of a clause with doc < end into the window starting at
+ * base, leaving its cursor on its first doc >= end. `rank` is how many
+ * clauses of an AND were fed before this one. Positive clauses mark (and,
+ * in an AND, count) the doc, add their bound (BM25 at the posting's tf,
+ * capped by its block's impact bound) and, when scoring, record the
+ * posting.
+ */
+static int feed(qr_rank_scratch *f, struct src *src, enum feed_mode mode, uint32_t rank,
+                bool scoring, int dense, uint32_t base, uint32_t end, qr_evalctx *ctx)
+{
+    qr_postings_iter *p = src->p;
+    int rc;
+    if (p->doc < base && qr_postings_seek(p, base))
+        return p->err; /* a clause left behind by windows skipped as empty */
+    while (p->doc < end) {
+        const uint32_t *docs, *tfs = NULL;
+        uint32_t n = qr_postings_block_docs(p, &docs);
+        if (n == 0)
+            break;
+        if (docs[n - 1] >= ctx->ndocs && docs[n - 1] < end)
+            return QR_ECORRUPT; /* doc ids increase: checking the last one is enough */
+        uint32_t m = 0;         /* the block's docs below end */
+        if (docs[n - 1] < end) {
+            m = n;
+        } else {
+            while (m < n && docs[m] < end)
+                m++;
+        }
+        if (mode == FEED_EXCLUDED) {
+            for (uint32_t i = 0; i < m; i++) {
+                uint32_t off = docs[i] - base;
+                f->excl[off >> 6] |= 1ull << (off & 63);
+            }
+        } else if (!scoring) {
+            for (uint32_t i = 0; i < m; i++) {
+                uint32_t off = docs[i] - base;
+                uint64_t bit = 1ull << (off & 63);
+                if (mode == FEED_ANY) {
+                    f->seen[off >> 6] |= bit;
+                } else if (mode == FEED_FIRST) {
+                    f->seen[off >> 6] |= bit;
+                    f->cnt[off] = 1;
+                } else if ((f->seen[off >> 6] & bit) && f->cnt[off] == rank) {
+                    f->cnt[off]++;
+                }
+            }
+        } else {
+            qr_block_max bm;
+            double bb = 0;
+            if (qr_postings_block_freqs(p, &tfs))
+                return p->err;
+            if (qr_postings_block_for(p, p->doc, &bm))
+                bb = qr_bm25_bound(src->idf, bm.max_tf, bm.min_dl, ctx->avgdl);
+            if (dense < 0 && (rc = reserve_entries(f, m)))
+                return rc;
+            struct entry *e = f->e + f->ne;
+            uint32_t *tfk = dense >= 0 ? f->tfk + (size_t)dense * f->wcap : NULL;
+            uint8_t kbit = dense >= 0 ? (uint8_t)(1u << dense) : 0;
+            for (uint32_t i = 0; i < m; i++) {
+                uint32_t off = docs[i] - base;
+                uint64_t bit = 1ull << (off & 63);
+                if (mode == FEED_NEXT) {
+                    if (!(f->seen[off >> 6] & bit) || f->cnt[off] != rank)
+                        continue;
+                    f->cnt[off]++;
+                } else if (!(f->seen[off >> 6] & bit)) {
+                    f->seen[off >> 6] |= bit;
+                    f->cnt[off] = 1;
+                    f->ub[off] = 0;
+                    f->kmask[off] = 0;
+                } else {
+                    f->cnt[off]++;
+                }
+                double b = bb;
+                if (tfs[i] <= QR_TF_BOUNDS) {
+                    double t = src_tf_bound(src, tfs[i], ctx->avgdl);
+                    b = t < bb ? t : bb;
+                }
+                f->ub[off] += b;
+                if (tfk) {
+                    f->kmask[off] |= kbit;
+                    tfk[off] = tfs[i];
+                } else {
+                    e->off = off;
+                    e->tf = tfs[i];
+                    e++;
+                }
+            }
+            if (!tfk)
+                f->ne = (size_t)(e - f->e);
+        }
+        if (m == n) {
+            if (qr_postings_next_block(p))
+                return p->err;
+        } else {
+            if (qr_postings_seek(p, end))
+                return p->err;
+            break;
+        }
+    }
+    return p->err;
+}
+
+/* A portable population count (no -mpopcnt needed). */
+static inline unsigned popcount64(uint64_t x)
+{
+    x = x - ((x >> 1) & 0x5555555555555555ull);
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
+/*
+ * The window's matches (any clause for an OR, all npos for an AND; none
+ * excluded or deleted) into f->cand; returns how many.
+ */
+static uint64_t window_matches(qr_rank_scratch *f, uint32_t words, uint32_t base, bool is_or,
+                               size_t npos, const qr_evalctx *ctx)
+{
+    uint64_t n = 0;
+    for (uint32_t w = 0; w < words; w++) {
+        uint64_t m = f->seen[w] & ~f->excl[w];
+        if (ctx->del)
+            m &= ~ctx->del->bits[(base >> 6) + w];
+        if (!is_or) {
+            for (uint64_t x = m; x; x &= x - 1) {
+                uint32_t off = w * 64 + (uint32_t)__builtin_ctzll(x);
+                if (f->cnt[off] != npos)
+                    m &= ~(1ull << (off & 63));
+            }
+        }
+        f->cand[w] = m;
+        n += popcount64(m);
+    }
+    return n;
+}
+
+/* Exact scores of the docs of mask, summed clause by clause in query order; offered to top. */
+static void score_mask(qr_rank_scratch *f, const uint64_t *mask, uint32_t words, uint32_t base,
+                       size_t nk, qr_topk *top, qr_evalctx *ctx)
+{
+    bool any = false;
+    for (uint32_t w = 0; w < words; w++) {
+        for (uint64_t x = mask[w]; x; x &= x - 1) {
+            uint32_t off = w * 64 + (uint32_t)__builtin_ctzll(x);
+            f->acc[off] = 0;
+            f->nrm[off] = qr_evalctx_norm(ctx, base + off);
+            any = true;
+        }
+    }
+    if (!any)
+        return;
+    for (size_t k = 0; k < nk; k++) {
+        double idf = f->idf[k];
+        for (size_t i = f->seg[2 * k]; i < f->seg[2 * k + 1]; i++) {
+            const struct entry *e = &f->e[i];
+            if (mask[e->off >> 6] >> (e->off & 63) & 1)
+                f->acc[e->off] += qr_bm25_norm(idf, e->tf, f->nrm[e->off]);
+        }
+    }
+    for (uint32_t w = 0; w < words; w++) {
+        for (uint64_t x = mask[w]; x; x &= x - 1) {
+            uint32_t off = w * 64 + (uint32_t)__builtin_ctzll(x);
+            qr_topk_offer(top, f->acc[off], ctx->segi, base + off);
+        }
+    }
+}
+
+/* The k-th largest of v[0..n) (1 <= k <= n); reorders v. */
+static double kth_largest(double *v, size_t n, size_t k)
+{
+    size_t lo = 0, hi = n - 1, want = k - 1;
+    while (lo < hi) {
+        double pivot = v[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] > pivot)
+                i++;
+            while (v[j] < pivot)
+                j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (want <= j)
+            hi = j;
+        else if (want >= i)
+            lo = i;
+        else
+            break;
+    }
+    return v[want];
+}
+
+/*
+ * Scores the matches whose bound reaches the threshold. In dense mode in one
+ * pass; from recorded postings (each pass reads them all) when the heap is
+ * not full yet and many docs qualify, the ones with the highest bounds are
+ * scored first: the threshold they set usually spares the rest.
+ */
+static void window_score(qr_rank_scratch *f, uint32_t words, uint32_t base, size_t nk, bool dense,
+                         qr_topk *top, qr_evalctx *ctx)
+{
+    if (dense) {
+        /* Scoring a doc is cheap here: one pass, the threshold rising as hits come in. */
+        for (uint32_t w = 0; w < words; w++) {
+            for (uint64_t x = f->cand[w]; x; x &= x - 1) {
+                uint32_t off = w * 64 + (uint32_t)__builtin_ctzll(x);
+                if (top->n == top->cap && f->ub[off] < top->threshold)
+                    continue;
+                double norm = qr_evalctx_norm(ctx, base + off), sc = 0;
+                uint8_t km = f->kmask[off];
+                for (size_t k = 0; k < nk; k++)
+                    if (km >> k & 1)
+                        sc += qr_bm25_norm(f->idf[k], f->tfk[k * f->wcap + off], norm);
+                qr_topk_offer(top, sc, ctx->segi, base + off);
+            }
+        }
+        return;
+    }
+    double thr = top->n == top->cap ? top->threshold : -INFINITY;
+    size_t nc = 0;
+    for (uint32_t w = 0; w < words; w++) {
+        for (uint64_t x = f->cand[w]; x; x &= x - 1) {
+            uint32_t off = w * 64 + (uint32_t)__builtin_ctzll(x);
+            if (f->ub[off] < thr)
+                f->cand[w] &= ~(1ull << (off & 63));
+            else
+                f->tmp[nc++] = f->ub[off];
+        }
+    }
+    size_t first = 2 * top->cap + 32;
+    if (top->n == top->cap || nc <= 2 * first) {
+        score_mask(f, f->cand, words, base, nk, top, ctx);
+        return;
+    }
+    double u = kth_largest(f->tmp, nc, first);
+    uint64_t *round = f->excl; /* free once the matches are known */
+    for (uint32_t w = 0; w < words; w++) {
+        round[w] = 0;
+        for (uint64_t x = f->cand[w]; x; x &= x - 1) {
+            uint32_t off = w * 64 + (uint32_t)__builtin_ctzll(x);
+            if (f->ub[off] >= u)
+                round[w] |= 1ull << (off & 63);
+        }
+        f->cand[w] &= ~round[w];
+    }
+    score_mask(f, round, words, base, nk, top, ctx);
+    thr = top->n == top->cap ? top->threshold : -INFINITY;
+    for (uint32_t w = 0; w < words; w++) {
+        for (uint64_t x = f->cand[w]; x; x &= x - 1) {
+            uint32_t off = w * 64 + (uint32_t)__builtin_ctzll(x);
+            if (f->ub[off] < thr)
+                f->cand[w] &= ~(1ull << (off & 63));
+        }
+    }
+    score_mask(f, f->cand, words, base, nk, top, ctx);
+}
+
+/* A clause's cost and place, to feed an AND's clauses rarest first. */
+struct by_cost {
+    uint64_t cost;
+    uint32_t k;
+};
+
+static int by_cost_cmp(const void *a, const void *b)
+{
+    const struct by_cost *x = a, *y = b;
+    if (x->cost != y->cost)
+        return x->cost < y->cost ? -1 : 1;
+    return x->k < y->k ? -1 : x->k > y->k;
+}
+
+/*
+ * An OR of terms, or an AND of terms minus terms, a window of ctx->flat_w docs
+ * at a time: each clause's postings are poured into the window (an AND's
+ * from the rarest on, each keeping only the docs all earlier ones hold):
+ * bitmaps, per-doc clause counts and per-doc score bounds. The matches are
+ * counted off the bitmaps; only those whose bound reaches the threshold get
+ * their exact score, summed clause by clause in query order from the
+ * recorded postings, exactly as the iterators would sum it.
+ */
+static int rank_flat(qr_topk *top, uint64_t *total, const qr_it_flat_view *v, qr_evalctx *ctx,
+                     bool count_only)
+{
+    bool scoring = !count_only && top->cap > 0;
+    bool dense = v->npos <= DENSE_K;
+    qr_rank_scratch *f;
+    uint32_t W = ctx->flat_w;
+    int rc = scratch_get(ctx->scratch, W, v->npos, &f);
+    if (rc)
+        return rc;
+    for (size_t k = 0; k < v->npos; k++) {
+        f->idf[k] = qr_term_it_idf(v->pos[k]);
+        f->order[k] = (uint32_t)k;
+    }
+    if (!v->is_or) {
+        /* rarest first, stable */
+        struct by_cost *by = qr_calloc(v->npos, sizeof *by);
+        if (!by)
+            return QR_ENOMEM;
+        for (size_t k = 0; k < v->npos; k++) {
+            by[k].cost = v->pos[k]->cost;
+            by[k].k = (uint32_t)k;
+        }
+        qsort(by, v->npos, sizeof *by, by_cost_cmp);
+        for (size_t r = 0; r < v->npos; r++)
+            f->order[r] = by[r].k;
+        qr_free(by);
+    }
+    uint64_t n = 0;
+    for (uint32_t base = 0; base < ctx->ndocs && !rc; base += W) {
+        uint32_t end = ctx->ndocs - base < W ? ctx->ndocs : base + W;
+        uint32_t words = (end - base + 63) / 64;
+        /* Done when no clause has a doc left (OR), or one has none (AND). */
+        uint32_t next = QR_DOC_END, last = 0;
+        for (size_t k = 0; k < v->npos; k++) {
+            uint32_t d = qr_term_it_postings(v->pos[k])->doc;
+            next = d < next ? d : next;
+            last = d > last ? d : last;
+        }
+        uint32_t first = v->is_or ? next : last;
+        if (first == QR_DOC_END)
+            break;
+        if (first >= end)
+            continue; /* nothing can match in this window */
+        memset(f->seen, 0, words * 8);
+        memset(f->excl, 0, words * 8);
+        f->ne = 0;
+        for (size_t r = 0; r < v->npos && !rc; r++) {
+            uint32_t k = f->order[r];
+            enum feed_mode mode = v->is_or ? FEED_ANY : r == 0 ? FEED_FIRST : FEED_NEXT;
+            struct src s;
+            qr_term_it_src(v->pos[k], &s.p, &s.idf, &s.tfb, &s.min_dl);
+            f->seg[2 * k] = f->ne;
+            rc = feed(f, &s, mode, (uint32_t)r, scoring, dense ? (int)k : -1, base, end, ctx);
+            f->seg[2 * k + 1] = f->ne;
+        }
+        for (size_t k = 0; k < v->nneg && !rc; k++) {
+            struct src s;
+            qr_term_it_src(v->neg[k], &s.p, &s.idf, &s.tfb, &s.min_dl);
+            rc = feed(f, &s, FEED_EXCLUDED, 0, false, -1, base, end, ctx);
+        }
+        if (rc)
+            break;
+        n += window_matches(f, words, base, v->is_or, v->npos, ctx);
+        if (scoring)
+            window_score(f, words, base, v->npos, dense, top, ctx);
+    }
+    *total += n;
+    return rc;
+}
+
+/* Is a window pass cheaper than leapfrogging from the rarest clause? */
+static bool flat_pays(const qr_it_flat_view *v)
+{
+    if (v->is_or)
+        return true;
+    uint64_t min = UINT64_MAX, sum = 0;
+    for (size_t k = 0; k < v->npos; k++) {
+        uint64_t c = v->pos[k]->cost;
+        min = c < min ? c : min;
+        sum += c;
+    }
+    for (size_t k = 0; k < v->nneg; k++)
+        sum += v->neg[k]->cost / 4; /* excluded postings only set bits */
+    return sum < 10 * min * v->npos;
+}
+
+bool qr_rank_plan_is_prefix(const qr_pnode *p)
+{
+    return p->kind == QR_P_PREFIX && p->field == QR_FIELD_ANY && p->scores;
+}
+
+/*
+ * Pours one term's postings with doc < end into the window at base, term at
+ * a time: marks the doc and, when scoring, adds the term's exact
+ * contribution to the doc's sum (so each sum is built in the order terms are
+ * fed).
+ */
+static int accumulate(qr_rank_scratch *f, qr_postings_iter *p, double idf, bool scoring,
+                      uint32_t base, uint32_t end, qr_evalctx *ctx)
+{
+    if (p->doc < base && qr_postings_seek(p, base))
+        return p->err;
+    while (p->doc < end) {
+        const uint32_t *docs, *tfs;
+        uint32_t n = qr_postings_block_docs(p, &docs);
+        if (n == 0)
+            break;
+        if (docs[n - 1] >= ctx->ndocs && docs[n - 1] < end)
+            return QR_ECORRUPT;
+        uint32_t m = n;
+        if (docs[n - 1] >= end)
+            for (m = 0; m < n && docs[m] < end; m++)
+                ;
+        if (!scoring) {
+            for (uint32_t i = 0; i < m; i++) {
+                uint32_t off = docs[i] - base;
+                f->seen[off >> 6] |= 1ull << (off & 63);
+            }
+        } else {
+            if (qr_postings_block_freqs(p, &tfs))
+                return p->err;
+            for (uint32_t i = 0; i < m; i++) {
+                uint32_t off = docs[i] - base;
+                uint64_t bit = 1ull << (off & 63);
+                if (!(f->seen[off >> 6] & bit)) {
+                    f->seen[off >> 6] |= bit;
+                    f->acc[off] = 0;
+                    f->nrm[off] = qr_evalctx_norm(ctx, docs[i]);
+                }
+                f->acc[off] += qr_bm25_norm(idf, tfs[i], f->nrm[off]);
+            }
+        }
+        if (m == n) {
+            if (qr_postings_next_block(p))
+                return p->err;
+        } else {
+            if (qr_postings_seek(p, end))
+                return p->err;
+            break;
+        }
+    }
+    return p->err;
+}
+
+/*
+ * A prefix over every field: an OR of its expansion, which may hold
+ * thousands of terms, most of them rare. No iterator per term: the terms
+ * are opened one after the other on one reused cursor and accumulated term
+ * at a time into windows of up to ctx->wide_w docs, each doc's score summed in
+ * the expansion's order exactly as the OR of the terms sums it. Every match
+ * is scored (pruning could not skip the postings the exact total needs
+ * anyway); the heap's quick reject keeps offering cheap.
+ */
+int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_pnode *p, qr_evalctx *ctx,
+                   bool count_only)
+{
+    bool scoring = !count_only && top->cap > 0;
+    uint32_t w = ctx->ndocs < ctx->wide_w ? (ctx->ndocs + 63) / 64 * 64 : ctx->wide_w;
+    qr_rank_scratch *f;
+    int rc = scratch_get(ctx->scratch, w ? w : 64, 1, &f);
+    if (rc)
+        return rc;
+    qr_postings_iter *cur = qr_malloc(sizeof *cur);
+    if (!cur)
+        return QR_ENOMEM;
+    uint64_t n = 0;
+    for (uint32_t base = 0; base < ctx->ndocs && !rc; base += w) {
+        uint32_t end = ctx->ndocs - base < w ? ctx->ndocs : base + w;
+        uint32_t words = (end - base + 63) / 64;
+        memset(f->seen, 0, words * 8);
+        for (uint32_t k = 0; k < p->nterms && !rc; k++) {
+            const qr_pterm *t = &p->terms[k];
+            if (t->metas[ctx->segi].df == 0)
+                continue;
+            if (!(rc = qr_segment_postings(ctx->seg, &t->metas[ctx->segi], cur)))
+                rc = accumulate(f, cur, t->idf, scoring, base, end, ctx);
+            qr_postings_iter_free(cur);
+        }
+        if (rc)
+            break;
+        for (uint32_t wd = 0; wd < words; wd++) {
+            uint64_t m = f->seen[wd];
+            if (ctx->del)
+                m &= ~ctx->del->bits[(base >> 6) + wd];
+            n += popcount64(m);
+            if (!scoring)
+                continue;
+            for (; m; m &= m - 1) {
+                uint32_t off = wd * 64 + (uint32_t)__builtin_ctzll(m);
+                qr_topk_offer(top, f->acc[off], ctx->segi, base + off);
+            }
+        }
+    }
+    qr_free(cur);
+    *total += n;
+    return rc;
+}
+
+int qr_rank_segment(qr_topk *top, uint64_t *total, qr_it *root, qr_evalctx *ctx, bool count_only)
+{
+    int rc = 0;
+    if (!root)
+        return 0;
+    if (!ctx->del && qr_it_is_plain_term(root))
+        return rank_term(top, total, root, ctx, count_only);
+    qr_it_flat_view flat;
+    if (qr_it_flat(root, &flat) && flat_pays(&flat))
+        return rank_flat(top, total, &flat, ctx, count_only);
+    bool scoring = !count_only && top->cap > 0;
+    uint64_t n = 0;
+    while (root->doc != QR_DOC_END) {
+        uint32_t d = root->doc;
+        if (ctx->del && qr_deletes_has(ctx->del, d))
+            goto next;
+        if (!root->exact) {
+            bool m;
+            if ((rc = qr_it_match(root, &m)))
+                return rc;
+            if (!m)
+                goto next;
+        }
+        n++;
+        if (scoring) {
+            if (top->n == top->cap &&
+                (root->max_score < top->threshold || qr_it_bound(root) < top->threshold))
+                goto next;
+            qr_topk_offer(top, qr_it_score(root), ctx->segi, d);
+        }
+    next:
+        if ((rc = qr_it_next(root)))
+            return rc;
+    }
+    *total += n;
+    return 0;
+}

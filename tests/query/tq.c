@@ -1,0 +1,137 @@
+/*
+ * Test helpers for the query tests (see tq.h).
+ */
+#include "tq.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "index/indexer.h"
+#include "storage/status.h"
+
+static void commit_docs(qr_dir *dir, const char *lang, const struct tdoc *docs, size_t n)
+{
+    qr_index_options opt;
+    memset(&opt, 0, sizeof opt);
+    opt.language = lang;
+    opt.threads = 1;
+    opt.merge_factor = 1000000; /* keep every commit its own segment */
+    qr_indexer *ix;
+    char err[256] = "";
+    int rc = qr_indexer_open(&ix, dir, &opt, err, sizeof err);
+    cr_assert_eq(rc, 0, "indexer open: %s (%s)", qr_strerror(rc), err);
+    qr_mem_doc *md = calloc(n ? n : 1, sizeof *md);
+    for (size_t i = 0; i < n; i++) {
+        md[i].path = docs[i].path;
+        md[i].text = docs[i].text;
+        md[i].len = strlen(docs[i].text);
+    }
+    qr_index_result res;
+    rc = qr_indexer_add_docs(ix, md, n, &res);
+    cr_assert_eq(rc, 0, "add_docs: %s (%s)", qr_strerror(rc), qr_indexer_error(ix));
+    qr_index_result_free(&res);
+    qr_indexer_close(ix);
+    free(md);
+}
+
+qr_dir *tq_index(const char *lang, const struct tdoc *docs, size_t n, size_t batch)
+{
+    qr_dir *dir;
+    cr_assert_eq(qr_dir_open_memory(&dir), 0);
+    if (batch == 0)
+        batch = n ? n : 1;
+    for (size_t i = 0; i < n; i += batch)
+        commit_docs(dir, lang, docs + i, n - i < batch ? n - i : batch);
+    return dir;
+}
+
+void tq_add(qr_dir *dir, const struct tdoc *docs, size_t n)
+{
+    commit_docs(dir, NULL, docs, n);
+}
+
+void tq_merge_all(qr_dir *dir)
+{
+    qr_indexer *ix;
+    cr_assert_eq(qr_indexer_open(&ix, dir, NULL, NULL, 0), 0);
+    qr_index_result res;
+    cr_assert_eq(qr_indexer_merge_all(ix, &res), 0);
+    qr_index_result_free(&res);
+    qr_indexer_close(ix);
+}
+
+qr_searcher *tq_open(qr_dir *dir)
+{
+    qr_searcher *s;
+    char err[256] = "";
+    int rc = qr_searcher_open_dir(&s, dir, 0, err, sizeof err);
+    cr_assert_eq(rc, 0, "searcher open: %s (%s)", qr_strerror(rc), err);
+    return s;
+}
+
+static struct tq_res run(qr_searcher *s, const char *q, unsigned flags, size_t k, size_t offset,
+                         bool count_only)
+{
+    struct tq_res r;
+    memset(&r, 0, sizeof r);
+    qr_query query;
+    qr_query_error err;
+    r.rc = qr_query_parse(&query, &err, qr_searcher_analyzer(s), q, strlen(q), flags);
+    if (r.rc) {
+        if (r.rc == QR_ESYNTAX)
+            r.column = err.column;
+        return r;
+    }
+    qr_results res;
+    r.rc = qr_searcher_run(s, &query, k, offset, count_only, &res);
+    qr_query_free(&query);
+    if (r.rc)
+        return r;
+    r.total = res.total;
+    r.n = res.n;
+    r.paths = calloc(res.n ? res.n : 1, sizeof *r.paths);
+    r.scores = calloc(res.n ? res.n : 1, sizeof *r.scores);
+    for (size_t i = 0; i < res.n; i++) {
+        qr_slice p = qr_searcher_path(s, &res.hits[i]);
+        r.paths[i] = strndup((const char *)p.p, p.n);
+        r.scores[i] = res.hits[i].score;
+    }
+    qr_results_free(&res);
+    return r;
+}
+
+struct tq_res tq_search(qr_searcher *s, const char *q, unsigned flags, size_t k, size_t offset)
+{
+    return run(s, q, flags, k, offset, false);
+}
+
+uint64_t tq_count(qr_searcher *s, const char *q, unsigned flags)
+{
+    struct tq_res r = run(s, q, flags, 0, 0, true);
+    cr_assert_eq(r.rc, 0, "count %s: %d", q, r.rc);
+    cr_assert_eq(r.n, 0);
+    tq_res_free(&r);
+    return r.total;
+}
+
+void tq_res_free(struct tq_res *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->paths[i]);
+    free(r->paths);
+    free(r->scores);
+    r->paths = NULL;
+    r->scores = NULL;
+}
+
+const char *tq_paths(const struct tq_res *r)
+{
+    static char buf[8192];
+    size_t at = 0;
+    buf[0] = 0;
+    for (size_t i = 0; i < r->n && at < sizeof buf - 1; i++)
+        at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s", i ? " " : "", r->paths[i]);
+    return buf;
+}
