@@ -13,30 +13,12 @@
 #include "bench/fts5.h"
 #include "bench/proc.h"
 #include "index/indexer.h"
-#include "storage/dir.h"
 
 typedef struct qr_ixbench_options {
     unsigned threads;     /* 0: the indexer's default (online processors) */
     uint64_t ram_bytes;   /* 0: the indexer's default */
     const char *language; /* NULL: english */
 } qr_ixbench_options;
-
-/*
- * What the postings of an index take, part by part: every term of every
- * segment read back and written again through the postings writer, whose
- * statistics split the bytes into doc-id gaps, frequencies, skip data and
- * heads, and positions (the segment files keep only their totals).
- */
-typedef struct qr_postings_bits {
-    uint64_t terms, postings, positions;
-    double bits_per_doc;  /* doc-id gaps, bits per posting */
-    double bits_per_freq; /* term frequencies, bits per posting */
-    double bits_per_skip; /* skip entries and per-term heads, bits per posting */
-    double bits_per_pos;  /* position stream, bits per position */
-} qr_postings_bits;
-
-/* Measures the index in dir (its newest commit). 0 or a code (QR_ECORRUPT, QR_ENOMEM...). */
-int qr_postings_bits_measure(qr_postings_bits *out, qr_dir *dir);
 
 /* One quarry build. */
 typedef struct qr_ixbench {
@@ -46,11 +28,10 @@ typedef struct qr_ixbench {
     uint64_t segments;  /* after the run */
     uint64_t flushes;
     uint64_t merges;
-    double seconds;        /* the run inside the child: open, walk, read, index, merge, commit */
-    qr_child_usage usage;  /* the child: wall time (fork to exit), CPU, peak RSS */
-    qr_index_stats stats;  /* of the built index */
-    qr_postings_bits bits; /* its postings, part by part */
-    char error[256];       /* why it failed, "" on success */
+    double seconds;       /* the run inside the child: open, walk, read, index, merge, commit */
+    qr_child_usage usage; /* the child: wall time (fork to exit), CPU, peak RSS */
+    qr_index_stats stats; /* of the built index */
+    char error[256];      /* why it failed, "" on success */
 } qr_ixbench;
 
 /*

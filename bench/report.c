@@ -101,13 +101,10 @@ json_t *qr_jix(const qr_ixbench *r)
         jusage(&r->usage), "segments", qr_jint(r->segments), "flushes", qr_jint(r->flushes),
         "merges", qr_jint(r->merges), "terms", qr_jint(r->stats.terms), "postings",
         qr_jint(r->stats.postings), "positions", qr_jint(r->stats.positions), "index_bytes", bytes,
-        "bits_per_doc", qr_jnum(r->bits.bits_per_doc), "bits_per_freq",
-        qr_jnum(r->bits.bits_per_freq), "bits_per_pos", qr_jnum(r->bits.bits_per_pos),
+        "bits_per_doc", qr_jnum(r->stats.bits_per_doc), "bits_per_freq",
+        qr_jnum(r->stats.bits_per_freq), "bits_per_pos", qr_jnum(r->stats.bits_per_pos),
         "avg_doc_len", qr_jnum(r->stats.avg_doc_len), "bytes_per_doc",
         qr_jnum(r->docs ? (double)r->stats.total_bytes / (double)r->docs : NAN));
-    /* skip entries and heads apart; the .doc file's own bits per posting (all parts, framing) */
-    json_object_set_new(j, "bits_per_skip", qr_jnum(r->bits.bits_per_skip));
-    json_object_set_new(j, "doc_file_bits_per_posting", qr_jnum(r->stats.bits_per_doc));
     return j;
 }
 
@@ -488,10 +485,8 @@ void qr_print_ix_sizes(FILE *out, const qr_ixbench *r)
             (unsigned long long)st->manifest_bytes, 100.0 * (double)st->manifest_bytes / total);
     fprintf(out, "  %-9s %-40s %14llu %6.1f%% %10.1f\n", "total", "",
             (unsigned long long)st->total_bytes, 100.0, (double)st->total_bytes / docs);
-    const qr_postings_bits *b = &r->bits;
     fprintf(out,
-            "postings, bits per posting: doc id %.2f, frequency %.2f, skips and heads %.2f (doc "
-            "stream %.2f); bits per position %.2f; mean document length %.1f positions\n",
-            b->bits_per_doc, b->bits_per_freq, b->bits_per_skip, st->bits_per_doc, b->bits_per_pos,
-            st->avg_doc_len);
+            "bits per posting: doc id %.2f (gaps, term heads and skip entries), frequency %.2f; "
+            "bits per position %.2f; mean document length %.1f positions\n",
+            st->bits_per_doc, st->bits_per_freq, st->bits_per_pos, st->avg_doc_len);
 }

@@ -698,7 +698,8 @@ Test(bench_cli, index_reports_json_and_table)
         sum += v;
     }
     cr_assert_float_eq(sum, num(bytes, "total"), 0, "the kinds add up to the total");
-    cr_assert(num(med, "bits_per_doc") > 0 && num(med, "bits_per_pos") > 0);
+    cr_assert(num(med, "bits_per_doc") > 0 && num(med, "bits_per_freq") > 0 &&
+              num(med, "bits_per_pos") > 0);
     cr_assert(json_is_string(json_object_get(json_object_get(j, "machine"), "cpu")));
     json_decref(j);
 
@@ -707,7 +708,7 @@ Test(bench_cli, index_reports_json_and_table)
         quarry(&out, "bench index --keep '%s/idx' -o '%s/ix.json' '%s'", tmp, tmp, SAMPLES), 0,
         "%s", out);
     cr_assert(strstr(out, "51 docs"), "%s", out);
-    cr_assert(strstr(out, "tdi") && strstr(out, "bits per doc id"), "%s", out);
+    cr_assert(strstr(out, "tdi") && strstr(out, "bits per posting: doc id"), "%s", out);
     free(out);
     char path[400];
     snprintf(path, sizeof path, "%s/ix.json", tmp);
