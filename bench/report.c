@@ -399,6 +399,36 @@ double qr_query_median(const qr_timing *t, size_t i)
     return m;
 }
 
+int qr_query_medians(double out[3], const qr_timing *t, const qr_bq_list *l, const char *cls)
+{
+    double *v = qr_calloc(t->n ? t->n : 1, sizeof *v);
+    size_t k = 0;
+    if (!v)
+        return QR_ENOMEM;
+    for (size_t i = 0; i < t->n && i < l->n; i++) {
+        if (cls && strcmp(l->q[i].cls, cls))
+            continue;
+        double m = qr_query_median(t, i);
+        if (!isnan(m))
+            v[k++] = m;
+    }
+    qsort(v, k, sizeof *v, cmp_double);
+    out[0] = qr_percentile(v, k, 50);
+    out[1] = qr_percentile(v, k, 95);
+    out[2] = qr_percentile(v, k, 99);
+    qr_free(v);
+    return 0;
+}
+
+json_t *qr_jquery_medians(const qr_timing *t, const qr_bq_list *l, const char *cls)
+{
+    double m[3];
+    if (qr_query_medians(m, t, l, cls))
+        return NULL;
+    return json_pack("{s:o, s:o, s:o}", "median_us", qr_jnum(m[0]), "p95_us", qr_jnum(m[1]),
+                     "p99_us", qr_jnum(m[2]));
+}
+
 json_t *qr_jtiming(const qr_suite_options *o, const qr_timing *t)
 {
     return json_pack("{s:I, s:I, s:I, s:o, s:o, s:I}", "k", (json_int_t)(o->k ? o->k : 10),

@@ -66,6 +66,14 @@ int qr_summarise(qr_latency **out, const qr_timing *t, const qr_bq_list *l,
 /* Median latency (µs) of query i over the timed passes; NaN for a query in error. */
 double qr_query_median(const qr_timing *t, size_t i);
 
+/*
+ * The statistic of ../shared/peers: each query's median over the passes,
+ * then the median, p95 and p99 of those per-query medians (of class cls, or
+ * all queries when NULL) into out[0..3) in µs (NaN when none). 0 or QR_ENOMEM.
+ */
+int qr_query_medians(double out[3], const qr_timing *t, const qr_bq_list *l, const char *cls);
+json_t *qr_jquery_medians(const qr_timing *t, const qr_bq_list *l, const char *cls);
+
 /* True when path does not exist or is an empty directory. */
 bool qr_new_or_empty(const char *path);
 

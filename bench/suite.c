@@ -67,6 +67,7 @@ int qr_suite_queries(const qr_suite_options *o, FILE *out, char *err, size_t err
     for (size_t c = 0; c < ncls; c++) {
         json_t *e = qr_jlatency(&s[c]);
         json_object_set_new(e, "class", json_string(classes[c]));
+        json_object_set_new(e, "query_medians", qr_jquery_medians(&t, &l, classes[c]));
         json_array_append_new(jc, e);
     }
     for (size_t i = 0; i < l.n; i++) {
@@ -85,7 +86,9 @@ int qr_suite_queries(const qr_suite_options *o, FILE *out, char *err, size_t err
     json_object_set_new(doc, "queries", qr_jgen(o, &gs));
     json_object_set_new(doc, "timing", qr_jtiming(o, &t));
     json_object_set_new(doc, "classes", jc);
-    json_object_set_new(doc, "all", qr_jlatency(&s[ncls]));
+    json_t *jall = qr_jlatency(&s[ncls]);
+    json_object_set_new(jall, "query_medians", qr_jquery_medians(&t, &l, NULL));
+    json_object_set_new(doc, "all", jall);
     json_object_set_new(doc, "per_query", jq);
 
     if (o->json)
@@ -97,6 +100,14 @@ int qr_suite_queries(const qr_suite_options *o, FILE *out, char *err, size_t err
                 o->index, (unsigned long long)docs, l.n, ncls, o->k ? o->k : 10, t.passes,
                 t.warmup_passes);
         print_latency_table(out, classes, ncls, s);
+        double m[3];
+        char a[32], b[32], c[32];
+        if (!qr_query_medians(m, &t, &l, NULL))
+            fprintf(out,
+                    "per-query medians (the statistic of ../shared/peers): median %s µs, p95 %s "
+                    "µs, p99 %s µs\n",
+                    qr_fmt3(a, sizeof a, m[0]), qr_fmt3(b, sizeof b, m[1]),
+                    qr_fmt3(c, sizeof c, m[2]));
         for (size_t i = 0; i < l.n; i++)
             if (t.error[i])
                 fprintf(out, "error: %s\t%s: %s\n", l.q[i].cls, l.q[i].text, t.error[i]);
@@ -356,9 +367,18 @@ int qr_suite_compare(const qr_suite_options *o, const char *const *dirs, size_t 
     }
 
     doc = json_object();
-    json_t *jc = json_array(), *jq = json_array(), *jd = json_array();
-    for (size_t c = 0; c < ncls; c++)
-        json_array_append_new(jc, jclass_pair(classes[c], &sq[c], &sf[c], agree[c], compared[c]));
+    json_t *jc = json_array(), *jq = json_array(), *jd = json_array(), *jall = NULL;
+    for (size_t c = 0; c <= ncls; c++) {
+        const char *cls = c < ncls ? classes[c] : NULL;
+        json_t *e = jclass_pair(cls ? cls : "all", &sq[c], &sf[c], agree[c], compared[c]);
+        json_object_set_new(e, "query_medians",
+                            json_pack("{s:o, s:o}", "quarry", qr_jquery_medians(&tq, &l, cls),
+                                      "fts5", qr_jquery_medians(&tf, &l, cls)));
+        if (cls)
+            json_array_append_new(jc, e);
+        else
+            jall = e;
+    }
     for (size_t i = 0; i < l.n; i++) {
         json_t *e = json_pack(
             "{s:s, s:s, s:o, s:o, s:o, s:o, s:o}", "class", l.q[i].cls, "query", l.q[i].text,
@@ -386,8 +406,7 @@ int qr_suite_compare(const qr_suite_options *o, const char *const *dirs, size_t 
         doc, "timing",
         json_pack("{s:o, s:o}", "quarry", qr_jtiming(o, &tq), "fts5", qr_jtiming(o, &tf)));
     json_object_set_new(doc, "classes", jc);
-    json_object_set_new(doc, "all",
-                        jclass_pair("all", &sq[ncls], &sf[ncls], agree[ncls], compared[ncls]));
+    json_object_set_new(doc, "all", jall);
     json_object_set_new(doc, "per_query", jq);
 
     if (o->json) {
@@ -430,6 +449,14 @@ int qr_suite_compare(const qr_suite_options *o, const char *const *dirs, size_t 
         }
         fprintf(out, "%-12s %7s %10s %10s\n", "QPS", "", qr_fmt3(f, sizeof f, sq[ncls].qps),
                 qr_fmt3(g, sizeof g, sf[ncls].qps));
+        double mq[3], mf[3];
+        if (!qr_query_medians(mq, &tq, &l, NULL) && !qr_query_medians(mf, &tf, &l, NULL))
+            fprintf(out,
+                    "per-query medians (the statistic of ../shared/peers), median / p95 / p99 µs: "
+                    "quarry %s / %s / %s, FTS5 %s / %s / %s\n",
+                    qr_fmt3(a, sizeof a, mq[0]), qr_fmt3(b, sizeof b, mq[1]),
+                    qr_fmt3(c, sizeof c, mq[2]), qr_fmt3(d, sizeof d, mf[0]),
+                    qr_fmt3(e, sizeof e, mf[1]), qr_fmt3(f, sizeof f, mf[2]));
         for (size_t i = 0; i < l.n; i++) {
             if (tq.error[i])
                 fprintf(out, "quarry error: %s\t%s: %s\n", l.q[i].cls, l.q[i].text, tq.error[i]);

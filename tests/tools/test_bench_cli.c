@@ -747,6 +747,8 @@ Test(bench_cli, queries_generated_and_from_a_file)
     }
     json_t *all = json_object_get(j, "all");
     cr_assert_eq(num(all, "queries"), total);
+    json_t *qm = json_object_get(all, "query_medians");
+    cr_assert(num(qm, "median_us") <= num(qm, "p95_us") && num(qm, "p95_us") <= num(qm, "p99_us"));
     cr_assert_eq(json_array_size(json_object_get(j, "per_query")), total);
     cr_assert_eq(num(json_object_get(j, "timing"), "passes"), 3);
     json_decref(j);
