@@ -227,6 +227,27 @@ static int looks_like_index(qr_dir *dir, bool *out)
     return QR_OK;
 }
 
+/*
+ * Removes the segment and temporary manifest files of a first run that died
+ * before its commit: no manifest names them, and the next run would meet
+ * them when it creates its own segment 1. A failure leaves them for the
+ * run to report.
+ */
+static void remove_uncommitted(qr_dir *dir)
+{
+    char **names;
+    size_t n;
+    if (qr_dir_list(dir, &names, &n))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (!strncmp(names[i], "seg-", 4) ||
+            (!strncmp(names[i], "MANIFEST-", 9) && len > 4 && !strcmp(names[i] + len - 4, ".tmp")))
+            (void)qr_dir_remove(dir, names[i]);
+    }
+    qr_dir_list_free(names, n);
+}
+
 int qr_indexer_open(qr_indexer **out, qr_dir *dir, const qr_index_options *opt, char *err,
                     size_t errlen)
 {
@@ -292,6 +313,7 @@ int qr_indexer_open(qr_indexer **out, qr_dir *dir, const qr_index_options *opt, 
             set_err(ix, "%s is not a quarry index (it holds other files)", qr_dir_path(dir));
             goto fail;
         }
+        remove_uncommitted(dir);
         if (!want)
             want = QR_DEFAULT_LANGUAGE;
     } else if (!want) {

@@ -665,3 +665,34 @@ Test(faults, files_changed_between_the_walk_and_the_read, .timeout = 120)
     qr_indexer_close(ix);
     qr_dir_close(d);
 }
+
+/*
+ * A first run killed before its commit leaves segment files and maybe a
+ * temporary manifest, and no manifest. The next writer removes them and
+ * indexes. (Regression test: it failed to create its segment 1, which
+ * existed, with an I/O error, for ever.)
+ */
+Test(faults, leftovers_of_a_first_run_that_never_committed)
+{
+    qr_dir *d;
+    cr_assert_eq(qr_dir_open_memory(&d), 0);
+    cr_assert_eq(qr_dir_write_file(d, "seg-0000000000000001.doc", "half", 4), 0);
+    cr_assert_eq(qr_dir_write_file(d, "seg-0000000000000001.tdi", "", 0), 0);
+    cr_assert_eq(qr_dir_write_file(d, "seg-0000000000000002.pos", "x", 1), 0);
+    cr_assert_eq(qr_dir_write_file(d, "MANIFEST-0000000000000001.tmp", "torn", 4), 0);
+    commit_docs(d, &opts, 0, 10, 0);
+    assert_no_garbage(d, "first run");
+    char *got = results(d);
+    cr_assert(strstr(got, "generation 1, 10 docs"), "%s", got);
+    free(got);
+    /* Files quarry does not make still keep a directory from being taken for an index. */
+    qr_dir *e;
+    cr_assert_eq(qr_dir_open_memory(&e), 0);
+    cr_assert_eq(qr_dir_write_file(e, "seg-0000000000000001.doc", "half", 4), 0);
+    cr_assert_eq(qr_dir_write_file(e, "notes.txt", "mine", 4), 0);
+    qr_indexer *ix;
+    cr_assert_eq(qr_indexer_open(&ix, e, NULL, NULL, 0), QR_ECORRUPT);
+    cr_assert(qr_dir_exists(e, "seg-0000000000000001.doc"), "nothing removed from a non-index");
+    qr_dir_close(e);
+    qr_dir_close(d);
+}
