@@ -161,6 +161,7 @@ struct args {
     qr_suite_options o;
     unsigned per_class;
     bool gen_given;
+    bool repeat_given;     /* --repeat: else --seconds alone sets no limit on passes */
     const char *qfile_opt; /* --queries */
     uint64_t *sizes;
     size_t nsizes;
@@ -358,6 +359,7 @@ static int parse(struct args *a, int argc, char **argv, unsigned allow)
                        !o->timing.repeat) {
                 return bad("--repeat", optarg);
             }
+            a->repeat_given = true;
             break;
         case OPT_WARMUP:
             if (!parse_uint(optarg, 100000, &o->timing.warmup))
@@ -455,6 +457,8 @@ static int parse(struct args *a, int argc, char **argv, unsigned allow)
             break;
         }
     }
+    if (a->o.timing.seconds > 0 && !a->repeat_given)
+        a->o.timing.repeat = 0; /* the time budget alone decides */
     return 0;
 }
 
