@@ -62,6 +62,7 @@ struct qr_termdict_writer {
 
 /* One block as the reader sees it: offsets into the body, no copies. */
 typedef struct blk {
+    uint64_t key8;    /* the first term's first 8 bytes, big endian, zero-padded (see key8) */
     size_t term_off;  /* the first term's bytes in the body */
     size_t off;       /* the block's first byte */
     size_t end;       /* one past its last byte */
@@ -86,6 +87,28 @@ static int cmp_bytes(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
     if (c)
         return c;
     return an < bn ? -1 : an > bn;
+}
+
+/*
+ * The first 8 bytes of a term as a big-endian number, zero-padded. Where two
+ * terms' numbers differ they order as the terms do (a shorter term's padding
+ * only ever ties with bytes of the longer one), so the block search compares
+ * numbers and falls back to bytes only on a tie.
+ */
+static uint64_t key8(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++)
+        v = v << 8 | (i < n ? p[i] : 0);
+    return v;
+}
+
+/* A varint: the one-byte case inline, the rest (and every error) through buf.c. */
+static inline uint64_t get_vint(qr_cursor *c)
+{
+    if (c->p < c->end && *c->p < 0x80)
+        return *c->p++;
+    return qr_get_varint64(c);
 }
 
 /* ---- writer ---- */
@@ -238,6 +261,9 @@ int qr_termdict_open(qr_termdict **out, qr_slice file, bool verify)
         b->term_len = (uint8_t)tl;
         b->term_off = (size_t)(c.p - body.p);
         qr_cursor_skip(&c, tl);
+        if (c.err)
+            goto out_corrupt;
+        b->key8 = key8(body.p + b->term_off, tl);
         uint64_t off = qr_get_varint64(&c);
         if (c.err || off >= index_off)
             goto out_corrupt;
@@ -300,10 +326,12 @@ static uint32_t block_count(const qr_termdict *d, uint64_t b)
 static int64_t find_block(const qr_termdict *d, const uint8_t *key, size_t len)
 {
     int64_t lo = 0, hi = (int64_t)d->nblocks - 1, found = -1;
+    uint64_t k8 = key8(key, len);
     while (lo <= hi) {
         int64_t mid = lo + (hi - lo) / 2;
         const blk *b = &d->blocks[mid];
-        if (cmp_bytes(d->body.p + b->term_off, b->term_len, key, len) <= 0) {
+        if (b->key8 != k8 ? b->key8 < k8
+                          : cmp_bytes(d->body.p + b->term_off, b->term_len, key, len) <= 0) {
             found = mid;
             lo = mid + 1;
         } else {
@@ -345,35 +373,109 @@ static int decode_entry(qr_cursor *c, uint32_t *left, bool *first, uint8_t *term
         return QR_ECORRUPT;
     uint64_t doc_base = 0, pos_base = 0;
     if (!*first) {
-        uint32_t shared = qr_get_varint32(c);
-        uint32_t suffix = qr_get_varint32(c);
-        if (c->err || shared > *term_len || suffix > MAX_TERM - shared)
+        uint64_t shared = get_vint(c);
+        uint64_t suffix = get_vint(c);
+        if (c->err || shared > *term_len || suffix > MAX_TERM - shared ||
+            suffix > qr_cursor_left(c))
             return QR_ECORRUPT;
-        qr_slice s = qr_get_bytes(c, suffix);
-        if (c->err)
-            return QR_ECORRUPT;
+        const uint8_t *s = c->p;
+        c->p += suffix;
         /* The new term must sort after the previous one. */
-        if (shared < *term_len ? (suffix == 0 || s.p[0] <= term[shared]) : suffix == 0)
+        if (shared < *term_len ? (suffix == 0 || s[0] <= term[shared]) : suffix == 0)
             return QR_ECORRUPT;
-        memcpy(term + shared, s.p, suffix);
+        for (size_t i = 0; i < suffix; i++)
+            term[shared + i] = s[i];
         *term_len = shared + suffix;
         doc_base = m->doc_off;
         pos_base = m->pos_off;
     }
-    uint32_t df = qr_get_varint32(c);
-    uint64_t extra = qr_get_varint64(c);
-    uint64_t dd = qr_get_varint64(c);
-    uint64_t pd = qr_get_varint64(c);
-    if (c->err || extra > UINT64_MAX - df || dd > UINT64_MAX - doc_base ||
+    uint64_t df = get_vint(c);
+    uint64_t extra = get_vint(c);
+    uint64_t dd = get_vint(c);
+    uint64_t pd = get_vint(c);
+    if (c->err || df > UINT32_MAX || extra > UINT64_MAX - df || dd > UINT64_MAX - doc_base ||
         pd > UINT64_MAX - pos_base)
         return QR_ECORRUPT;
-    m->df = df;
+    m->df = (uint32_t)df;
     m->ttf = df + extra;
     m->doc_off = doc_base + dd;
     m->pos_off = pos_base + pd;
     *first = false;
     if (--*left == 0 && qr_cursor_left(c) != 0)
         return QR_ECORRUPT; /* bytes after the block's last entry */
+    return 0;
+}
+
+/*
+ * Exact lookup inside block b. The scan never compares whole terms: it keeps
+ * m, the length of the common prefix of the current term (always < key) and
+ * the key. An entry sharing more than m bytes with its predecessor differs
+ * from the key where the predecessor did, so it is still below; one sharing
+ * fewer is above (it is greater than its predecessor at byte `shared`, where
+ * the predecessor equals the key); only one sharing exactly m bytes needs
+ * its suffix compared. Terms are still rebuilt, byte by byte, so that the
+ * order check of decode_entry holds here too.
+ */
+static int get_in_block(const qr_termdict *d, uint64_t b, const uint8_t *key, size_t len,
+                        qr_term_meta *out)
+{
+    const blk *k = &d->blocks[b];
+    qr_cursor c = qr_cursor_make(d->body.p + k->off, k->end - k->off);
+    uint32_t left = block_count(d, b);
+    uint8_t term[256];
+    size_t tl = k->term_len;
+    memcpy(term, d->body.p + k->term_off, tl);
+    size_t m = 0;
+    while (m < tl && m < len && term[m] == key[m])
+        m++;
+    /* the first term: equal, above (not here), or below */
+    int where = m == tl && m == len ? 0 : m == len || (m < tl && term[m] > key[m]) ? 1 : -1;
+    uint64_t df = get_vint(&c), extra = get_vint(&c), doc = get_vint(&c), pos = get_vint(&c);
+    if (c.err || df > UINT32_MAX || extra > UINT64_MAX - df)
+        return QR_ECORRUPT;
+    if (--left == 0 && qr_cursor_left(&c) != 0)
+        return QR_ECORRUPT;
+    while (where < 0 && left > 0) {
+        uint64_t shared = get_vint(&c), suffix = get_vint(&c);
+        if (c.err || shared > tl || suffix > MAX_TERM - shared || suffix > qr_cursor_left(&c))
+            return QR_ECORRUPT;
+        const uint8_t *s = c.p;
+        c.p += suffix;
+        /* The new term must sort after the previous one. */
+        if (shared < tl ? (suffix == 0 || s[0] <= term[shared]) : suffix == 0)
+            return QR_ECORRUPT;
+        for (size_t i = 0; i < suffix; i++)
+            term[shared + i] = s[i];
+        tl = shared + suffix;
+        df = get_vint(&c);
+        extra = get_vint(&c);
+        uint64_t dd = get_vint(&c), pd = get_vint(&c);
+        if (c.err || df > UINT32_MAX || extra > UINT64_MAX - df || dd > UINT64_MAX - doc ||
+            pd > UINT64_MAX - pos)
+            return QR_ECORRUPT;
+        doc += dd;
+        pos += pd;
+        if (--left == 0 && qr_cursor_left(&c) != 0)
+            return QR_ECORRUPT; /* bytes after the block's last entry */
+        if (shared < m) {
+            where = 1;
+        } else if (shared == m) {
+            size_t j = 0;
+            while (j < suffix && m + j < len && s[j] == key[m + j])
+                j++;
+            m += j;
+            if (j == suffix)
+                where = m == len ? 0 : -1; /* the key itself, or a prefix of it */
+            else
+                where = m == len || s[j] > key[m] ? 1 : -1;
+        }
+    }
+    if (where != 0)
+        return QR_ENOTFOUND;
+    out->df = (uint32_t)df;
+    out->ttf = df + extra;
+    out->doc_off = doc;
+    out->pos_off = pos;
     return 0;
 }
 
@@ -385,22 +487,7 @@ int qr_termdict_get(const qr_termdict *d, const char *term, size_t len, qr_term_
     int64_t b = find_block(d, key, len);
     if (b < 0)
         return QR_ENOTFOUND;
-    scan s;
-    s.meta = (qr_term_meta){0};
-    scan_block(d, (uint64_t)b, &s.cur, &s.left, &s.first, s.term, &s.term_len);
-    while (s.left > 0) {
-        int rc = decode_entry(&s.cur, &s.left, &s.first, s.term, &s.term_len, &s.meta);
-        if (rc)
-            return rc;
-        int c = cmp_bytes(s.term, s.term_len, key, len);
-        if (c == 0) {
-            *out = s.meta;
-            return 0;
-        }
-        if (c > 0)
-            break;
-    }
-    return QR_ENOTFOUND;
+    return get_in_block(d, (uint64_t)b, key, len, out);
 }
 
 int qr_termdict_iter_init(qr_termdict_iter *it, const qr_termdict *d, const char *prefix,
