@@ -111,6 +111,26 @@ static inline uint64_t get_vint(qr_cursor *c)
     return qr_get_varint64(c);
 }
 
+/*
+ * n (2 or 4) varints: when the next n bytes are all there and all single-byte
+ * varints (the usual), in one test; else one by one through get_vint.
+ */
+static inline void get_vints(qr_cursor *c, uint64_t *v, size_t n)
+{
+    if (qr_cursor_left(c) >= 4) {
+        uint32_t w = qr_load_u32(c->p);
+        uint32_t mask = n == 2 ? 0x8080u : 0x80808080u;
+        if (!(w & mask)) {
+            for (size_t i = 0; i < n; i++)
+                v[i] = w >> (8 * i) & 0xff;
+            c->p += n;
+            return;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = get_vint(c);
+}
+
 /* ---- writer ---- */
 
 int qr_termdict_writer_open(qr_termdict_writer **out)
@@ -341,16 +361,6 @@ static int64_t find_block(const qr_termdict *d, const uint8_t *key, size_t len)
     return found;
 }
 
-/* Block decoding state of a lookup (the iterator keeps the same fields). */
-typedef struct scan {
-    qr_cursor cur;     /* inside the block */
-    uint32_t left;     /* entries not yet decoded */
-    bool first;        /* the next entry is the block's first */
-    uint8_t term[256]; /* the last decoded term */
-    size_t term_len;
-    qr_term_meta meta; /* its metadata */
-} scan;
-
 static void scan_block(const qr_termdict *d, uint64_t b, qr_cursor *cur, uint32_t *left,
                        bool *first, uint8_t *term, size_t *term_len)
 {
@@ -363,8 +373,22 @@ static void scan_block(const qr_termdict *d, uint64_t b, qr_cursor *cur, uint32_
 }
 
 /*
- * Decodes the next entry of a block into term/meta (which hold the previous
- * entry on the way in). Returns 0 or QR_ECORRUPT.
+ * term[shared..shared+n) = s[0..n) (s + n <= end, shared + n <= cap, the
+ * size of term): short suffixes, the usual, as one fixed 16-byte move
+ * where both sides have room, rather than a call to memcpy.
+ */
+static inline void copy_suffix(uint8_t *term, size_t cap, size_t shared, const uint8_t *s, size_t n,
+                               const uint8_t *end)
+{
+    if (n <= 16 && shared + 16 <= cap && (size_t)(end - s) >= 16)
+        memcpy(term + shared, s, 16);
+    else
+        memcpy(term + shared, s, n);
+}
+
+/*
+ * Decodes the next entry of a block into term (256 bytes) and meta, which
+ * hold the previous entry on the way in. Returns 0 or QR_ECORRUPT.
  */
 static int decode_entry(qr_cursor *c, uint32_t *left, bool *first, uint8_t *term, size_t *term_len,
                         qr_term_meta *m)
@@ -373,8 +397,9 @@ static int decode_entry(qr_cursor *c, uint32_t *left, bool *first, uint8_t *term
         return QR_ECORRUPT;
     uint64_t doc_base = 0, pos_base = 0;
     if (!*first) {
-        uint64_t shared = get_vint(c);
-        uint64_t suffix = get_vint(c);
+        uint64_t hdr[2];
+        get_vints(c, hdr, 2);
+        uint64_t shared = hdr[0], suffix = hdr[1];
         if (c->err || shared > *term_len || suffix > MAX_TERM - shared ||
             suffix > qr_cursor_left(c))
             return QR_ECORRUPT;
@@ -383,16 +408,14 @@ static int decode_entry(qr_cursor *c, uint32_t *left, bool *first, uint8_t *term
         /* The new term must sort after the previous one. */
         if (shared < *term_len ? (suffix == 0 || s[0] <= term[shared]) : suffix == 0)
             return QR_ECORRUPT;
-        for (size_t i = 0; i < suffix; i++)
-            term[shared + i] = s[i];
+        copy_suffix(term, 256, shared, s, suffix, c->end);
         *term_len = shared + suffix;
         doc_base = m->doc_off;
         pos_base = m->pos_off;
     }
-    uint64_t df = get_vint(c);
-    uint64_t extra = get_vint(c);
-    uint64_t dd = get_vint(c);
-    uint64_t pd = get_vint(c);
+    uint64_t meta[4];
+    get_vints(c, meta, 4);
+    uint64_t df = meta[0], extra = meta[1], dd = meta[2], pd = meta[3];
     if (c->err || df > UINT32_MAX || extra > UINT64_MAX - df || dd > UINT64_MAX - doc_base ||
         pd > UINT64_MAX - pos_base)
         return QR_ECORRUPT;
@@ -422,7 +445,7 @@ static int get_in_block(const qr_termdict *d, uint64_t b, const uint8_t *key, si
     const blk *k = &d->blocks[b];
     qr_cursor c = qr_cursor_make(d->body.p + k->off, k->end - k->off);
     uint32_t left = block_count(d, b);
-    uint8_t term[256];
+    uint8_t term[256 + 16]; /* slack for copy_suffix */
     size_t tl = k->term_len;
     memcpy(term, d->body.p + k->term_off, tl);
     size_t m = 0;
@@ -436,7 +459,9 @@ static int get_in_block(const qr_termdict *d, uint64_t b, const uint8_t *key, si
     if (--left == 0 && qr_cursor_left(&c) != 0)
         return QR_ECORRUPT;
     while (where < 0 && left > 0) {
-        uint64_t shared = get_vint(&c), suffix = get_vint(&c);
+        uint64_t hdr[2], meta[4];
+        get_vints(&c, hdr, 2);
+        uint64_t shared = hdr[0], suffix = hdr[1];
         if (c.err || shared > tl || suffix > MAX_TERM - shared || suffix > qr_cursor_left(&c))
             return QR_ECORRUPT;
         const uint8_t *s = c.p;
@@ -444,12 +469,12 @@ static int get_in_block(const qr_termdict *d, uint64_t b, const uint8_t *key, si
         /* The new term must sort after the previous one. */
         if (shared < tl ? (suffix == 0 || s[0] <= term[shared]) : suffix == 0)
             return QR_ECORRUPT;
-        for (size_t i = 0; i < suffix; i++)
-            term[shared + i] = s[i];
+        copy_suffix(term, sizeof term, shared, s, suffix, c.end);
         tl = shared + suffix;
-        df = get_vint(&c);
-        extra = get_vint(&c);
-        uint64_t dd = get_vint(&c), pd = get_vint(&c);
+        get_vints(&c, meta, 4);
+        df = meta[0];
+        extra = meta[1];
+        uint64_t dd = meta[2], pd = meta[3];
         if (c.err || df > UINT32_MAX || extra > UINT64_MAX - df || dd > UINT64_MAX - doc ||
             pd > UINT64_MAX - pos)
             return QR_ECORRUPT;

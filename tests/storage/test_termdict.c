@@ -275,6 +275,53 @@ Test(termdict, roundtrip_200000, .timeout = 300)
     roundtrip(200000, 7, 60);
 }
 
+/* Terms sharing up to 254 bytes, suffixes short and long: every copy path of the decoders. */
+Test(termdict, long_shared_prefixes)
+{
+    rng_state = 21;
+    size_t want = 300, n = 0;
+    rterm *t = calloc(want, sizeof *t);
+    cr_assert(t);
+    for (size_t i = 0; i < want; i++) {
+        size_t shared = 200 + rnd() % 55, len = shared + 1 + rnd() % (rnd() % 3 ? 3 : 40);
+        len = len > 255 ? 255 : len;
+        memset(t[i].b, 'q', shared);
+        for (size_t j = shared; j < len; j++)
+            t[i].b[j] = (uint8_t)('a' + rnd() % 3);
+        t[i].n = len;
+    }
+    qsort(t, want, sizeof *t, cmp_rterm);
+    for (size_t i = 0; i < want; i++)
+        if (n == 0 || cmp_rterm(&t[n - 1], &t[i]) != 0)
+            t[n++] = t[i];
+    for (size_t i = 0; i < n; i++)
+        t[i].m = (qr_term_meta){(uint32_t)(1 + i), 1 + i + i % 7, i * 3, i * 5};
+    qr_buf img = {0};
+    build(&img, t, n);
+    qr_termdict *d;
+    cr_assert_eq(qr_termdict_open(&d, (qr_slice){img.p, img.n}, true), 0);
+    uint8_t b[256];
+    for (size_t i = 0; i < n; i++) {
+        qr_term_meta m;
+        cr_assert_eq(qr_termdict_get(d, (const char *)t[i].b, t[i].n, &m), 0, "term %zu", i);
+        cr_assert(meta_eq(&m, &t[i].m), "meta of term %zu", i);
+        memcpy(b, t[i].b, t[i].n);
+        if (t[i].n < 255) {
+            b[t[i].n] = 'b';
+            check_absent(d, t, n, b, t[i].n + 1);
+        }
+        check_absent(d, t, n, b, t[i].n - 1);
+    }
+    memset(b, 'q', 255);
+    check_prefix(d, t, n, b, 0);
+    check_prefix(d, t, n, b, 200);
+    check_prefix(d, t, n, b, 230);
+    check_prefix(d, t, n, b, 250);
+    qr_termdict_close(d);
+    qr_buf_free(&img);
+    free(t);
+}
+
 Test(termdict, empty_image_layout)
 {
     qr_buf img = {0};
