@@ -27,6 +27,7 @@
  * on average: 9.0 bytes per term; 20 Newsgroups, 18,846 posts, 166,045
  * terms: 8.8 bytes per term. Block size barely matters (BBC: 9.5 bytes per
  * term with 16-term blocks, 9.2 with 32, 9.0 with 64 and 128), so 64.
+ * Readers take any block size up to MAX_BLOCK_TERMS from the trailer.
  *
  * The reader allocates one small array (one entry per block: the first term's
  * place in the image and the block's extent); it never copies terms. Every

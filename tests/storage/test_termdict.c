@@ -243,6 +243,13 @@ Test(termdict, roundtrip_1)
     roundtrip(1, 2, 10);
 }
 
+Test(termdict, roundtrip_31_32_33)
+{
+    roundtrip(31, 33, 50);
+    roundtrip(32, 34, 50);
+    roundtrip(33, 35, 50);
+}
+
 Test(termdict, roundtrip_63_64_65)
 {
     roundtrip(63, 30, 50);
@@ -721,5 +728,19 @@ Test(termdict, golden_bytes)
     cr_assert_eq(img.n, sizeof want + 8);
     cr_assert_eq(memcmp(img.p, want, sizeof want), 0);
     cr_assert_eq(qr_load_u64(img.p + sizeof want), qr_checksum(img.p, sizeof want));
+    /* a file written with other block sizes reads the same */
+    size_t at = sizeof want - 8;
+    cr_assert_eq(img.p[at], 64);
+    img.p[at] = 32;
+    qr_store_u64(img.p + sizeof want, qr_checksum(img.p, sizeof want));
+    qr_termdict *d;
+    cr_assert_eq(qr_termdict_open(&d, (qr_slice){img.p, img.n}, true), 0);
+    static const char *const terms[] = {"ab", "abc", "b"};
+    for (size_t i = 0; i < 3; i++) {
+        qr_term_meta got;
+        cr_assert_eq(qr_termdict_get(d, terms[i], strlen(terms[i]), &got), 0);
+        cr_assert(meta_eq(&got, &m[i]));
+    }
+    qr_termdict_close(d);
     qr_buf_free(&img);
 }
