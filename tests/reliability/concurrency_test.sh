@@ -141,7 +141,7 @@ mkfifo "$work/fifo"
 (exec "$QUARRY" search -i "$IDX" --count - <"$work/fifo" >"$work/p.out" 2>"$work/p.err") &
 reader=$!
 exec 3>"$work/fifo" # the reader's stdin opens: it starts and opens the index
-for i in $(seq 1 1000); do
+for _ in $(seq 1 1000); do
     grep -q 'seg-' "/proc/$reader/maps" 2>/dev/null && break
     sleep 0.01
 done
@@ -152,8 +152,8 @@ else
     q "$work/o" "$work/e" index -i "$IDX" -q "$work/empty/docs"
     if [ "$st" -ne 0 ]; then
         why="the writer: $(status_text): $(head -c 300 "$work/e")"
-    elif ls "$IDX" | grep -q '^seg-'; then
-        why="segment files remain after every document was removed: $(ls "$IDX" | tr '\n' ' ')"
+    elif [ -n "$(find "$IDX" -maxdepth 1 -name 'seg-*')" ]; then
+        why="segment files remain after every document was removed: $(cd "$IDX" && echo *)"
     elif ! grep 'seg-' "/proc/$reader/maps" | grep -q '(deleted)'; then
         why="the reader's mappings are not of removed files: $(grep seg- "/proc/$reader/maps" | head -3)"
     fi

@@ -172,7 +172,7 @@ for w in beta gamma epsilon zeta omega; do
     found "$w" docs/text/bad-utf8.txt || why="$why $w"
 done
 found needleword docs/big/oneline.txt || why="$why needleword"
-found bottom docs/$(cd "$D" && find deep -name bottom.txt) || {
+found bottom "docs/$(cd "$D" && find deep -name bottom.txt)" || {
     grep -q -F "docs/deep/" "$work/sum" || why="$why deep (neither indexed nor named)"
 }
 if [ -z "$why" ]; then
