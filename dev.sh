@@ -17,7 +17,7 @@ BUILD=${BUILD:-build}
 # Debian 12 packages: toolchain, the libraries quarry links, Criterion for the
 # tests, zstd to unpack the shared corpora, python3 for the test summary.
 PACKAGES="gcc libc6-dev pkg-config meson ninja-build python3 zstd \
-libzstd-dev libxxhash-dev libstemmer-dev libutf8proc-dev libjansson-dev libcriterion-dev"
+libzstd-dev libxxhash-dev libstemmer-dev libutf8proc-dev libjansson-dev libcriterion-dev libsqlite3-dev"
 # For `./dev.sh fuzz` only: clang, its runtime libraries (libclang_rt.fuzzer and the
 # sanitizers: libclang-rt-14-dev on Debian 12) and llvm-symbolizer for stack traces.
 FUZZ_PACKAGES="clang libclang-rt-14-dev llvm"

@@ -22,6 +22,7 @@ int qr_cmd_index(int argc, char **argv);
 int qr_cmd_search(int argc, char **argv);
 int qr_cmd_stats(int argc, char **argv);
 int qr_cmd_check(int argc, char **argv);
+int qr_cmd_bench(int argc, char **argv);
 
 /* Prints "quarry: <formatted message>\n" to stderr. */
 void qr_die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

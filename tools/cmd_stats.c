@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "index/indexer.h"
+#include "index/stats.h"
 #include "storage/dir.h"
 #include "storage/segment.h"
 #include "storage/status.h"

@@ -25,6 +25,7 @@ static const struct command commands[] = {
     {"analyze", qr_cmd_analyze, "print the tokens quarry makes of a text"},
     {"stats", qr_cmd_stats, "print what an index holds"},
     {"check", qr_cmd_check, "verify every file of an index; exit 0 only when sound"},
+    {"bench", qr_cmd_bench, "benchmarks: indexing, queries, SQLite FTS5 side by side, scale"},
 };
 
 void qr_die_msg(const char *fmt, ...)

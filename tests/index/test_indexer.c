@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "index/indexer.h"
+#include "index/stats.h"
 #include "index/merger.h"
 #include "index/walk.h"
 #include "storage/alloc.h"
@@ -1268,6 +1269,10 @@ Test(indexer, corrupt_segments_are_never_merged_nor_crash)
                 qr_dir *d = two_segments(docs, n);
                 uint64_t g = generation(d);
                 damage(d, name, (size_t)at, refooter);
+                /* Statistics read every term's postings: an error, never a crash. */
+                qr_index_stats st;
+                int src = qr_index_stats_read(&st, d);
+                cr_assert(src == 0 || src == QR_ECORRUPT || src == QR_EVERSION, "stats rc %d", src);
                 qr_indexer *ix;
                 int rc = qr_indexer_open(&ix, d, NULL, NULL, 0);
                 if (rc == 0) {
@@ -1540,4 +1545,57 @@ Test(indexer, deletion_file_failures_leave_the_last_commit)
         qr_dir_close(mem);
     }
     synth_free(docs, keep, n);
+}
+
+Test(merger, direct_merges_of_segments)
+{
+    qr_dir *d = memdir();
+    cr_assert_eq(qr_index_build_docs(d, NULL, three, 3), 0);
+    qr_manifest m;
+    cr_assert_eq(qr_manifest_load(&m, d), 0);
+    qr_segment *s;
+    cr_assert_eq(qr_segment_open(&s, d, m.segs[0].id, true), 0);
+    /* Every document deleted: nothing is written. */
+    qr_deletes all;
+    cr_assert_eq(qr_deletes_init(&all, 3), 0);
+    for (uint32_t i = 0; i < 3; i++)
+        cr_assert_eq(qr_deletes_add(&all, i), 0);
+    qr_merge_src src[2] = {{s, &all}, {s, NULL}};
+    qr_segment_info info;
+    cr_assert_eq(qr_merge_segments(&info, d, 100, src, 1), 0);
+    cr_assert_eq(info.docs, 0);
+    char name[64];
+    qr_seg_file_name(name, 100, QR_SEG_DOC);
+    cr_assert(!qr_dir_exists(d, name));
+    /* The same path live in two sources is refused, and leaves nothing behind. */
+    src[0].del = NULL;
+    cr_assert_eq(qr_merge_segments(&info, d, 101, src, 2), QR_EINVAL);
+    qr_seg_file_name(name, 101, QR_SEG_DOC);
+    cr_assert(!qr_dir_exists(d, name));
+    /* One document deleted: the others keep their content. */
+    qr_deletes one;
+    cr_assert_eq(qr_deletes_init(&one, 3), 0);
+    cr_assert_eq(qr_deletes_add(&one, 1), 0);
+    src[0].del = &one;
+    cr_assert_eq(qr_merge_segments(&info, d, 102, src, 1), 0);
+    cr_assert_eq(info.docs, 2);
+    qr_segment *merged;
+    cr_assert_eq(qr_segment_open(&merged, d, 102, true), 0);
+    qr_slice p = qr_doctable_path(qr_segment_doctable(merged), 1);
+    cr_assert(p.n == 14 && !memcmp(p.p, "news/empty.txt", 14));
+    qr_term_meta tm;
+    cr_assert_eq(qr_segment_term(merged, "crimea", 6, &tm), 0);
+    cr_assert_eq(qr_segment_term(merged, "talk", 4, &tm), QR_ENOTFOUND, "only in the deleted doc");
+    uint64_t terms;
+    const qr_segment *both[2] = {s, merged};
+    cr_assert_eq(qr_merge_count_terms(&terms, both, 2), 0);
+    qr_segment_info si;
+    qr_segment_get_info(s, &si);
+    cr_assert_eq(terms, si.terms, "the merged segment's terms are a subset");
+    qr_segment_close(merged);
+    qr_deletes_free(&one);
+    qr_deletes_free(&all);
+    qr_segment_close(s);
+    qr_manifest_free(&m);
+    qr_dir_close(d);
 }

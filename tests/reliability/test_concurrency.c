@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "index/indexer.h"
+#include "index/stats.h"
 #include "query/parser.h"
 #include "query/searcher.h"
 #include "storage/dir.h"
