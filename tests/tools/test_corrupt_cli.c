@@ -32,7 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "storage/buf.h"
+#include "cli_run.h"
 #include "storage/checksum.h"
 
 #if defined(__SANITIZE_ADDRESS__)
@@ -54,17 +54,6 @@ static char queries[160];
 static char out_path[160];
 static char err_path[160];
 
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-    char cmd[2048];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
-
 static void put(const char *rel, const char *text)
 {
     char path[256];
@@ -73,21 +62,6 @@ static void put(const char *rel, const char *text)
     cr_assert_not_null(f, "%s", path);
     fputs(text, f);
     cr_assert_eq(fclose(f), 0);
-}
-
-static uint8_t *slurp(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    qr_buf b = {0};
-    char chunk[4096];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
-        qr_buf_put(&b, chunk, k);
-    fclose(f);
-    qr_buf_put_u8(&b, 0);
-    *n = b.n - 1;
-    return b.p;
 }
 
 /* Replaces the file at path by bytes[0..n). */
@@ -151,9 +125,8 @@ static struct outcome search(void)
         o.status = WEXITSTATUS(st);
     else if (!o.hung && WIFSIGNALED(st))
         o.signal = WTERMSIG(st);
-    size_t n;
-    o.out = (char *)slurp(out_path, &o.n_out);
-    o.err = (char *)slurp(err_path, &n);
+    o.out = cli_slurp(out_path, &o.n_out);
+    o.err = cli_slurp(err_path, NULL);
     return o;
 }
 
@@ -192,17 +165,17 @@ static void setup(void)
     snprintf(out_path, sizeof out_path, "%s/out", tmp);
     snprintf(err_path, sizeof err_path, "%s/err", tmp);
     put("queries", query_text);
-    sh("mkdir '%s/articles'", tmp);
+    cli_sh_ok("mkdir '%s/articles'", tmp);
     put("articles/a.txt", "Grain deal\nShips leave Odesa with grain under the cease-fire.\n");
     put("articles/b.txt", "Envoys meet\nTalks in Geneva about a truce and grain.\n");
     put("articles/c.txt", "Markets\nThe dollar and the yen.\n");
     put("articles/d.txt", "Empty title follows\n");
-    sh("'%s' index -i '%s' -q '%s/articles' >/dev/null", QUARRY_BIN, idx, tmp);
+    cli_sh_ok("'%s' index -i '%s' -q '%s/articles' >/dev/null", QUARRY_BIN, idx, tmp);
     /* A second commit: a second segment, and a deletion file for the first. */
     put("articles/b.txt", "Envoys meet again\nTalks in Geneva about a truce, grain and ships.\n");
-    sh("rm '%s/articles/c.txt'", tmp);
+    cli_sh_ok("rm '%s/articles/c.txt'", tmp);
     put("articles/e.txt", "Kyiv\nA new story about grain and the general mood.\n");
-    sh("'%s' index -i '%s' -q '%s/articles' >/dev/null", QUARRY_BIN, idx, tmp);
+    cli_sh_ok("'%s' index -i '%s' -q '%s/articles' >/dev/null", QUARRY_BIN, idx, tmp);
     reference = search();
     cr_assert_eq(reference.status, 0, "the undamaged index answers: %s", reference.err);
     cr_assert_str_empty(reference.err);
@@ -211,7 +184,7 @@ static void setup(void)
 static void teardown(void)
 {
     outcome_free(&reference);
-    sh("rm -rf '%s'", tmp);
+    cli_sh_ok("rm -rf '%s'", tmp);
 }
 
 TestSuite(corrupt_cli, .init = setup, .fini = teardown, .timeout = 3600);
@@ -267,7 +240,7 @@ static void sweep(size_t (*damage)(uint8_t *copy, size_t n, size_t at), long ste
         char path[256];
         snprintf(path, sizeof path, "%s/%s", idx, names[f]);
         size_t n;
-        uint8_t *orig = slurp(path, &n);
+        uint8_t *orig = (uint8_t *)cli_slurp(path, &n);
         uint8_t *copy = malloc(n + 1);
         for (size_t at = 0; at < n; at += (size_t)step) {
             memcpy(copy, orig, n);
