@@ -5,10 +5,13 @@
  * Compiling a query into a plan resolves every term once per segment (its
  * qr_term_meta there, df = 0 where absent) and sums the document
  * frequencies into the index-wide df and idf; a prefix walks every
- * segment's term dictionary range and merges the expansions into one sorted
- * list of distinct terms. NOT NOT x becomes x marked as non-scoring
- * (nothing under a NOT scores). Phrase and NEAR idfs are summed left to
- * right over their terms in query order.
+ * segment's term dictionary range and merges the segments' sorted
+ * expansions into one list of distinct terms. NOT NOT x becomes x marked
+ * as non-scoring (nothing under a NOT scores). Phrase and NEAR idfs are
+ * summed left to right over their terms in query order. Running keeps,
+ * per segment, each document's length normalisation once computed (8
+ * bytes a document, allocated by the first query that reaches the
+ * segment).
  *
  * When a segment does not open, the searcher finds out which of its files
  * is to blame (missing, bad frame or checksum, bad structure) so that the
