@@ -77,8 +77,12 @@ struct qr_postings_writer {
     uint32_t last_doc;        /* last doc added (when df > 0) */
     uint32_t max_tf, min_dl;  /* the term's bound */
     uint32_t lo;              /* smallest doc id of the pending block */
-    uint64_t pos_start;       /* the term's offset in the position stream */
-    uint64_t block_pos_start; /* the pending block's offset in the position stream */
+    qr_buf land;              /* the current term's landing entries */
+    qr_buf pblocks;           /* the current term's packed position blocks */
+    uint64_t block_pos_first; /* positions of the term before the pending doc block */
+    uint64_t block_pos_land;  /* offset in pblocks of the position block holding its first */
+    uint32_t npd;             /* position deltas pending (not yet packed) */
+    uint32_t pd[QR_BLOCK];    /* them */
     uint32_t n;               /* docs pending in the current block */
     uint32_t docs[QR_BLOCK];  /* pending doc ids */
     uint32_t tfs[QR_BLOCK];   /* their tfs */
@@ -108,16 +112,17 @@ void qr_postings_writer_close(qr_postings_writer *w)
         return;
     qr_buf_free(&w->skip);
     qr_buf_free(&w->blocks);
+    qr_buf_free(&w->land);
+    qr_buf_free(&w->pblocks);
     qr_free(w);
 }
 
 void qr_postings_begin(qr_postings_writer *w)
 {
-    /* An unfinished term's positions are dropped from the stream. */
-    if (w->in_term && !w->pos->err && w->pos->n >= w->pos_start)
-        w->pos->n = (size_t)w->pos_start;
     qr_buf_reset(&w->skip);
     qr_buf_reset(&w->blocks);
+    qr_buf_reset(&w->land);
+    qr_buf_reset(&w->pblocks);
     w->in_term = true;
     w->df = 0;
     w->ttf = 0;
@@ -127,7 +132,9 @@ void qr_postings_begin(qr_postings_writer *w)
     w->lo = 0;
     w->n = 0;
     w->term_doc_bytes = 0;
-    w->pos_start = w->block_pos_start = w->pos->n;
+    w->block_pos_land = 0;
+    w->block_pos_first = 0;
+    w->npd = 0;
 }
 
 /* The pending block's max tf and min dl. */
@@ -167,19 +174,35 @@ static int flush_full(qr_postings_writer *w)
     qr_buf_put_u8(&w->skip, (uint8_t)doc_width);
     qr_buf_put_varint(&w->skip, max_tf - 1);
     qr_buf_put_varint(&w->skip, min_dl);
-    qr_buf_put_varint(&w->skip, w->pos->n - w->block_pos_start);
+    qr_buf_put_varint(&w->land, w->ttf - w->block_pos_first);
+    qr_buf_put_varint(&w->land, w->pblocks.n - w->block_pos_land);
     put_packed(w, doc_width);
     w->term_doc_bytes += qr_bitpack_bytes(doc_width);
     for (unsigned i = 0; i < QR_BLOCK; i++)
         w->tmp[i] = w->tfs[i] - 1;
     put_packed(w, qr_bits(max_tf - 1));
-    if (w->skip.err || w->blocks.err) {
+    if (w->skip.err || w->blocks.err || w->land.err) {
         w->err = QR_ENOMEM;
         return w->err;
     }
     w->lo = w->docs[QR_BLOCK - 1] + 1;
-    w->block_pos_start = w->pos->n;
+    /* the next doc's first position goes to the pending position block */
+    w->block_pos_first = w->ttf;
+    w->block_pos_land = w->pblocks.n;
     w->n = 0;
+    return 0;
+}
+
+/* Packs the 128 pending position deltas. */
+static int flush_positions(qr_postings_writer *w)
+{
+    qr_buf *pos = &w->pblocks;
+    if (qr_buf_reserve(pos, QR_PFOR_MAX_BYTES)) {
+        w->err = QR_ENOMEM;
+        return w->err;
+    }
+    pos->n += qr_pfor128_encode(pos->p + pos->n, w->pd);
+    w->npd = 0;
     return 0;
 }
 
@@ -196,12 +219,10 @@ int qr_postings_add(qr_postings_writer *w, uint32_t doc, uint32_t tf, uint32_t d
             return QR_EINVAL;
     if (w->n == QR_BLOCK && flush_full(w))
         return w->err;
-    qr_buf_put_varint(w->pos, positions[0]);
-    for (uint32_t i = 1; i < tf; i++)
-        qr_buf_put_varint(w->pos, positions[i] - positions[i - 1]);
-    if (w->pos->err) {
-        w->err = QR_ENOMEM;
-        return w->err;
+    for (uint32_t i = 0; i < tf; i++) {
+        w->pd[w->npd++] = i ? positions[i] - positions[i - 1] : positions[0];
+        if (w->npd == QR_BLOCK && flush_positions(w))
+            return w->err;
     }
     w->docs[w->n] = doc;
     w->tfs[w->n] = tf;
@@ -221,6 +242,19 @@ int qr_postings_end(qr_postings_writer *w, qr_term_meta *out)
         return w->err;
     if (!w->in_term || w->df == 0)
         return QR_EINVAL;
+    qr_buf *p = w->pos;
+    uint64_t pos_off = p->n;
+    if (w->df > QR_BLOCK) {
+        qr_buf_put_varint(p, w->land.n);
+        qr_buf_put(p, w->land.p, w->land.n);
+    }
+    qr_buf_put(p, w->pblocks.p, w->pblocks.n);
+    for (uint32_t i = 0; i < w->npd; i++)
+        qr_buf_put_varint(p, w->pd[i]);
+    if (p->err) {
+        w->err = QR_ENOMEM;
+        return w->err;
+    }
     qr_buf *d = w->doc;
     uint64_t doc_off = d->n, head = 0, skip = 0, tail_tf = 0, tail = 0;
     if (w->df == 1) {
@@ -264,7 +298,7 @@ int qr_postings_end(qr_postings_writer *w, qr_term_meta *out)
     out->df = w->df;
     out->ttf = w->ttf;
     out->doc_off = doc_off;
-    out->pos_off = w->pos_start;
+    out->pos_off = pos_off;
     w->in_term = false;
     qr_postings_stats *st = &w->stats;
     st->terms++;
@@ -274,7 +308,7 @@ int qr_postings_end(qr_postings_writer *w, qr_term_meta *out)
     st->skip_bytes += skip;
     st->doc_bytes += w->term_doc_bytes + tail - tail_tf;
     st->freq_bytes += w->blocks.n - w->term_doc_bytes + tail_tf;
-    st->pos_bytes += w->pos->n - w->pos_start;
+    st->pos_bytes += p->n - pos_off;
     return 0;
 }
 
@@ -284,6 +318,23 @@ void qr_postings_writer_stats(const qr_postings_writer *w, qr_postings_stats *ou
 }
 
 /* ---- reader -------------------------------------------------------------- */
+
+uint64_t qr_postings_pos_end(qr_slice pos, uint64_t pos_off, uint32_t df, uint64_t ttf)
+{
+    if (!pos.p || pos_off > pos.n)
+        return pos.n + 1;
+    const uint8_t *p = pos.p + pos_off, *end = pos.p + pos.n;
+    uint64_t tlen;
+    if (df > QR_BLOCK) {
+        if (!qr_varint_get64(&p, end, &tlen) || tlen > (uint64_t)(end - p))
+            return pos.n + 1;
+        p += tlen;
+    }
+    for (uint64_t k = 0; k < ttf / QR_BLOCK; k++)
+        if (!qr_pfor128_skip(&p, end))
+            return pos.n + 1;
+    return qr_varint_skip(&p, end, ttf % QR_BLOCK) ? (uint64_t)(p - pos.p) : pos.n + 1;
+}
 
 /* Moves the iterator past its last doc (the inline next and freq rely on the empty block). */
 static void finish(qr_postings_iter *it)
@@ -313,36 +364,31 @@ static bool is_tail(const qr_postings_iter *it, uint32_t block)
  * are given, into *s. Returns false when it is malformed.
  */
 static bool parse_entry(const qr_postings_iter *it, qr_postings_skip *s, uint32_t j, uint32_t lo,
-                        uint64_t doc_off, uint64_t pos_off, const uint8_t *p)
+                        uint64_t doc_off, const uint8_t *p)
 {
     const uint8_t *end = it->skip_end;
     uint32_t mt, mdl;
     s->block = j;
     s->lo = lo;
     s->doc_off = doc_off;
-    s->pos_off = pos_off;
     if (!is_tail(it, j)) {
-        uint64_t gapsum, pos_bytes;
+        uint64_t gapsum;
         if (!qr_varint_get64(&p, end, &gapsum) || p >= end)
             return false;
         uint8_t dw = *p++;
-        if (!qr_varint_get32(&p, end, &mt) || !qr_varint_get32(&p, end, &mdl) ||
-            !qr_varint_get64(&p, end, &pos_bytes))
+        if (!qr_varint_get32(&p, end, &mt) || !qr_varint_get32(&p, end, &mdl))
             return false;
         uint64_t last = (uint64_t)lo + (QR_BLOCK - 1) + gapsum;
-        if (dw > 32 || gapsum > UINT32_MAX || last >= it->term_max.last_doc ||
-            pos_bytes > it->pos.n - pos_off)
+        if (dw > 32 || gapsum > UINT32_MAX || last >= it->term_max.last_doc)
             return false;
         s->max.last_doc = (uint32_t)last;
         s->doc_width = dw;
-        s->pos_end = pos_off + pos_bytes;
     } else {
         if (!qr_varint_get32(&p, end, &mt) || !qr_varint_get32(&p, end, &mdl) || p != end ||
             (uint64_t)lo + it->tail_n - 1 > it->term_max.last_doc)
             return false;
         s->max.last_doc = it->term_max.last_doc;
         s->doc_width = 0;
-        s->pos_end = it->pos.n;
     }
     if (mt >= it->term_max.max_tf || mdl < it->term_max.min_dl)
         return false;
@@ -357,8 +403,7 @@ static bool parse_entry(const qr_postings_iter *it, qr_postings_skip *s, uint32_
 static bool skip_advance(const qr_postings_iter *it, qr_postings_skip *s)
 {
     uint64_t bytes = qr_bitpack_bytes(s->doc_width) + qr_bitpack_bytes(s->freq_width);
-    return parse_entry(it, s, s->block + 1, s->max.last_doc + 1, s->doc_off + bytes, s->pos_end,
-                       s->next);
+    return parse_entry(it, s, s->block + 1, s->max.last_doc + 1, s->doc_off + bytes, s->next);
 }
 
 /*
@@ -450,7 +495,7 @@ static int load_block(qr_postings_iter *it)
     it->in_block = 0;
     it->pos_doc = 0;
     it->pos_valid = false;
-    it->pos_p = it->pos.p + s->pos_off;
+    it->pos_landed = false;
     if (!is_tail(it, s->block)) {
         if (!decode_full_docs(it))
             return corrupt(it);
@@ -530,20 +575,21 @@ int qr_postings_iter_init(qr_postings_iter *it, qr_slice docs, qr_slice pos,
             return corrupt(it);
         it->term_max = (qr_block_max){first, mt + 1, mdl};
     }
+    it->pos_full = meta->ttf / QR_BLOCK;
+    it->pdec = UINT64_MAX;
+    it->land_block = UINT32_MAX; /* the landing table is read on the first positions asked */
     if (it->nblocks == 1) {
         s->block = 0;
         s->lo = 0;
         s->max = it->term_max;
         s->doc_off = (uint64_t)(p - docs.p);
-        s->pos_off = meta->pos_off;
-        s->pos_end = pos.n;
     } else {
         uint64_t skiplen;
         if (!qr_varint_get64(&p, end, &skiplen) || skiplen > (uint64_t)(end - p) ||
-            skiplen < (uint64_t)(it->nblocks - 1) * 5 + 2)
+            skiplen < (uint64_t)(it->nblocks - 1) * 4 + 2)
             return corrupt(it);
         it->skip_end = p + skiplen;
-        if (!parse_entry(it, s, 0, 0, (uint64_t)(it->skip_end - docs.p), meta->pos_off, p))
+        if (!parse_entry(it, s, 0, 0, (uint64_t)(it->skip_end - docs.p), p))
             return corrupt(it);
     }
     it->peek = *s;
@@ -596,6 +642,72 @@ uint32_t qr_postings_freq_slow(qr_postings_iter *it)
     return it->freqbuf[it->in_block];
 }
 
+/*
+ * Decodes position block k (>= the block at pk_p: they are only read
+ * forward) into pdelta, skipping the blocks before it undecoded.
+ */
+static bool load_positions(qr_postings_iter *it, uint64_t k)
+{
+    const uint8_t *end = it->pos.p + it->pos.n;
+    if (k < it->pk || k > it->pos_full)
+        return false;
+    for (; it->pk < k; it->pk++)
+        if (!qr_pfor128_skip(&it->pk_p, end))
+            return false;
+    bool ok = k < it->pos_full
+                  ? qr_pfor128_decode(it->pdelta, &it->pk_p, end)
+                  : qr_varint_get_n(it->pdelta, it->meta.ttf % QR_BLOCK, &it->pk_p, end);
+    if (!ok)
+        return false;
+    it->pdec = k;
+    it->pk = k + 1;
+    return true;
+}
+
+/*
+ * Finds where the current block's positions start: the landing entries are
+ * read forward from the last block landed on (or from the start of the
+ * term's positions). Returns false when they are malformed.
+ */
+static bool land(qr_postings_iter *it)
+{
+    uint32_t j = it->cur.block;
+    const uint8_t *end = it->pos.p + it->pos.n;
+    if (it->land_block == UINT32_MAX) { /* the term's first landing */
+        const uint8_t *p = it->pos.p + it->meta.pos_off;
+        uint64_t tlen = 0;
+        if (it->nblocks > 1 && (!qr_varint_get64(&p, end, &tlen) || tlen > (uint64_t)(end - p)))
+            return false;
+        it->land_p = p;
+        it->land_end = p + tlen;
+        it->land_block = 0;
+        it->land_first = 0;
+        it->land_off = (uint64_t)(it->land_end - it->pos.p);
+    }
+    for (; it->land_block < j; it->land_block++) {
+        uint64_t count, bytes;
+        if (!qr_varint_get64(&it->land_p, it->land_end, &count) ||
+            !qr_varint_get64(&it->land_p, it->land_end, &bytes) || count < QR_BLOCK ||
+            count > it->meta.ttf - it->land_first || bytes > it->pos.n - it->land_off)
+            return false;
+        it->land_first += count;
+        it->land_off += bytes;
+    }
+    /* every doc from this block on has a position */
+    uint64_t docs_left = it->meta.df - (uint64_t)j * QR_BLOCK;
+    if (it->land_first > it->meta.ttf - docs_left || (is_tail(it, j) && it->land_p != it->land_end))
+        return false;
+    it->pos_at = it->land_first;
+    it->pos_doc = 0;
+    it->pos_landed = true;
+    /* go to the position block of the block's first position unless it is decoded already */
+    if (it->pdec != it->pos_at / QR_BLOCK) {
+        it->pk = it->pos_at / QR_BLOCK;
+        it->pk_p = it->pos.p + it->land_off;
+    }
+    return true;
+}
+
 int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *out_n)
 {
     *out = NULL;
@@ -609,20 +721,21 @@ int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *
     }
     if (decode_freqs(it))
         return it->err;
-    /*
-     * pos_p is at doc pos_doc <= in_block: docs only move forward within a
-     * block, and pos_doc = in_block + 1 only with posbuf valid (returned above).
-     */
-    const uint8_t *end = it->pos.p + it->cur.pos_end;
-    uint64_t skip = 0;
-    for (uint32_t i = it->pos_doc; i < it->in_block; i++)
-        skip += it->freqbuf[i];
-    if (!qr_varint_skip(&it->pos_p, end, skip))
+    if (!it->pos_landed && !land(it))
         return corrupt(it);
+    /*
+     * pos_at is the first position of doc pos_doc <= in_block: docs only move
+     * forward within a block, and pos_doc = in_block + 1 only with posbuf
+     * valid (returned above).
+     */
+    uint64_t at = it->pos_at;
+    for (uint32_t i = it->pos_doc; i < it->in_block; i++)
+        at += it->freqbuf[i];
+    it->pos_at = at;
     it->pos_doc = it->in_block;
     it->pos_valid = false;
     uint32_t tf = it->freqbuf[it->in_block];
-    if (tf > (size_t)(end - it->pos_p))
+    if (at > it->meta.ttf || tf > it->meta.ttf - at)
         return corrupt(it);
     if (tf > it->posbuf_cap) {
         uint32_t cap = it->posbuf_cap ? it->posbuf_cap : 16;
@@ -634,8 +747,26 @@ int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *
         it->posbuf = nb;
         it->posbuf_cap = cap;
     }
-    if (!qr_varint_get_deltas(it->posbuf, tf, &it->pos_p, end))
+    /* the doc's first delta is its first position, the others are differences */
+    uint64_t sum = 0;
+    uint32_t *o = it->posbuf;
+    for (uint32_t done = 0; done < tf;) {
+        uint64_t k = at / QR_BLOCK;
+        if (it->pdec != k && !load_positions(it, k))
+            return corrupt(it);
+        uint32_t i = (uint32_t)(at % QR_BLOCK), n = QR_BLOCK - i;
+        n = n < tf - done ? n : tf - done;
+        const uint32_t *d = it->pdelta + i;
+        for (uint32_t m = 0; m < n; m++) {
+            sum += d[m];
+            o[done + m] = (uint32_t)sum;
+        }
+        done += n;
+        at += n;
+    }
+    if (sum > UINT32_MAX)
         return corrupt(it);
+    it->pos_at = at;
     it->pos_doc = it->in_block + 1;
     it->pos_valid = true;
     it->pos_n = tf;
