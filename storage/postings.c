@@ -643,14 +643,13 @@ uint32_t qr_postings_freq_slow(qr_postings_iter *it)
 }
 
 /*
- * Decodes position block k (>= the block at pk_p: they are only read
- * forward) into pdelta, skipping the blocks before it undecoded.
+ * Decodes position block k (>= pk, <= pos_full) into pdelta, skipping the
+ * blocks before it undecoded; block pos_full is the varint tail.
  */
 static bool load_positions(qr_postings_iter *it, uint64_t k)
 {
     const uint8_t *end = it->pos.p + it->pos.n;
-    if (k < it->pk || k > it->pos_full)
-        return false;
+    /* k >= pk: positions are asked for at increasing indexes, and land() resets pk */
     for (; it->pk < k; it->pk++)
         if (!qr_pfor128_skip(&it->pk_p, end))
             return false;

@@ -1311,3 +1311,92 @@ Test(postings, corrupt_wide_block_wraps)
     qr_buf_free(&b);
     qr_buf_free(&put);
 }
+
+/* ---- the position stream --------------------------------------------------- */
+
+/* Reads the default crafted 129-doc term (tf 1 each) over the given position stream. */
+static int read_with_positions(const uint8_t *pos, size_t pn, uint64_t ttf)
+{
+    uint8_t doc[256];
+    craft c = craft_default();
+    size_t n = build_craft(doc, &c);
+    uint8_t *pc = malloc(pn);
+    cr_assert_not_null(pc);
+    memcpy(pc, pos, pn);
+    qr_term_meta m = {129, ttf, 0, 0};
+    int rc = read_everything((qr_slice){doc, n}, (qr_slice){pc, pn}, &m, 0);
+    for (int how = 1; how < 3; how++) /* seeks and block skips must not crash either */
+        read_everything((qr_slice){doc, n}, (qr_slice){pc, pn}, &m, how);
+    free(pc);
+    return rc;
+}
+
+Test(postings, corrupt_landing_table)
+{
+    /* landing table (block 0: 128 positions, block 1's are 2 bytes on), PFOR block, varint */
+    static const uint8_t good[] = {3, 0x80, 0x01, 0x02, 0x00, 0x00, 0x00};
+    cr_assert_eq(read_with_positions(good, sizeof good, 129), 0);
+    cr_assert_eq(qr_postings_pos_end((qr_slice){good, sizeof good}, 0, 129, 129), sizeof good);
+    static const uint8_t long_table[] = {0x7f, 0x80, 0x01, 0x02, 0x00, 0x00, 0x00};
+    cr_assert_eq(read_with_positions(long_table, sizeof long_table, 129), QR_ECORRUPT);
+    static const uint8_t few[] = {2, 0x7f, 0x02, 0x00, 0x00, 0x00}; /* 127 < one per doc */
+    cr_assert_eq(read_with_positions(few, sizeof few, 129), QR_ECORRUPT);
+    static const uint8_t many[] = {3, 0x82, 0x01, 0x02, 0x00, 0x00, 0x00}; /* 130 > ttf */
+    cr_assert_eq(read_with_positions(many, sizeof many, 129), QR_ECORRUPT);
+    static const uint8_t none_left[] = {3, 0x81, 0x01, 0x02, 0x00, 0x00, 0x00}; /* 129 */
+    cr_assert_eq(read_with_positions(none_left, sizeof none_left, 129), QR_ECORRUPT,
+                 "no position left for the tail's doc");
+    static const uint8_t far[] = {3, 0x80, 0x01, 0x7f, 0x00, 0x00, 0x00}; /* lands past the end */
+    cr_assert_eq(read_with_positions(far, sizeof far, 129), QR_ECORRUPT);
+    static const uint8_t extra[] = {4, 0x80, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00};
+    cr_assert_eq(read_with_positions(extra, sizeof extra, 129), QR_ECORRUPT, "table too long");
+    static const uint8_t cut[] = {2, 0x80, 0x01, 0x02, 0x00, 0x00, 0x00};
+    cr_assert_eq(read_with_positions(cut, sizeof cut, 129), QR_ECORRUPT, "entry cut");
+    static const uint8_t w33[] = {3, 0x80, 0x01, 0x02, 33, 0x00, 0x00};
+    cr_assert_eq(read_with_positions(w33, sizeof w33, 129), QR_ECORRUPT, "PFOR width 33");
+    static const uint8_t no_tail[] = {3, 0x80, 0x01, 0x02, 0x00, 0x00};
+    cr_assert_eq(read_with_positions(no_tail, sizeof no_tail, 129), QR_ECORRUPT, "tail cut");
+    /* the layout check of index/check.c */
+    cr_assert_eq(qr_postings_pos_end((qr_slice){long_table, sizeof long_table}, 0, 129, 129),
+                 sizeof long_table + 1);
+    cr_assert_eq(qr_postings_pos_end((qr_slice){w33, sizeof w33}, 0, 129, 129), sizeof w33 + 1);
+    cr_assert_eq(qr_postings_pos_end((qr_slice){no_tail, sizeof no_tail}, 0, 129, 129),
+                 sizeof no_tail + 1);
+    cr_assert_eq(qr_postings_pos_end((qr_slice){good, sizeof good}, 8, 129, 129), sizeof good + 1);
+    cr_assert_eq(qr_postings_pos_end((qr_slice){NULL, 0}, 0, 1, 1), 1);
+    cr_assert_eq(qr_postings_pos_end((qr_slice){good, sizeof good}, 0, 129, 128), 6,
+                 "one fewer: the tail is empty");
+}
+
+Test(postings, pos_end_follows_every_term)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    static const uint32_t sizes[] = {1, 5, 127, 128, 129, 300, 1000};
+    qr_term_meta m[7];
+    for (int t = 0; t < 7; t++) {
+        ref r;
+        ref_gen(&r, sizes[t], 200 + (uint64_t)t, GAPS_MIXED, 0);
+        m[t] = ref_write(w, &r);
+        check_all(&r, slice_of(&doc), slice_of(&pos), &m[t], 1);
+        ref_free(&r);
+    }
+    for (int t = 0; t < 7; t++)
+        cr_assert_eq(qr_postings_pos_end(slice_of(&pos), m[t].pos_off, m[t].df, m[t].ttf),
+                     t < 6 ? m[t + 1].pos_off : pos.n, "term %d", t);
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+Test(postings, corrupt_position_sum_past_32_bits)
+{
+    static const uint8_t doc[] = {0x05, 0x01};                         /* df 1: doc 5, dl 1 */
+    static const uint8_t pos[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x01}; /* 2^32 - 1, then + 1 */
+    qr_term_meta m = {1, 2, 0, 0};
+    cr_assert_eq(read_everything((qr_slice){doc, sizeof doc}, (qr_slice){pos, sizeof pos}, &m, 0),
+                 QR_ECORRUPT);
+    static const uint8_t ok[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x00}; /* 2^32 - 1 twice */
+    cr_assert_eq(read_everything((qr_slice){doc, sizeof doc}, (qr_slice){ok, sizeof ok}, &m, 0), 0);
+}
