@@ -4,8 +4,10 @@
  * reads them back straight from the mapped bytes with next, seek, lazy
  * frequencies and positions, and block maxima for block-max WAND.
  *
- * Byte grammar. All varints are LEB128 (storage/buf.h); packed(v, b) is a
- * block of 128 values at b bits, 16 * b bytes (storage/bitpack.h).
+ * Byte grammar (format version QR_POSTINGS_VERSION = 2). All varints are
+ * LEB128 (storage/buf.h); packed(v, b) is a block of 128 values at b bits,
+ * 16 * b bytes, and pfor a 128-value PFOR block (storage/bitpack.h:
+ * width:u8 nexc:u8 packed(low bits, width) { index:u8 high:u8 }{nexc}).
  *
  *   doc stream, one term at meta.doc_off:
  *     df = 1       single  := doc:varint dl:varint              (tf = meta.ttf)
@@ -13,13 +15,17 @@
  *     df > 128     term    := head skiplen:varint skip{nblocks} full{nblocks-1} tail
  *
  *     head        := last_doc:varint max_tf_m1:varint min_dl:varint   (bound over the term)
- *     skip (full) := gapsum:varint doc_width:u8 max_tf_m1:varint min_dl:varint pos_bytes:varint
+ *     skip (full) := gapsum:varint doc_width:u8 max_tf_m1:varint min_dl:varint
  *     skip (tail) := max_tf_m1:varint min_dl:varint
  *     full        := packed(gap, doc_width) packed(tf - 1, freq_width)
  *     tail        := { code:varint [tf_m2:varint] }{tail_n}
  *
- *   position stream, one term at meta.pos_off:
- *     { first:varint delta:varint{tf-1} } for each doc of the term, in doc order
+ *   position stream, one term at meta.pos_off (ttf positions):
+ *     df <= 128    term    := pfor{ttf / 128} delta:varint{ttf mod 128}
+ *     df > 128     term    := tablelen:varint land{nblocks-1} pfor{ttf / 128} delta:varint{ttf mod
+ * 128}
+ *
+ *     land        := pos_count:varint pos_bytes:varint
  *
  * nblocks = ceil(df / 128). Blocks 0 .. nblocks-2 are full (128 docs, bit
  * packed); the last one, the tail, holds tail_n = df - 128 (nblocks - 1)
@@ -35,16 +41,28 @@
  * one needs only its skip entry. skiplen is the byte length of the skip
  * table (blocks start right after it). The tail's last doc is head.last_doc.
  * code = gap << 1 | (tf == 1); tf_m2 = tf - 2 follows only when tf >= 2.
- * pos_bytes is the length of a full block's positions, so a seek lands on a
- * block's first position directly; inside a block the reader skips the
- * positions of the docs before the current one by counting varint end bytes
- * (their number is the sum of their tfs). Positions are read only when asked
- * for.
+ *
+ * Positions: the term's deltas, doc after doc (a doc's first position
+ * itself, then the differences to the previous one: non-negative), in PFOR
+ * blocks of 128 regardless of doc boundaries, the last ttf mod 128 as
+ * varints. A term of more than 128 docs starts with a landing table of
+ * tablelen bytes, one entry per full doc block j: pos_count, the block's
+ * positions (the sum of its tfs), and pos_bytes, how far the PFOR block
+ * holding the first position of block j + 1 starts after the one holding
+ * block j's (block 0's is the first, right after the table). So after a
+ * seek the reader finds the position block of a doc block's first position
+ * from the table alone and skips the PFOR blocks before it by their two-byte
+ * headers, without decoding them; inside a block it counts the tfs of the
+ * docs before the current one. Positions and the landing table are read
+ * only when positions are asked for (the table forward, from where the last
+ * landing left it), so queries without positions never touch the stream.
  *
  * Everything read is checked: offsets and lengths stay inside the streams,
  * widths <= 32, doc ids strictly increase, stay below QR_DOC_END and agree
  * with the skip entries, tfs are >= 1 and within the block's max_tf, block
- * bounds within the term's, position sums fit 32 bits. A violation makes the
+ * bounds within the term's, a doc block's positions are at least one per doc
+ * and leave at least one per later doc within ttf, PFOR exceptions stay in
+ * their block and in 32 bits, position sums fit 32 bits. A violation makes the
  * iterator stop with it->err = QR_ECORRUPT and it->doc = QR_DOC_END.
  *
  * Measured by bench/bench_postings (buildtype=release; `bench_postings DIR`

@@ -5,8 +5,9 @@
  * A segment has two postings streams: the doc stream (doc-id deltas and term
  * frequencies in blocks of QR_BLOCK docs, bit-packed with a frame of
  * reference; the last partial block as varints; one skip entry per block with
- * the block's last doc id, its byte offsets and its impact bound) and the
- * position stream (per document, position deltas). The exact byte grammar is
+ * the block's last doc id and its impact bound) and the position stream
+ * (position deltas, 128 at a time in PFOR blocks, with a landing table per
+ * term that finds a doc block's first position). The exact byte grammar is
  * at the top of postings.c.
  *
  * The writer appends one term at a time to two qr_bufs and returns where the
