@@ -15,10 +15,10 @@
  *     df > 128     term    := head skiplen:varint skip{nblocks} full{nblocks-1} tail
  *
  *     head        := last_doc:varint max_tf_m1:varint min_dl:varint   (bound over the term)
- *     skip (full) := gapsum:varint doc_width:u8 max_tf_m1:varint min_dl:varint
+ *     skip (full) := gapsum:varint doc_width:u8 max_tf_m1:varint min_dl:varint freq_code:varint
  *     skip (tail) := max_tf_m1:varint min_dl:varint
- *     full        := packed(gap, doc_width) packed(tf - 1, freq_width)
- *     tail        := { code:varint [tf_m2:varint] }{tail_n}
+ *     full        := packed(gap, doc_width) packed(tf - 1, freq_width) { index:u8 high:u8
+ * }{freq_exc} tail        := { code:varint [tf_m2:varint] }{tail_n}
  *
  *   position stream, one term at meta.pos_off (ttf positions):
  *     df <= 128    term    := pfor{ttf / 128} delta:varint{ttf mod 128}
@@ -36,9 +36,12 @@
  * term's previous doc, -1 before the first), so dense runs pack at width 0.
  * A block's lo is the previous block's last doc + 1 (0 for the first);
  * gapsum = last_doc - lo - 127 is the sum of the block's gaps, and restores
- * its last doc without decoding it. freq_width = bits(max_tf - 1) is not
- * stored; a full block is 16 (doc_width + freq_width) bytes, so skipping
- * one needs only its skip entry. skiplen is the byte length of the skip
+ * its last doc without decoding it. The tfs are a PFOR block whose two-byte
+ * header is in the skip entry: freq_code = freq_exc << 6 | freq_width, and
+ * exception index has (high << freq_width) added to its tf - 1 (one large tf
+ * no longer widens the whole block). A full block is
+ * 16 (doc_width + freq_width) + 2 freq_exc bytes, so skipping one needs only
+ * its skip entry. skiplen is the byte length of the skip
  * table (blocks start right after it). The tail's last doc is head.last_doc.
  * code = gap << 1 | (tf == 1); tf_m2 = tf - 2 follows only when tf >= 2.
  *
@@ -191,14 +194,18 @@ static int flush_full(qr_postings_writer *w)
     qr_buf_put_varint(&w->skip, (uint64_t)w->docs[QR_BLOCK - 1] - w->lo - (QR_BLOCK - 1));
     qr_buf_put_u8(&w->skip, (uint8_t)doc_width);
     qr_buf_put_varint(&w->skip, max_tf - 1);
-    qr_buf_put_varint(&w->skip, min_dl);
     qr_buf_put_varint(&w->land, w->ttf - w->block_pos_first);
     qr_buf_put_varint(&w->land, w->pblocks.n - w->block_pos_land);
     put_packed(w, doc_width);
     w->term_doc_bytes += qr_bitpack_bytes(doc_width);
+    /* tfs as a PFOR block whose two-byte header goes to the skip entry */
     for (unsigned i = 0; i < QR_BLOCK; i++)
         w->tmp[i] = w->tfs[i] - 1;
-    put_packed(w, qr_bits(max_tf - 1));
+    uint8_t pf[QR_PFOR_MAX_BYTES];
+    size_t pn = qr_pfor128_encode(pf, w->tmp);
+    qr_buf_put_varint(&w->skip, min_dl);
+    qr_buf_put_varint(&w->skip, (uint64_t)pf[1] << 6 | pf[0]);
+    qr_buf_put(&w->blocks, pf + 2, pn - 2);
     if (w->skip.err || w->blocks.err || w->land.err) {
         w->err = QR_ENOMEM;
         return w->err;
@@ -394,33 +401,43 @@ static bool parse_entry(const qr_postings_iter *it, qr_postings_skip *s, uint32_
         if (!qr_varint_get64(&p, end, &gapsum) || p >= end)
             return false;
         uint8_t dw = *p++;
-        if (!qr_varint_get32(&p, end, &mt) || !qr_varint_get32(&p, end, &mdl))
+        uint32_t fcode;
+        if (!qr_varint_get32(&p, end, &mt) || !qr_varint_get32(&p, end, &mdl) ||
+            !qr_varint_get32(&p, end, &fcode))
             return false;
         uint64_t last = (uint64_t)lo + (QR_BLOCK - 1) + gapsum;
-        if (dw > 32 || gapsum > UINT32_MAX || last >= it->term_max.last_doc)
+        if (dw > 32 || gapsum > UINT32_MAX || last >= it->term_max.last_doc || (fcode & 63) > 32 ||
+            fcode >> 6 > QR_BLOCK)
             return false;
         s->max.last_doc = (uint32_t)last;
         s->doc_width = dw;
+        s->freq_width = (uint8_t)(fcode & 63);
+        s->freq_exc = (uint8_t)(fcode >> 6);
     } else {
         if (!qr_varint_get32(&p, end, &mt) || !qr_varint_get32(&p, end, &mdl) || p != end ||
             (uint64_t)lo + it->tail_n - 1 > it->term_max.last_doc)
             return false;
         s->max.last_doc = it->term_max.last_doc;
-        s->doc_width = 0;
+        s->doc_width = s->freq_width = s->freq_exc = 0;
     }
     if (mt >= it->term_max.max_tf || mdl < it->term_max.min_dl)
         return false;
     s->max.max_tf = mt + 1;
     s->max.min_dl = mdl;
-    s->freq_width = is_tail(it, j) ? 0 : (uint8_t)qr_bits(mt);
     s->next = p;
     return true;
+}
+
+/* Bytes of the full block *s describes. */
+static uint64_t full_bytes(const qr_postings_skip *s)
+{
+    return qr_bitpack_bytes(s->doc_width) + qr_bitpack_bytes(s->freq_width) + 2u * s->freq_exc;
 }
 
 /* Moves skip state *s to the next block (which must exist). */
 static bool skip_advance(const qr_postings_iter *it, qr_postings_skip *s)
 {
-    uint64_t bytes = qr_bitpack_bytes(s->doc_width) + qr_bitpack_bytes(s->freq_width);
+    uint64_t bytes = full_bytes(s);
     return parse_entry(it, s, s->block + 1, s->max.last_doc + 1, s->doc_off + bytes, s->next);
 }
 
@@ -471,7 +488,7 @@ static bool decode_tail(qr_postings_iter *it)
 static bool decode_full_docs(qr_postings_iter *it)
 {
     const qr_postings_skip *s = &it->cur;
-    uint64_t bytes = qr_bitpack_bytes(s->doc_width) + qr_bitpack_bytes(s->freq_width);
+    uint64_t bytes = full_bytes(s);
     if (s->doc_off > it->docs.n || bytes > it->docs.n - s->doc_off)
         return false;
     uint32_t *d = it->docbuf;
@@ -499,9 +516,17 @@ static int decode_freqs(qr_postings_iter *it)
         return 0;
     const qr_postings_skip *s = &it->cur;
     /* decode_full_docs has checked that the whole block is in bounds */
-    if (!qr_bitunpack128_tfs(it->freqbuf, it->docs.p + s->doc_off + qr_bitpack_bytes(s->doc_width),
-                             s->freq_width, s->max.max_tf))
+    const uint8_t *f = it->docs.p + s->doc_off + qr_bitpack_bytes(s->doc_width);
+    if (!qr_bitunpack128_tfs(it->freqbuf, f, s->freq_width, s->max.max_tf))
         return corrupt(it);
+    /* exceptions: tf - 1 gets high << freq_width added */
+    const uint8_t *e = f + qr_bitpack_bytes(s->freq_width);
+    for (unsigned k = 0; k < s->freq_exc; k++, e += 2) {
+        uint64_t tf = it->freqbuf[e[0] & (QR_BLOCK - 1)] + ((uint64_t)e[1] << s->freq_width);
+        if (e[0] >= QR_BLOCK || tf > s->max.max_tf)
+            return corrupt(it);
+        it->freqbuf[e[0]] = (uint32_t)tf;
+    }
     it->freqs_decoded = true;
     return 0;
 }
@@ -604,7 +629,7 @@ int qr_postings_iter_init(qr_postings_iter *it, qr_slice docs, qr_slice pos,
     } else {
         uint64_t skiplen;
         if (!qr_varint_get64(&p, end, &skiplen) || skiplen > (uint64_t)(end - p) ||
-            skiplen < (uint64_t)(it->nblocks - 1) * 4 + 2)
+            skiplen < (uint64_t)(it->nblocks - 1) * 5 + 2)
             return corrupt(it);
         it->skip_end = p + skiplen;
         if (!parse_entry(it, s, 0, 0, (uint64_t)(it->skip_end - docs.p), p))

@@ -406,11 +406,11 @@ Test(postings, golden_bytes)
         cr_assert_eq(qr_postings_add(w, d, 1, 10, p2), 0);
     cr_assert_eq(qr_postings_end(w, &m), 0);
     static const uint8_t d3[] = {
-        0x80, 0x01, 0x00, 0x0a, /* head: last 128, max_tf 1, min_dl 10 */
-        0x06,                   /* skiplen */
-        0x00, 0x00, 0x00, 0x0a, /* full: gapsum, width, tf, dl */
-        0x00, 0x0a,             /* tail entry */
-        0x01,                   /* tail: doc 128 (gap 0), tf 1 */
+        0x80, 0x01, 0x00, 0x0a,       /* head: last 128, max_tf 1, min_dl 10 */
+        0x07,                         /* skiplen */
+        0x00, 0x00, 0x00, 0x0a, 0x00, /* full: gapsum, width, tf, dl, tf width and exceptions */
+        0x00, 0x0a,                   /* tail entry */
+        0x01,                         /* tail: doc 128 (gap 0), tf 1 */
     };
     cr_assert_eq(doc.n - at, sizeof d3);
     cr_assert_arr_eq(doc.p + at, d3, sizeof d3);
@@ -1015,6 +1015,7 @@ typedef struct craft {
     uint64_t gapsum;    /* full block entry */
     unsigned dw;        /* its doc width */
     uint32_t mt, mdl;   /* its max_tf - 1 and min_dl */
+    uint32_t fcode;     /* its tf PFOR header: exceptions << 6 | width */
     int skiplen_adjust; /* added to the true skip table length */
     bool tail_entry;    /* write the tail's skip entry */
     size_t packed;      /* zero bytes of packed data */
@@ -1025,7 +1026,7 @@ typedef struct craft {
 
 static craft craft_default(void)
 {
-    return (craft){0, 0, 0, 10, 0, true, 0, false, 128, {1, 1}};
+    return (craft){0, 0, 0, 10, 0, 0, true, 0, false, 128, {1, 1}};
 }
 
 static size_t build_craft(uint8_t *out, const craft *c)
@@ -1038,6 +1039,7 @@ static size_t build_craft(uint8_t *out, const craft *c)
     qr_buf_put_u8(&s, (uint8_t)c->dw);
     qr_buf_put_varint(&s, c->mt);
     qr_buf_put_varint(&s, c->mdl);
+    qr_buf_put_varint(&s, c->fcode);
     if (c->tail_entry) {
         qr_buf_put_varint(&s, 0);
         qr_buf_put_varint(&s, 10);
@@ -1092,7 +1094,7 @@ Test(postings, corrupt_crafted)
     size_t n;
     craft c = craft_default();
     n = build_craft(buf, &c);
-    cr_assert_eq(n, 12);
+    cr_assert_eq(n, 13);
     cr_assert_eq(read_crafted(buf, n, 129, 129), 0, "the well-formed stream");
     c.dw = 33;
     cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "width 33");
@@ -1106,6 +1108,23 @@ Test(postings, corrupt_crafted)
     c = craft_default();
     c.gapsum = 1; /* the block's last doc would be the term's */
     cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "gapsum");
+    /* the tfs' PFOR header: width 33; an exception whose bytes are missing */
+    c = craft_default();
+    c.fcode = 33;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "tf width");
+    c.fcode = 1 << 6;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "no exception");
+    c.fcode = 129 << 6;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "129 exceptions");
+    c.fcode = 1 << 6;
+    c.packed = 2; /* one exception: index 0, high bits 0 (tf 1) */
+    n = build_craft(buf, &c);
+    cr_assert_eq(read_crafted(buf, n, 129, 129), 0, "an exception that changes nothing");
+    buf[n - 2] = 1; /* tf 2 > the block's max 1 */
+    cr_assert_eq(read_crafted(buf, n, 129, 129), QR_ECORRUPT, "exception above max_tf");
+    buf[n - 2] = 0;
+    buf[n - 3] = 128; /* index past the block */
+    cr_assert_eq(read_crafted(buf, n, 129, 129), QR_ECORRUPT, "exception index");
     c = craft_default();
     c.mt = 1; /* block max_tf 2 > the term's 1 */
     cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "max_tf");
@@ -1190,12 +1209,19 @@ Test(postings, corrupt_full_block_contents)
     cr_assert_eq(c.err, 0);
     cr_assert_eq(mt, 39);
     uint8_t *block = (uint8_t *)skip + skiplen;
-    unsigned fw = qr_bits(mt);
-    /* every tf - 1 set to all ones: above the block's max */
-    uint8_t *tfs = block + 16 * dw;
+    qr_get_varint32(&c); /* min_dl */
+    uint32_t fcode = qr_get_varint32(&c);
+    unsigned fw = fcode & 63, nexc = fcode >> 6;
+    cr_assert_leq(fw, 6);
+    /*
+     * every tf - 1 set to all ones (when they are 6 bits wide), or an
+     * exception's high bits: above the block's max
+     */
+    uint8_t *tfs = nexc ? block + 16 * dw + 16 * fw + 1 : block + 16 * dw;
+    size_t badn = nexc ? 1 : 16 * fw;
     uint8_t save[16 * 32];
-    memcpy(save, tfs, 16 * fw);
-    memset(tfs, 0xff, 16 * fw);
+    memcpy(save, tfs, badn);
+    memset(tfs, 0xff, badn);
     qr_postings_iter it;
     cr_assert_eq(qr_postings_iter_init(&it, d, p, &m), 0, "docs still decode");
     cr_assert_eq(qr_postings_freq(&it), 0, "tf above the block's max");
@@ -1211,9 +1237,8 @@ Test(postings, corrupt_full_block_contents)
     uint32_t pn;
     cr_assert_eq(qr_postings_positions(&it, &pp, &pn), QR_ECORRUPT);
     qr_postings_iter_free(&it);
-    memcpy(tfs, save, 16 * fw);
+    memcpy(tfs, save, badn);
     /* block 1 made 32 bits wide: its bytes and the tail's start lie past the stream */
-    qr_get_varint32(&c); /* rest of entry 0 */
     qr_get_varint64(&c); /* entry 1: gapsum, then its width */
     uint8_t *dw1 = (uint8_t *)c.p;
     cr_assert_eq(c.err, 0);
@@ -1262,6 +1287,7 @@ Test(postings, corrupt_block_starts_below_its_lo)
         qr_buf_put_u8(&sk, blk ? 32 : 0);
         qr_buf_put_varint(&sk, 0);
         qr_buf_put_varint(&sk, 1);
+        qr_buf_put_varint(&sk, 0); /* tfs at width 0 */
     }
     qr_buf_put_varint(&sk, 0);
     qr_buf_put_varint(&sk, 1);
@@ -1301,6 +1327,7 @@ Test(postings, corrupt_wide_block_wraps)
     qr_buf_put_u8(&put, 32);
     qr_buf_put_varint(&put, 0);
     qr_buf_put_varint(&put, 1);
+    qr_buf_put_varint(&put, 0);
     qr_buf_put_varint(&put, 0); /* tail entry */
     qr_buf_put_varint(&put, 1);
     qr_buf_put_varint(&b, put.n);
