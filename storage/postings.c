@@ -15,17 +15,19 @@
  *     df > 128     term    := head skiplen:varint skip{nblocks} full{nblocks-1} tail
  *
  *     head        := last_doc:varint max_tf_m1:varint min_dl:varint   (bound over the term)
- *     skip (full) := gapsum:varint doc_width:u8 max_tf_m1:varint min_dl:varint freq_code:varint
+ *     skip (full) := gapsum:varint doc_width:u8 max_tf_m1:varint min_dl:varint
+ *                    freq_code:varint
  *     skip (tail) := max_tf_m1:varint min_dl:varint
- *     full        := packed(gap, doc_width) packed(tf - 1, freq_width) { index:u8 high:u8
- * }{freq_exc} tail        := { code:varint [tf_m2:varint] }{tail_n}
+ *     full        := packed(gap, doc_width) packed(tf - 1, freq_width) exc{freq_exc}
+ *     exc         := index:u8 high:u8
+ *     tail        := { code:varint [tf_m2:varint] }{tail_n}
  *
  *   position stream, one term at meta.pos_off (ttf positions):
- *     df <= 128    term    := pfor{ttf / 128} delta:varint{ttf mod 128}
- *     df > 128     term    := tablelen:varint land{nblocks-1} pfor{ttf / 128} delta:varint{ttf mod
- * 128}
+ *     df <= 128    term    := deltas
+ *     df > 128     term    := tablelen:varint land{nblocks-1} deltas
  *
  *     land        := pos_count:varint pos_bytes:varint
+ *     deltas      := pfor{ttf / 128} delta:varint{ttf mod 128}
  *
  * nblocks = ceil(df / 128). Blocks 0 .. nblocks-2 are full (128 docs, bit
  * packed); the last one, the tail, holds tail_n = df - 128 (nblocks - 1)
@@ -38,7 +40,7 @@
  * gapsum = last_doc - lo - 127 is the sum of the block's gaps, and restores
  * its last doc without decoding it. The tfs are a PFOR block whose two-byte
  * header is in the skip entry: freq_code = freq_exc << 6 | freq_width, and
- * exception index has (high << freq_width) added to its tf - 1 (one large tf
+ * exception at `index` has (high << freq_width) added to its tf - 1 (one large tf
  * no longer widens the whole block). A full block is
  * 16 (doc_width + freq_width) + 2 freq_exc bytes, so skipping one needs only
  * its skip entry. skiplen is the byte length of the skip
