@@ -15,10 +15,10 @@
  *     df > 128     term    := head skiplen:varint skip{nblocks} full{nblocks-1} tail
  *
  *     head        := last_doc:varint max_tf_m1:varint min_dl:varint   (bound over the term)
- *     skip (full) := gapsum:varint doc_width:u8 max_tf_m1:varint min_dl:varint
+ *     skip (full) := gapsum:varint doc_code:varint max_tf_m1:varint min_dl:varint
  *                    freq_code:varint
  *     skip (tail) := max_tf_m1:varint min_dl:varint
- *     full        := packed(gap, doc_width) packed(tf - 1, freq_width) exc{freq_exc}
+ *     full        := packed(gap, doc_width) exc{doc_exc} packed(tf - 1, freq_width) exc{freq_exc}
  *     exc         := index:u8 high:u8
  *     tail        := { code:varint [tf_m2:varint] }{tail_n}
  *
@@ -38,12 +38,13 @@
  * term's previous doc, -1 before the first), so dense runs pack at width 0.
  * A block's lo is the previous block's last doc + 1 (0 for the first);
  * gapsum = last_doc - lo - 127 is the sum of the block's gaps, and restores
- * its last doc without decoding it. The tfs are a PFOR block whose two-byte
- * header is in the skip entry: freq_code = freq_exc << 6 | freq_width, and
- * exception at `index` has (high << freq_width) added to its tf - 1 (one large tf
+ * its last doc without decoding it. The gaps and the tfs are PFOR blocks
+ * whose two-byte headers are in the skip entry: doc_code = doc_exc << 6 |
+ * doc_width, freq_code = freq_exc << 6 | freq_width; the exception at
+ * `index` has (high << width) added to its gap or tf - 1 (one large gap or tf
  * no longer widens the whole block). A full block is
- * 16 (doc_width + freq_width) + 2 freq_exc bytes, so skipping one needs only
- * its skip entry. skiplen is the byte length of the skip
+ * 16 (doc_width + freq_width) + 2 (doc_exc + freq_exc) bytes, so skipping
+ * one needs only its skip entry. skiplen is the byte length of the skip
  * table (blocks start right after it). The tail's last doc is head.last_doc.
  * code = gap << 1 | (tf == 1); tf_m2 = tf - 2 follows only when tf >= 2.
  *
@@ -176,17 +177,6 @@ static void pending_bound(const qr_postings_writer *w, uint32_t *max_tf, uint32_
     *min_dl = md;
 }
 
-/* Appends packed(tmp, width) to the blocks buffer. */
-static void put_packed(qr_postings_writer *w, unsigned width)
-{
-    size_t bytes = qr_bitpack_bytes(width);
-    /* width 0 packs to nothing, and blocks.p may still be NULL: NULL + 0 is undefined */
-    if (bytes == 0 || qr_buf_reserve(&w->blocks, bytes))
-        return;
-    qr_bitpack128(w->blocks.p + w->blocks.n, w->tmp, width);
-    w->blocks.n += bytes;
-}
-
 /* Writes the pending 128 docs as a full block and its skip entry. */
 static int flush_full(qr_postings_writer *w)
 {
@@ -196,19 +186,19 @@ static int flush_full(qr_postings_writer *w)
         w->tmp[i] = w->docs[i] - prev - 1;
         prev = w->docs[i];
     }
-    unsigned doc_width = qr_bitpack_width(w->tmp, QR_BLOCK);
+    /* gaps and tfs as PFOR blocks whose two-byte headers go to the skip entry */
+    uint8_t pf[QR_PFOR_MAX_BYTES];
+    size_t pn = qr_pfor128_encode(pf, w->tmp);
     qr_buf_put_varint(&w->skip, (uint64_t)w->docs[QR_BLOCK - 1] - w->lo - (QR_BLOCK - 1));
-    qr_buf_put_u8(&w->skip, (uint8_t)doc_width);
+    qr_buf_put_varint(&w->skip, (uint64_t)pf[1] << 6 | pf[0]);
     qr_buf_put_varint(&w->skip, max_tf - 1);
     qr_buf_put_varint(&w->land, w->ttf - w->block_pos_first);
     qr_buf_put_varint(&w->land, w->pblocks.n - w->block_pos_land);
-    put_packed(w, doc_width);
-    w->term_doc_bytes += qr_bitpack_bytes(doc_width);
-    /* tfs as a PFOR block whose two-byte header goes to the skip entry */
+    qr_buf_put(&w->blocks, pf + 2, pn - 2);
+    w->term_doc_bytes += pn - 2;
     for (unsigned i = 0; i < QR_BLOCK; i++)
         w->tmp[i] = w->tfs[i] - 1;
-    uint8_t pf[QR_PFOR_MAX_BYTES];
-    size_t pn = qr_pfor128_encode(pf, w->tmp);
+    pn = qr_pfor128_encode(pf, w->tmp);
     qr_buf_put_varint(&w->skip, min_dl);
     qr_buf_put_varint(&w->skip, (uint64_t)pf[1] << 6 | pf[0]);
     qr_buf_put(&w->blocks, pf + 2, pn - 2);
@@ -404,19 +394,18 @@ static bool parse_entry(const qr_postings_iter *it, qr_postings_skip *s, uint32_
     s->doc_off = doc_off;
     if (!is_tail(it, j)) {
         uint64_t gapsum;
-        if (!qr_varint_get64(&p, end, &gapsum) || p >= end)
-            return false;
-        uint8_t dw = *p++;
-        uint32_t fcode;
-        if (!qr_varint_get32(&p, end, &mt) || !qr_varint_get32(&p, end, &mdl) ||
+        uint32_t dcode, fcode;
+        if (!qr_varint_get64(&p, end, &gapsum) || !qr_varint_get32(&p, end, &dcode) ||
+            !qr_varint_get32(&p, end, &mt) || !qr_varint_get32(&p, end, &mdl) ||
             !qr_varint_get32(&p, end, &fcode))
             return false;
         uint64_t last = (uint64_t)lo + (QR_BLOCK - 1) + gapsum;
-        if (dw > 32 || gapsum > UINT32_MAX || last >= it->term_max.last_doc || (fcode & 63) > 32 ||
-            fcode >> 6 > QR_BLOCK)
+        if ((dcode & 63) > 32 || dcode >> 6 > QR_BLOCK || gapsum > UINT32_MAX ||
+            last >= it->term_max.last_doc || (fcode & 63) > 32 || fcode >> 6 > QR_BLOCK)
             return false;
         s->max.last_doc = (uint32_t)last;
-        s->doc_width = dw;
+        s->doc_width = (uint8_t)(dcode & 63);
+        s->doc_exc = (uint8_t)(dcode >> 6);
         s->freq_width = (uint8_t)(fcode & 63);
         s->freq_exc = (uint8_t)(fcode >> 6);
     } else {
@@ -424,7 +413,7 @@ static bool parse_entry(const qr_postings_iter *it, qr_postings_skip *s, uint32_
             (uint64_t)lo + it->tail_n - 1 > it->term_max.last_doc)
             return false;
         s->max.last_doc = it->term_max.last_doc;
-        s->doc_width = s->freq_width = s->freq_exc = 0;
+        s->doc_width = s->doc_exc = s->freq_width = s->freq_exc = 0;
     }
     if (mt >= it->term_max.max_tf || mdl < it->term_max.min_dl)
         return false;
@@ -437,7 +426,8 @@ static bool parse_entry(const qr_postings_iter *it, qr_postings_skip *s, uint32_
 /* Bytes of the full block *s describes. */
 static uint64_t full_bytes(const qr_postings_skip *s)
 {
-    return qr_bitpack_bytes(s->doc_width) + qr_bitpack_bytes(s->freq_width) + 2u * s->freq_exc;
+    return qr_bitpack_bytes(s->doc_width) + 2u * s->doc_exc + qr_bitpack_bytes(s->freq_width) +
+           2u * s->freq_exc;
 }
 
 /* Moves skip state *s to the next block (which must exist). */
@@ -498,14 +488,27 @@ static bool decode_full_docs(qr_postings_iter *it)
     if (s->doc_off > it->docs.n || bytes > it->docs.n - s->doc_off)
         return false;
     uint32_t *d = it->docbuf;
-    qr_bitunpack128_ids(d, it->docs.p + s->doc_off, s->doc_width, s->lo);
+    const uint8_t *g = it->docs.p + s->doc_off;
+    if (!s->doc_exc) {
+        qr_bitunpack128_ids(d, g, s->doc_width, s->lo);
+    } else { /* gaps, their exceptions, then the sums */
+        qr_bitunpack128(d, g, s->doc_width);
+        const uint8_t *e = g + qr_bitpack_bytes(s->doc_width);
+        for (unsigned k = 0; k < s->doc_exc; k++, e += 2) {
+            uint64_t v = d[e[0] & (QR_BLOCK - 1)] | (uint64_t)e[1] << s->doc_width;
+            if (e[0] >= QR_BLOCK || v > UINT32_MAX)
+                return false;
+            d[e[0]] = (uint32_t)v;
+        }
+        qr_prefix_sum128(d, s->lo);
+    }
     /*
      * The ids are lo + i + a sum of gaps; when the widest possible sum could
      * wrap 32 bits, check that no step did (a wrap shows as a non-increase).
      */
     uint64_t widest =
         (uint64_t)s->lo + (QR_BLOCK - 1) + (uint64_t)QR_BLOCK * ((1ull << s->doc_width) - 1);
-    if (widest >= QR_DOC_END) {
+    if (widest >= QR_DOC_END || s->doc_exc) {
         if (d[0] < s->lo)
             return false;
         for (unsigned i = 1; i < QR_BLOCK; i++)
@@ -522,7 +525,7 @@ static int decode_freqs(qr_postings_iter *it)
         return 0;
     const qr_postings_skip *s = &it->cur;
     /* decode_full_docs has checked that the whole block is in bounds */
-    const uint8_t *f = it->docs.p + s->doc_off + qr_bitpack_bytes(s->doc_width);
+    const uint8_t *f = it->docs.p + s->doc_off + qr_bitpack_bytes(s->doc_width) + 2u * s->doc_exc;
     if (!qr_bitunpack128_tfs(it->freqbuf, f, s->freq_width, s->max.max_tf))
         return corrupt(it);
     /* exceptions: tf - 1 gets high << freq_width added */

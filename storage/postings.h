@@ -105,6 +105,7 @@ typedef struct qr_postings_skip {
     uint32_t lo;         /* smallest doc id the block may hold: previous block's last + 1 */
     qr_block_max max;    /* the block's last doc and impact bound */
     uint8_t doc_width;   /* bits per packed doc gap (full blocks) */
+    uint8_t doc_exc;     /* PFOR exceptions after the packed gaps (full blocks) */
     uint8_t freq_width;  /* bits per packed tf - 1 (full blocks) */
     uint8_t freq_exc;    /* PFOR exceptions after the packed tfs (full blocks) */
     uint64_t doc_off;    /* offset of the block's bytes in the doc stream */

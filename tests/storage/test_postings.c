@@ -1013,7 +1013,7 @@ static int read_crafted(const uint8_t *bytes, size_t n, uint32_t df, uint64_t tt
 /* The fields of a crafted 129-doc term: docs 0..128, one position each. */
 typedef struct craft {
     uint64_t gapsum;    /* full block entry */
-    unsigned dw;        /* its doc width */
+    unsigned dw;        /* its doc code: exceptions << 6 | width */
     uint32_t mt, mdl;   /* its max_tf - 1 and min_dl */
     uint32_t fcode;     /* its tf PFOR header: exceptions << 6 | width */
     int skiplen_adjust; /* added to the true skip table length */
@@ -1036,7 +1036,7 @@ static size_t build_craft(uint8_t *out, const craft *c)
     qr_buf_put_varint(&b, 0);
     qr_buf_put_varint(&b, 10);
     qr_buf_put_varint(&s, c->gapsum);
-    qr_buf_put_u8(&s, (uint8_t)c->dw);
+    qr_buf_put_varint(&s, c->dw);
     qr_buf_put_varint(&s, c->mt);
     qr_buf_put_varint(&s, c->mdl);
     qr_buf_put_varint(&s, c->fcode);
@@ -1051,7 +1051,7 @@ static size_t build_craft(uint8_t *out, const craft *c)
     qr_buf_put_varint(&b, c->tail[0]); /* tail: doc 128 */
     if (c->extra_tail)
         qr_buf_put_varint(&b, c->tail[1]);
-    cr_assert_leq(b.n, 256);
+    cr_assert_leq(b.n, 1024);
     memcpy(out, b.p, b.n);
     size_t n = b.n;
     qr_buf_free(&b);
@@ -1090,7 +1090,7 @@ Test(postings, corrupt_crafted)
     cr_assert_eq(read_crafted(no_dl, sizeof no_dl, 2, 2), QR_ECORRUPT);
 
     /* a two-block stream built field by field; each case makes one field wrong */
-    uint8_t buf[256];
+    uint8_t buf[1024];
     size_t n;
     craft c = craft_default();
     n = build_craft(buf, &c);
@@ -1108,6 +1108,26 @@ Test(postings, corrupt_crafted)
     c = craft_default();
     c.gapsum = 1; /* the block's last doc would be the term's */
     cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "gapsum");
+    /* the gaps' PFOR header: exceptions, valid or not */
+    c = craft_default();
+    c.dw = 1 << 6;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "no gap exc");
+    c.dw = 129 << 6;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "129 gap exc");
+    c.dw = 1 << 6;
+    c.packed = 2; /* index 0, high bits 0: gap 0 */
+    n = build_craft(buf, &c);
+    cr_assert_eq(read_crafted(buf, n, 129, 129), 0, "a gap exception that changes nothing");
+    buf[n - 2] = 1; /* gap 1: the block's last doc disagrees with its entry */
+    cr_assert_eq(read_crafted(buf, n, 129, 129), QR_ECORRUPT, "gap exception moves last doc");
+    buf[n - 2] = 0;
+    buf[n - 3] = 128;
+    cr_assert_eq(read_crafted(buf, n, 129, 129), QR_ECORRUPT, "gap exception index");
+    c.dw = 1 << 6 | 32;
+    c.packed = 16 * 32 + 2;
+    n = build_craft(buf, &c);
+    buf[n - 2] = 1; /* 1 << 32 */
+    cr_assert_eq(read_crafted(buf, n, 129, 129), QR_ECORRUPT, "gap exception past 32 bits");
     /* the tfs' PFOR header: width 33; an exception whose bytes are missing */
     c = craft_default();
     c.fcode = 33;
@@ -1204,7 +1224,8 @@ Test(postings, corrupt_full_block_contents)
     uint64_t skiplen = qr_get_varint64(&c);
     const uint8_t *skip = c.p;
     qr_get_varint64(&c);
-    unsigned dw = qr_get_u8(&c);
+    uint32_t dcode = qr_get_varint32(&c);
+    unsigned dw = dcode & 63, dexc = dcode >> 6;
     uint32_t mt = qr_get_varint32(&c);
     cr_assert_eq(c.err, 0);
     cr_assert_eq(mt, 39);
@@ -1217,7 +1238,8 @@ Test(postings, corrupt_full_block_contents)
      * every tf - 1 set to all ones (when they are 6 bits wide), or an
      * exception's high bits: above the block's max
      */
-    uint8_t *tfs = nexc ? block + 16 * dw + 16 * fw + 1 : block + 16 * dw;
+    uint8_t *tfs0 = block + 16 * dw + 2 * dexc;
+    uint8_t *tfs = nexc ? tfs0 + 16 * fw + 1 : tfs0;
     size_t badn = nexc ? 1 : 16 * fw;
     uint8_t save[16 * 32];
     memcpy(save, tfs, badn);
@@ -1344,7 +1366,7 @@ Test(postings, corrupt_wide_block_wraps)
 /* Reads the default crafted 129-doc term (tf 1 each) over the given position stream. */
 static int read_with_positions(const uint8_t *pos, size_t pn, uint64_t ttf)
 {
-    uint8_t doc[256];
+    uint8_t doc[1024];
     craft c = craft_default();
     size_t n = build_craft(doc, &c);
     uint8_t *pc = malloc(pn);
@@ -1415,6 +1437,53 @@ Test(postings, pos_end_follows_every_term)
     qr_postings_writer_close(w);
     qr_buf_free(&doc);
     qr_buf_free(&pos);
+}
+
+Test(postings, roundtrip_with_pfor_exceptions)
+{
+    /* dense runs with one long gap and one large tf per block: both go to PFOR exceptions */
+    ref r;
+    ref_gen(&r, 1000, 31, GAPS_DENSE, 0);
+    uint32_t doc = 0;
+    for (uint32_t i = 0; i < r.n; i++) {
+        doc += i % 50 == 7 ? 100000 : 1;
+        r.doc[i] = doc;
+    }
+    for (uint32_t i = 0; i < r.n; i++)
+        r.tf[i] = i % 64 == 3 ? 1 + r.tf[i] * 50 : 1 + r.tf[i] % 2;
+    r.ttf = 0;
+    size_t np = 0;
+    for (uint32_t i = 0; i < r.n; i++) {
+        r.poff[i] = np;
+        np += r.tf[i];
+        r.ttf += r.tf[i];
+    }
+    r.poff[r.n] = np;
+    r.pos = realloc(r.pos, sizeof *r.pos * np);
+    cr_assert_not_null(r.pos);
+    for (size_t k = 0; k < np; k++)
+        r.pos[k] = (uint32_t)k * 3;
+    qr_buf d = {0}, p = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &d, &p), 0);
+    qr_term_meta m = ref_write(w, &r);
+    /* block 0's skip entry: gapsum, doc code, max tf - 1, min dl, freq code */
+    qr_cursor c = qr_cursor_make(d.p, d.n);
+    for (int i = 0; i < 4; i++)
+        qr_get_varint64(&c);
+    qr_get_varint64(&c);
+    uint32_t dcode = qr_get_varint32(&c);
+    qr_get_varint32(&c);
+    qr_get_varint32(&c);
+    uint32_t fcode = qr_get_varint32(&c);
+    cr_assert_eq(c.err, 0);
+    cr_assert_gt(dcode >> 6, 0, "gap exceptions used");
+    cr_assert_gt(fcode >> 6, 0, "tf exceptions used");
+    check_all(&r, slice_of(&d), slice_of(&p), &m, 1);
+    qr_postings_writer_close(w);
+    qr_buf_free(&d);
+    qr_buf_free(&p);
+    ref_free(&r);
 }
 
 Test(postings, corrupt_position_sum_past_32_bits)
