@@ -506,9 +506,10 @@ static bool decode_full_docs(qr_postings_iter *it)
      * The ids are lo + i + a sum of gaps; when the widest possible sum could
      * wrap 32 bits, check that no step did (a wrap shows as a non-increase).
      */
-    uint64_t widest =
-        (uint64_t)s->lo + (QR_BLOCK - 1) + (uint64_t)QR_BLOCK * ((1ull << s->doc_width) - 1);
-    if (widest >= QR_DOC_END || s->doc_exc) {
+    uint64_t widest = (uint64_t)s->lo + (QR_BLOCK - 1) +
+                      (uint64_t)QR_BLOCK * ((1ull << s->doc_width) - 1) +
+                      (uint64_t)s->doc_exc * (255ull << s->doc_width); /* exceptions' high bits */
+    if (widest >= QR_DOC_END) {
         if (d[0] < s->lo)
             return false;
         for (unsigned i = 1; i < QR_BLOCK; i++)
