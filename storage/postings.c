@@ -72,15 +72,18 @@
  * iterator stop with it->err = QR_ECORRUPT and it->doc = QR_DOC_END.
  *
  * Measured by bench/bench_postings (buildtype=release; `bench_postings DIR`
- * for a corpus, english analyzer): the doc stream takes 10.8 bits per
- * posting on bbc (7.5 for the doc id, 2.2 for the tf, 1.2 for skip entries
- * and heads); positions 1.24 bytes each on bbc (format 1, varints: 1.37).
- * On enwiki (12,980 articles, 2,543 positions a doc, `quarry stats`)
- * positions take 11.27 bits (format 1: 11.97) and tfs 3.17 bits (4.04).
- * Full blocks decode at ~2.3e9 doc ids/s, ~2.7e9 ints/s with their tfs
- * (1.3e9 postings/s), through this iterator with every check; positions,
- * doc by doc, 1.3-1.9x faster than format 1's varints (most of the cost
- * per doc, not per position, on a shared 2-core machine).
+ * for a corpus, english analyzer): the doc stream takes 10.4 bits per
+ * posting on bbc (7.0 for the doc id, 2.2 for the tf, 1.2 for skip entries
+ * and heads; format 1: 11.2 = 7.5 + 2.6 + 1.2); positions 1.24 bytes each
+ * (format 1, varints: 1.37). On enwiki (12,980 articles, 2,543 positions a
+ * doc, one segment, `quarry stats`): 8.03 bits per doc id (8.54), 3.21 per
+ * tf (4.18), 11.26 per position (11.97). Full blocks decode at ~1.6e9 doc
+ * ids/s when their gaps have exceptions (the fused unpack-and-sum, ~2.2e9,
+ * when not), through this iterator with every check. Position decoding is
+ * mostly a cost per doc (the call, the tf sums), not per position: on a
+ * shared 2-core machine, doc by doc, 1.0-1.9x format 1's speed depending on
+ * the load; phrase and NEAR queries on enwiki 5-20% faster at the median
+ * and the 90th percentile (`quarry bench queries --gen Phrase2,Phrase3,Near`).
  */
 #include "storage/postings.h"
 
