@@ -682,9 +682,8 @@ static bool check_postings(checker *c, segcheck *s, const char *t, const qr_term
         problem(c, s->names[QR_SEG_TDI], entry,
                 "term %s: ttf %" PRIu64 ", but its postings' frequencies sum to %" PRIu64, t,
                 m->ttf, tfs);
-    /* its positions take exactly tfs varints: where they end (past the stream when fewer) */
-    const uint8_t *pp = pos.p + m->pos_off;
-    *pos_end = qr_varint_skip(&pp, pos.p + pos.n, tfs) ? (uint64_t)(pp - pos.p) : pos.n + 1;
+    /* where its positions end (past the stream when they do not fit) */
+    *pos_end = qr_postings_pos_end(pos, m->pos_off, m->df, tfs);
 out:
     c->st.postings += count;
     qr_postings_iter_free(&it);

@@ -373,3 +373,106 @@ bool qr_varint_get_deltas(uint32_t *out, size_t n, const uint8_t **pp, const uin
     *pp = p;
     return true;
 }
+
+bool qr_varint_get_n(uint32_t *out, size_t n, const uint8_t **pp, const uint8_t *end)
+{
+    const uint8_t *p = *pp;
+    for (size_t i = 0; i < n; i++)
+        if (!qr_varint_get32(&p, end, &out[i]))
+            return false;
+    *pp = p;
+    return true;
+}
+
+/* ---- patched frame of reference ------------------------------------------ */
+
+/*
+ * Writes the PFOR header of in[0..128) at out: the width that makes the block
+ * smallest (exceptions hold at most 8 bits above it) and the exception count.
+ */
+static unsigned pfor_width(uint8_t *out, const uint32_t *in)
+{
+    const unsigned n = QR_BP_N;
+    unsigned cnt[33] = {0}, maxb = 0;
+    for (unsigned i = 0; i < n; i++) {
+        unsigned b = qr_bits(in[i]);
+        cnt[b]++;
+        maxb = b > maxb ? b : maxb;
+    }
+    unsigned best = maxb, nexc = 0, best_exc = 0;
+    size_t best_cost = qr_bitpack_bytes(maxb);
+    for (unsigned b = maxb; b-- > 0 && b + 8 >= maxb;) {
+        nexc += cnt[b + 1];
+        size_t cost = qr_bitpack_bytes(b) + 2 * (size_t)nexc;
+        if (cost < best_cost) {
+            best = b;
+            best_cost = cost;
+            best_exc = nexc;
+        }
+    }
+    out[0] = (uint8_t)best;
+    out[1] = (uint8_t)best_exc;
+    return best;
+}
+
+/* Appends the exceptions of in[0..n) at width b to e; returns the new end. */
+static uint8_t *put_exceptions(uint8_t *e, const uint32_t *in, unsigned n, unsigned b)
+{
+    for (unsigned i = 0; i < n; i++) {
+        if (qr_bits(in[i]) > b) {
+            *e++ = (uint8_t)i;
+            *e++ = (uint8_t)(in[i] >> b);
+        }
+    }
+    return e;
+}
+
+/* Patches nexc exceptions at e (in bounds) into out[0..n); false when one is invalid. */
+static bool patch_exceptions(uint32_t *out, unsigned n, const uint8_t *e, unsigned nexc,
+                             unsigned width)
+{
+    for (unsigned k = 0; k < nexc; k++, e += 2) {
+        if (e[0] >= n)
+            return false;
+        uint64_t v = out[e[0]] | (uint64_t)e[1] << width;
+        if (v > UINT32_MAX)
+            return false;
+        out[e[0]] = (uint32_t)v;
+    }
+    return true;
+}
+
+size_t qr_pfor128_encode(uint8_t *out, const uint32_t *in)
+{
+    unsigned b = pfor_width(out, in);
+    qr_bitpack128(out + 2, in, b);
+    uint8_t *e = out + 2 + qr_bitpack_bytes(b);
+    if (out[1])
+        e = put_exceptions(e, in, QR_BP_N, b);
+    return (size_t)(e - out);
+}
+
+bool qr_pfor128_skip(const uint8_t **pp, const uint8_t *end)
+{
+    const uint8_t *p = *pp;
+    if (end - p < 2 || p[0] > 32)
+        return false;
+    size_t bytes = 2 + qr_bitpack_bytes(p[0]) + 2 * (size_t)p[1];
+    if ((size_t)(end - p) < bytes)
+        return false;
+    *pp = p + bytes;
+    return true;
+}
+
+bool qr_pfor128_decode(uint32_t *out, const uint8_t **pp, const uint8_t *end)
+{
+    const uint8_t *p = *pp, *q = p;
+    if (!qr_pfor128_skip(&q, end))
+        return false;
+    unsigned width = p[0], nexc = p[1];
+    qr_bitunpack128(out, p + 2, width);
+    if (nexc && !patch_exceptions(out, QR_BP_N, p + 2 + qr_bitpack_bytes(width), nexc, width))
+        return false;
+    *pp = q;
+    return true;
+}

@@ -82,6 +82,32 @@ bool qr_bitunpack128_tfs(uint32_t *out, const uint8_t *in, unsigned width, uint3
 /* The same without SIMD (the reference). */
 bool qr_bitunpack128_tfs_portable(uint32_t *out, const uint8_t *in, unsigned width, uint32_t max);
 
+/*
+ * Patched frame of reference (PFOR) over 128 values, for values that are
+ * mostly small with a few large ones (position deltas):
+ *
+ *   pfor := width:u8 nexc:u8 packed(v & (2^width - 1), width) { index:u8 high:u8 }{nexc}
+ *
+ * value[index] gets high << width added to its packed low bits: each of the
+ * nexc exceptions holds at most 8 bits above the width. The encoder picks
+ * the width that makes the block smallest. A block takes
+ * 2 + 16 * width + 2 * nexc bytes, known from its first two bytes, so it
+ * can be skipped without decoding it.
+ */
+#define QR_PFOR_MAX_BYTES (2 + 16 * 32 + 2 * QR_BP_N) /* the largest a block can take */
+
+/* Encodes in[0..128) into out (room for QR_PFOR_MAX_BYTES); returns the bytes written. */
+size_t qr_pfor128_encode(uint8_t *out, const uint32_t *in);
+/*
+ * Decodes the block at *p (bounded by end) into out[0..128) and moves *p past
+ * it. Returns false, leaving *p alone (out then unspecified), when the block
+ * runs past end, its width is over 32, an exception's index is over 127 or
+ * its value does not fit 32 bits.
+ */
+bool qr_pfor128_decode(uint32_t *out, const uint8_t **p, const uint8_t *end);
+/* Moves *p past the block at *p without decoding it; false when it is malformed or cut. */
+bool qr_pfor128_skip(const uint8_t **p, const uint8_t *end);
+
 /* The general cases of qr_varint_get64 / qr_varint_get32 (any length). */
 bool qr_varint_get64_any(const uint8_t **p, const uint8_t *end, uint64_t *out);
 bool qr_varint_get32_any(const uint8_t **p, const uint8_t *end, uint32_t *out);
@@ -128,5 +154,8 @@ bool qr_varint_skip(const uint8_t **p, const uint8_t *end, uint64_t n);
  * false on a malformed or truncated varint or a sum past UINT32_MAX.
  */
 bool qr_varint_get_deltas(uint32_t *out, size_t n, const uint8_t **p, const uint8_t *end);
+
+/* Decodes n varints of at most 32 bits into out. Returns false on a malformed or cut one. */
+bool qr_varint_get_n(uint32_t *out, size_t n, const uint8_t **p, const uint8_t *end);
 
 #endif

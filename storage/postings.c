@@ -4,8 +4,10 @@
  * reads them back straight from the mapped bytes with next, seek, lazy
  * frequencies and positions, and block maxima for block-max WAND.
  *
- * Byte grammar. All varints are LEB128 (storage/buf.h); packed(v, b) is a
- * block of 128 values at b bits, 16 * b bytes (storage/bitpack.h).
+ * Byte grammar (format version QR_POSTINGS_VERSION = 2). All varints are
+ * LEB128 (storage/buf.h); packed(v, b) is a block of 128 values at b bits,
+ * 16 * b bytes, and pfor a 128-value PFOR block (storage/bitpack.h:
+ * width:u8 nexc:u8 packed(low bits, width) { index:u8 high:u8 }{nexc}).
  *
  *   doc stream, one term at meta.doc_off:
  *     df = 1       single  := doc:varint dl:varint              (tf = meta.ttf)
@@ -13,13 +15,19 @@
  *     df > 128     term    := head skiplen:varint skip{nblocks} full{nblocks-1} tail
  *
  *     head        := last_doc:varint max_tf_m1:varint min_dl:varint   (bound over the term)
- *     skip (full) := gapsum:varint doc_width:u8 max_tf_m1:varint min_dl:varint pos_bytes:varint
+ *     skip (full) := gapsum:varint doc_code:varint max_tf_m1:varint min_dl:varint
+ *                    freq_code:varint
  *     skip (tail) := max_tf_m1:varint min_dl:varint
- *     full        := packed(gap, doc_width) packed(tf - 1, freq_width)
+ *     full        := packed(gap, doc_width) exc{doc_exc} packed(tf - 1, freq_width) exc{freq_exc}
+ *     exc         := index:u8 high:u8
  *     tail        := { code:varint [tf_m2:varint] }{tail_n}
  *
- *   position stream, one term at meta.pos_off:
- *     { first:varint delta:varint{tf-1} } for each doc of the term, in doc order
+ *   position stream, one term at meta.pos_off (ttf positions):
+ *     df <= 128    term    := deltas
+ *     df > 128     term    := tablelen:varint land{nblocks-1} deltas
+ *
+ *     land        := pos_count:varint pos_bytes:varint
+ *     deltas      := pfor{ttf / 128} delta:varint{ttf mod 128}
  *
  * nblocks = ceil(df / 128). Blocks 0 .. nblocks-2 are full (128 docs, bit
  * packed); the last one, the tail, holds tail_n = df - 128 (nblocks - 1)
@@ -30,29 +38,52 @@
  * term's previous doc, -1 before the first), so dense runs pack at width 0.
  * A block's lo is the previous block's last doc + 1 (0 for the first);
  * gapsum = last_doc - lo - 127 is the sum of the block's gaps, and restores
- * its last doc without decoding it. freq_width = bits(max_tf - 1) is not
- * stored; a full block is 16 (doc_width + freq_width) bytes, so skipping
+ * its last doc without decoding it. The gaps and the tfs are PFOR blocks
+ * whose two-byte headers are in the skip entry: doc_code = doc_exc << 6 |
+ * doc_width, freq_code = freq_exc << 6 | freq_width; the exception at
+ * `index` has (high << width) added to its gap or tf - 1 (one large gap or tf
+ * no longer widens the whole block). A full block is
+ * 16 (doc_width + freq_width) + 2 (doc_exc + freq_exc) bytes, so skipping
  * one needs only its skip entry. skiplen is the byte length of the skip
  * table (blocks start right after it). The tail's last doc is head.last_doc.
  * code = gap << 1 | (tf == 1); tf_m2 = tf - 2 follows only when tf >= 2.
- * pos_bytes is the length of a full block's positions, so a seek lands on a
- * block's first position directly; inside a block the reader skips the
- * positions of the docs before the current one by counting varint end bytes
- * (their number is the sum of their tfs). Positions are read only when asked
- * for.
+ *
+ * Positions: the term's deltas, doc after doc (a doc's first position
+ * itself, then the differences to the previous one: non-negative), in PFOR
+ * blocks of 128 regardless of doc boundaries, the last ttf mod 128 as
+ * varints. A term of more than 128 docs starts with a landing table of
+ * tablelen bytes, one entry per full doc block j: pos_count, the block's
+ * positions (the sum of its tfs), and pos_bytes, how far the PFOR block
+ * holding the first position of block j + 1 starts after the one holding
+ * block j's (block 0's is the first, right after the table). So after a
+ * seek the reader finds the position block of a doc block's first position
+ * from the table alone and skips the PFOR blocks before it by their two-byte
+ * headers, without decoding them; inside a block it counts the tfs of the
+ * docs before the current one. Positions and the landing table are read
+ * only when positions are asked for (the table forward, from where the last
+ * landing left it), so queries without positions never touch the stream.
  *
  * Everything read is checked: offsets and lengths stay inside the streams,
  * widths <= 32, doc ids strictly increase, stay below QR_DOC_END and agree
  * with the skip entries, tfs are >= 1 and within the block's max_tf, block
- * bounds within the term's, position sums fit 32 bits. A violation makes the
+ * bounds within the term's, a doc block's positions are at least one per doc
+ * and leave at least one per later doc within ttf, PFOR exceptions stay in
+ * their block and in 32 bits, position sums fit 32 bits. A violation makes the
  * iterator stop with it->err = QR_ECORRUPT and it->doc = QR_DOC_END.
  *
  * Measured by bench/bench_postings (buildtype=release; `bench_postings DIR`
- * for a corpus, english analyzer): the doc stream takes 11.2 bits per
- * posting on bbc (7.5 for the doc id, 2.6 for the tf, 1.2 for skip entries
- * and heads), 11.5 on reuters21578, 12.6 on 20news; positions take 1.2-1.4
- * bytes each. Full blocks decode at ~2.3e9 doc ids/s, ~2.7e9 ints/s with
- * their tfs (1.3e9 postings/s), through this iterator with every check.
+ * for a corpus, english analyzer): the doc stream takes 10.4 bits per
+ * posting on bbc (7.0 for the doc id, 2.2 for the tf, 1.2 for skip entries
+ * and heads; format 1: 11.2 = 7.5 + 2.6 + 1.2); positions 1.24 bytes each
+ * (format 1, varints: 1.37). On enwiki (12,980 articles, 2,543 positions a
+ * doc, one segment, `quarry stats`): 8.03 bits per doc id (8.54), 3.21 per
+ * tf (4.18), 11.26 per position (11.97). Full blocks decode at ~1.6e9 doc
+ * ids/s when their gaps have exceptions (the fused unpack-and-sum, ~2.2e9,
+ * when not), through this iterator with every check. Position decoding is
+ * mostly a cost per doc (the call, the tf sums), not per position: on a
+ * shared 2-core machine, doc by doc, 1.0-1.9x format 1's speed depending on
+ * the load; phrase and NEAR queries on enwiki 5-20% faster at the median
+ * and the 90th percentile (`quarry bench queries --gen Phrase2,Phrase3,Near`).
  */
 #include "storage/postings.h"
 
@@ -77,8 +108,12 @@ struct qr_postings_writer {
     uint32_t last_doc;        /* last doc added (when df > 0) */
     uint32_t max_tf, min_dl;  /* the term's bound */
     uint32_t lo;              /* smallest doc id of the pending block */
-    uint64_t pos_start;       /* the term's offset in the position stream */
-    uint64_t block_pos_start; /* the pending block's offset in the position stream */
+    qr_buf land;              /* the current term's landing entries */
+    qr_buf pblocks;           /* the current term's packed position blocks */
+    uint64_t block_pos_first; /* positions of the term before the pending doc block */
+    uint64_t block_pos_land;  /* offset in pblocks of the position block holding its first */
+    uint32_t npd;             /* position deltas pending (not yet packed) */
+    uint32_t pd[QR_BLOCK];    /* them */
     uint32_t n;               /* docs pending in the current block */
     uint32_t docs[QR_BLOCK];  /* pending doc ids */
     uint32_t tfs[QR_BLOCK];   /* their tfs */
@@ -108,16 +143,17 @@ void qr_postings_writer_close(qr_postings_writer *w)
         return;
     qr_buf_free(&w->skip);
     qr_buf_free(&w->blocks);
+    qr_buf_free(&w->land);
+    qr_buf_free(&w->pblocks);
     qr_free(w);
 }
 
 void qr_postings_begin(qr_postings_writer *w)
 {
-    /* An unfinished term's positions are dropped from the stream. */
-    if (w->in_term && !w->pos->err && w->pos->n >= w->pos_start)
-        w->pos->n = (size_t)w->pos_start;
     qr_buf_reset(&w->skip);
     qr_buf_reset(&w->blocks);
+    qr_buf_reset(&w->land);
+    qr_buf_reset(&w->pblocks);
     w->in_term = true;
     w->df = 0;
     w->ttf = 0;
@@ -127,7 +163,9 @@ void qr_postings_begin(qr_postings_writer *w)
     w->lo = 0;
     w->n = 0;
     w->term_doc_bytes = 0;
-    w->pos_start = w->block_pos_start = w->pos->n;
+    w->block_pos_land = 0;
+    w->block_pos_first = 0;
+    w->npd = 0;
 }
 
 /* The pending block's max tf and min dl. */
@@ -142,17 +180,6 @@ static void pending_bound(const qr_postings_writer *w, uint32_t *max_tf, uint32_
     *min_dl = md;
 }
 
-/* Appends packed(tmp, width) to the blocks buffer. */
-static void put_packed(qr_postings_writer *w, unsigned width)
-{
-    size_t bytes = qr_bitpack_bytes(width);
-    /* width 0 packs to nothing, and blocks.p may still be NULL: NULL + 0 is undefined */
-    if (bytes == 0 || qr_buf_reserve(&w->blocks, bytes))
-        return;
-    qr_bitpack128(w->blocks.p + w->blocks.n, w->tmp, width);
-    w->blocks.n += bytes;
-}
-
 /* Writes the pending 128 docs as a full block and its skip entry. */
 static int flush_full(qr_postings_writer *w)
 {
@@ -162,24 +189,44 @@ static int flush_full(qr_postings_writer *w)
         w->tmp[i] = w->docs[i] - prev - 1;
         prev = w->docs[i];
     }
-    unsigned doc_width = qr_bitpack_width(w->tmp, QR_BLOCK);
+    /* gaps and tfs as PFOR blocks whose two-byte headers go to the skip entry */
+    uint8_t pf[QR_PFOR_MAX_BYTES];
+    size_t pn = qr_pfor128_encode(pf, w->tmp);
     qr_buf_put_varint(&w->skip, (uint64_t)w->docs[QR_BLOCK - 1] - w->lo - (QR_BLOCK - 1));
-    qr_buf_put_u8(&w->skip, (uint8_t)doc_width);
+    qr_buf_put_varint(&w->skip, (uint64_t)pf[1] << 6 | pf[0]);
     qr_buf_put_varint(&w->skip, max_tf - 1);
-    qr_buf_put_varint(&w->skip, min_dl);
-    qr_buf_put_varint(&w->skip, w->pos->n - w->block_pos_start);
-    put_packed(w, doc_width);
-    w->term_doc_bytes += qr_bitpack_bytes(doc_width);
+    qr_buf_put_varint(&w->land, w->ttf - w->block_pos_first);
+    qr_buf_put_varint(&w->land, w->pblocks.n - w->block_pos_land);
+    qr_buf_put(&w->blocks, pf + 2, pn - 2);
+    w->term_doc_bytes += pn - 2;
     for (unsigned i = 0; i < QR_BLOCK; i++)
         w->tmp[i] = w->tfs[i] - 1;
-    put_packed(w, qr_bits(max_tf - 1));
-    if (w->skip.err || w->blocks.err) {
+    pn = qr_pfor128_encode(pf, w->tmp);
+    qr_buf_put_varint(&w->skip, min_dl);
+    qr_buf_put_varint(&w->skip, (uint64_t)pf[1] << 6 | pf[0]);
+    qr_buf_put(&w->blocks, pf + 2, pn - 2);
+    if (w->skip.err || w->blocks.err || w->land.err) {
         w->err = QR_ENOMEM;
         return w->err;
     }
     w->lo = w->docs[QR_BLOCK - 1] + 1;
-    w->block_pos_start = w->pos->n;
+    /* the next doc's first position goes to the pending position block */
+    w->block_pos_first = w->ttf;
+    w->block_pos_land = w->pblocks.n;
     w->n = 0;
+    return 0;
+}
+
+/* Packs the 128 pending position deltas. */
+static int flush_positions(qr_postings_writer *w)
+{
+    qr_buf *pos = &w->pblocks;
+    if (qr_buf_reserve(pos, QR_PFOR_MAX_BYTES)) {
+        w->err = QR_ENOMEM;
+        return w->err;
+    }
+    pos->n += qr_pfor128_encode(pos->p + pos->n, w->pd);
+    w->npd = 0;
     return 0;
 }
 
@@ -196,12 +243,10 @@ int qr_postings_add(qr_postings_writer *w, uint32_t doc, uint32_t tf, uint32_t d
             return QR_EINVAL;
     if (w->n == QR_BLOCK && flush_full(w))
         return w->err;
-    qr_buf_put_varint(w->pos, positions[0]);
-    for (uint32_t i = 1; i < tf; i++)
-        qr_buf_put_varint(w->pos, positions[i] - positions[i - 1]);
-    if (w->pos->err) {
-        w->err = QR_ENOMEM;
-        return w->err;
+    for (uint32_t i = 0; i < tf; i++) {
+        w->pd[w->npd++] = i ? positions[i] - positions[i - 1] : positions[0];
+        if (w->npd == QR_BLOCK && flush_positions(w))
+            return w->err;
     }
     w->docs[w->n] = doc;
     w->tfs[w->n] = tf;
@@ -221,6 +266,19 @@ int qr_postings_end(qr_postings_writer *w, qr_term_meta *out)
         return w->err;
     if (!w->in_term || w->df == 0)
         return QR_EINVAL;
+    qr_buf *p = w->pos;
+    uint64_t pos_off = p->n;
+    if (w->df > QR_BLOCK) {
+        qr_buf_put_varint(p, w->land.n);
+        qr_buf_put(p, w->land.p, w->land.n);
+    }
+    qr_buf_put(p, w->pblocks.p, w->pblocks.n);
+    for (uint32_t i = 0; i < w->npd; i++)
+        qr_buf_put_varint(p, w->pd[i]);
+    if (p->err) {
+        w->err = QR_ENOMEM;
+        return w->err;
+    }
     qr_buf *d = w->doc;
     uint64_t doc_off = d->n, head = 0, skip = 0, tail_tf = 0, tail = 0;
     if (w->df == 1) {
@@ -264,7 +322,7 @@ int qr_postings_end(qr_postings_writer *w, qr_term_meta *out)
     out->df = w->df;
     out->ttf = w->ttf;
     out->doc_off = doc_off;
-    out->pos_off = w->pos_start;
+    out->pos_off = pos_off;
     w->in_term = false;
     qr_postings_stats *st = &w->stats;
     st->terms++;
@@ -274,7 +332,7 @@ int qr_postings_end(qr_postings_writer *w, qr_term_meta *out)
     st->skip_bytes += skip;
     st->doc_bytes += w->term_doc_bytes + tail - tail_tf;
     st->freq_bytes += w->blocks.n - w->term_doc_bytes + tail_tf;
-    st->pos_bytes += w->pos->n - w->pos_start;
+    st->pos_bytes += p->n - pos_off;
     return 0;
 }
 
@@ -284,6 +342,23 @@ void qr_postings_writer_stats(const qr_postings_writer *w, qr_postings_stats *ou
 }
 
 /* ---- reader -------------------------------------------------------------- */
+
+uint64_t qr_postings_pos_end(qr_slice pos, uint64_t pos_off, uint32_t df, uint64_t ttf)
+{
+    if (!pos.p || pos_off > pos.n)
+        return pos.n + 1;
+    const uint8_t *p = pos.p + pos_off, *end = pos.p + pos.n;
+    uint64_t tlen;
+    if (df > QR_BLOCK) {
+        if (!qr_varint_get64(&p, end, &tlen) || tlen > (uint64_t)(end - p))
+            return pos.n + 1;
+        p += tlen;
+    }
+    for (uint64_t k = 0; k < ttf / QR_BLOCK; k++)
+        if (!qr_pfor128_skip(&p, end))
+            return pos.n + 1;
+    return qr_varint_skip(&p, end, ttf % QR_BLOCK) ? (uint64_t)(p - pos.p) : pos.n + 1;
+}
 
 /* Moves the iterator past its last doc (the inline next and freq rely on the empty block). */
 static void finish(qr_postings_iter *it)
@@ -313,52 +388,56 @@ static bool is_tail(const qr_postings_iter *it, uint32_t block)
  * are given, into *s. Returns false when it is malformed.
  */
 static bool parse_entry(const qr_postings_iter *it, qr_postings_skip *s, uint32_t j, uint32_t lo,
-                        uint64_t doc_off, uint64_t pos_off, const uint8_t *p)
+                        uint64_t doc_off, const uint8_t *p)
 {
     const uint8_t *end = it->skip_end;
     uint32_t mt, mdl;
     s->block = j;
     s->lo = lo;
     s->doc_off = doc_off;
-    s->pos_off = pos_off;
     if (!is_tail(it, j)) {
-        uint64_t gapsum, pos_bytes;
-        if (!qr_varint_get64(&p, end, &gapsum) || p >= end)
-            return false;
-        uint8_t dw = *p++;
-        if (!qr_varint_get32(&p, end, &mt) || !qr_varint_get32(&p, end, &mdl) ||
-            !qr_varint_get64(&p, end, &pos_bytes))
+        uint64_t gapsum;
+        uint32_t dcode, fcode;
+        if (!qr_varint_get64(&p, end, &gapsum) || !qr_varint_get32(&p, end, &dcode) ||
+            !qr_varint_get32(&p, end, &mt) || !qr_varint_get32(&p, end, &mdl) ||
+            !qr_varint_get32(&p, end, &fcode))
             return false;
         uint64_t last = (uint64_t)lo + (QR_BLOCK - 1) + gapsum;
-        if (dw > 32 || gapsum > UINT32_MAX || last >= it->term_max.last_doc ||
-            pos_bytes > it->pos.n - pos_off)
+        if ((dcode & 63) > 32 || dcode >> 6 > QR_BLOCK || gapsum > UINT32_MAX ||
+            last >= it->term_max.last_doc || (fcode & 63) > 32 || fcode >> 6 > QR_BLOCK)
             return false;
         s->max.last_doc = (uint32_t)last;
-        s->doc_width = dw;
-        s->pos_end = pos_off + pos_bytes;
+        s->doc_width = (uint8_t)(dcode & 63);
+        s->doc_exc = (uint8_t)(dcode >> 6);
+        s->freq_width = (uint8_t)(fcode & 63);
+        s->freq_exc = (uint8_t)(fcode >> 6);
     } else {
         if (!qr_varint_get32(&p, end, &mt) || !qr_varint_get32(&p, end, &mdl) || p != end ||
             (uint64_t)lo + it->tail_n - 1 > it->term_max.last_doc)
             return false;
         s->max.last_doc = it->term_max.last_doc;
-        s->doc_width = 0;
-        s->pos_end = it->pos.n;
+        s->doc_width = s->doc_exc = s->freq_width = s->freq_exc = 0;
     }
     if (mt >= it->term_max.max_tf || mdl < it->term_max.min_dl)
         return false;
     s->max.max_tf = mt + 1;
     s->max.min_dl = mdl;
-    s->freq_width = is_tail(it, j) ? 0 : (uint8_t)qr_bits(mt);
     s->next = p;
     return true;
+}
+
+/* Bytes of the full block *s describes. */
+static uint64_t full_bytes(const qr_postings_skip *s)
+{
+    return qr_bitpack_bytes(s->doc_width) + 2u * s->doc_exc + qr_bitpack_bytes(s->freq_width) +
+           2u * s->freq_exc;
 }
 
 /* Moves skip state *s to the next block (which must exist). */
 static bool skip_advance(const qr_postings_iter *it, qr_postings_skip *s)
 {
-    uint64_t bytes = qr_bitpack_bytes(s->doc_width) + qr_bitpack_bytes(s->freq_width);
-    return parse_entry(it, s, s->block + 1, s->max.last_doc + 1, s->doc_off + bytes, s->pos_end,
-                       s->next);
+    uint64_t bytes = full_bytes(s);
+    return parse_entry(it, s, s->block + 1, s->max.last_doc + 1, s->doc_off + bytes, s->next);
 }
 
 /*
@@ -408,17 +487,31 @@ static bool decode_tail(qr_postings_iter *it)
 static bool decode_full_docs(qr_postings_iter *it)
 {
     const qr_postings_skip *s = &it->cur;
-    uint64_t bytes = qr_bitpack_bytes(s->doc_width) + qr_bitpack_bytes(s->freq_width);
+    uint64_t bytes = full_bytes(s);
     if (s->doc_off > it->docs.n || bytes > it->docs.n - s->doc_off)
         return false;
     uint32_t *d = it->docbuf;
-    qr_bitunpack128_ids(d, it->docs.p + s->doc_off, s->doc_width, s->lo);
+    const uint8_t *g = it->docs.p + s->doc_off;
+    if (!s->doc_exc) {
+        qr_bitunpack128_ids(d, g, s->doc_width, s->lo);
+    } else { /* gaps, their exceptions, then the sums */
+        qr_bitunpack128(d, g, s->doc_width);
+        const uint8_t *e = g + qr_bitpack_bytes(s->doc_width);
+        for (unsigned k = 0; k < s->doc_exc; k++, e += 2) {
+            uint64_t v = d[e[0] & (QR_BLOCK - 1)] | (uint64_t)e[1] << s->doc_width;
+            if (e[0] >= QR_BLOCK || v > UINT32_MAX)
+                return false;
+            d[e[0]] = (uint32_t)v;
+        }
+        qr_prefix_sum128(d, s->lo);
+    }
     /*
      * The ids are lo + i + a sum of gaps; when the widest possible sum could
      * wrap 32 bits, check that no step did (a wrap shows as a non-increase).
      */
-    uint64_t widest =
-        (uint64_t)s->lo + (QR_BLOCK - 1) + (uint64_t)QR_BLOCK * ((1ull << s->doc_width) - 1);
+    uint64_t widest = (uint64_t)s->lo + (QR_BLOCK - 1) +
+                      (uint64_t)QR_BLOCK * ((1ull << s->doc_width) - 1) +
+                      (uint64_t)s->doc_exc * (255ull << s->doc_width); /* exceptions' high bits */
     if (widest >= QR_DOC_END) {
         if (d[0] < s->lo)
             return false;
@@ -436,9 +529,17 @@ static int decode_freqs(qr_postings_iter *it)
         return 0;
     const qr_postings_skip *s = &it->cur;
     /* decode_full_docs has checked that the whole block is in bounds */
-    if (!qr_bitunpack128_tfs(it->freqbuf, it->docs.p + s->doc_off + qr_bitpack_bytes(s->doc_width),
-                             s->freq_width, s->max.max_tf))
+    const uint8_t *f = it->docs.p + s->doc_off + qr_bitpack_bytes(s->doc_width) + 2u * s->doc_exc;
+    if (!qr_bitunpack128_tfs(it->freqbuf, f, s->freq_width, s->max.max_tf))
         return corrupt(it);
+    /* exceptions: tf - 1 gets high << freq_width added */
+    const uint8_t *e = f + qr_bitpack_bytes(s->freq_width);
+    for (unsigned k = 0; k < s->freq_exc; k++, e += 2) {
+        uint64_t tf = it->freqbuf[e[0] & (QR_BLOCK - 1)] + ((uint64_t)e[1] << s->freq_width);
+        if (e[0] >= QR_BLOCK || tf > s->max.max_tf)
+            return corrupt(it);
+        it->freqbuf[e[0]] = (uint32_t)tf;
+    }
     it->freqs_decoded = true;
     return 0;
 }
@@ -450,7 +551,7 @@ static int load_block(qr_postings_iter *it)
     it->in_block = 0;
     it->pos_doc = 0;
     it->pos_valid = false;
-    it->pos_p = it->pos.p + s->pos_off;
+    it->pos_landed = false;
     if (!is_tail(it, s->block)) {
         if (!decode_full_docs(it))
             return corrupt(it);
@@ -530,20 +631,21 @@ int qr_postings_iter_init(qr_postings_iter *it, qr_slice docs, qr_slice pos,
             return corrupt(it);
         it->term_max = (qr_block_max){first, mt + 1, mdl};
     }
+    it->pos_full = meta->ttf / QR_BLOCK;
+    it->pdec = UINT64_MAX;
+    it->land_block = UINT32_MAX; /* the landing table is read on the first positions asked */
     if (it->nblocks == 1) {
         s->block = 0;
         s->lo = 0;
         s->max = it->term_max;
         s->doc_off = (uint64_t)(p - docs.p);
-        s->pos_off = meta->pos_off;
-        s->pos_end = pos.n;
     } else {
         uint64_t skiplen;
         if (!qr_varint_get64(&p, end, &skiplen) || skiplen > (uint64_t)(end - p) ||
             skiplen < (uint64_t)(it->nblocks - 1) * 5 + 2)
             return corrupt(it);
         it->skip_end = p + skiplen;
-        if (!parse_entry(it, s, 0, 0, (uint64_t)(it->skip_end - docs.p), meta->pos_off, p))
+        if (!parse_entry(it, s, 0, 0, (uint64_t)(it->skip_end - docs.p), p))
             return corrupt(it);
     }
     it->peek = *s;
@@ -596,6 +698,71 @@ uint32_t qr_postings_freq_slow(qr_postings_iter *it)
     return it->freqbuf[it->in_block];
 }
 
+/*
+ * Decodes position block k (>= pk, <= pos_full) into pdelta, skipping the
+ * blocks before it undecoded; block pos_full is the varint tail.
+ */
+static bool load_positions(qr_postings_iter *it, uint64_t k)
+{
+    const uint8_t *end = it->pos.p + it->pos.n;
+    /* k >= pk: positions are asked for at increasing indexes, and land() resets pk */
+    for (; it->pk < k; it->pk++)
+        if (!qr_pfor128_skip(&it->pk_p, end))
+            return false;
+    bool ok = k < it->pos_full
+                  ? qr_pfor128_decode(it->pdelta, &it->pk_p, end)
+                  : qr_varint_get_n(it->pdelta, it->meta.ttf % QR_BLOCK, &it->pk_p, end);
+    if (!ok)
+        return false;
+    it->pdec = k;
+    it->pk = k + 1;
+    return true;
+}
+
+/*
+ * Finds where the current block's positions start: the landing entries are
+ * read forward from the last block landed on (or from the start of the
+ * term's positions). Returns false when they are malformed.
+ */
+static bool land(qr_postings_iter *it)
+{
+    uint32_t j = it->cur.block;
+    const uint8_t *end = it->pos.p + it->pos.n;
+    if (it->land_block == UINT32_MAX) { /* the term's first landing */
+        const uint8_t *p = it->pos.p + it->meta.pos_off;
+        uint64_t tlen = 0;
+        if (it->nblocks > 1 && (!qr_varint_get64(&p, end, &tlen) || tlen > (uint64_t)(end - p)))
+            return false;
+        it->land_p = p;
+        it->land_end = p + tlen;
+        it->land_block = 0;
+        it->land_first = 0;
+        it->land_off = (uint64_t)(it->land_end - it->pos.p);
+    }
+    for (; it->land_block < j; it->land_block++) {
+        uint64_t count, bytes;
+        if (!qr_varint_get64(&it->land_p, it->land_end, &count) ||
+            !qr_varint_get64(&it->land_p, it->land_end, &bytes) || count < QR_BLOCK ||
+            count > it->meta.ttf - it->land_first || bytes > it->pos.n - it->land_off)
+            return false;
+        it->land_first += count;
+        it->land_off += bytes;
+    }
+    /* every doc from this block on has a position */
+    uint64_t docs_left = it->meta.df - (uint64_t)j * QR_BLOCK;
+    if (it->land_first > it->meta.ttf - docs_left || (is_tail(it, j) && it->land_p != it->land_end))
+        return false;
+    it->pos_at = it->land_first;
+    it->pos_doc = 0;
+    it->pos_landed = true;
+    /* go to the position block of the block's first position unless it is decoded already */
+    if (it->pdec != it->pos_at / QR_BLOCK) {
+        it->pk = it->pos_at / QR_BLOCK;
+        it->pk_p = it->pos.p + it->land_off;
+    }
+    return true;
+}
+
 int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *out_n)
 {
     *out = NULL;
@@ -609,20 +776,21 @@ int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *
     }
     if (decode_freqs(it))
         return it->err;
-    /*
-     * pos_p is at doc pos_doc <= in_block: docs only move forward within a
-     * block, and pos_doc = in_block + 1 only with posbuf valid (returned above).
-     */
-    const uint8_t *end = it->pos.p + it->cur.pos_end;
-    uint64_t skip = 0;
-    for (uint32_t i = it->pos_doc; i < it->in_block; i++)
-        skip += it->freqbuf[i];
-    if (!qr_varint_skip(&it->pos_p, end, skip))
+    if (!it->pos_landed && !land(it))
         return corrupt(it);
+    /*
+     * pos_at is the first position of doc pos_doc <= in_block: docs only move
+     * forward within a block, and pos_doc = in_block + 1 only with posbuf
+     * valid (returned above).
+     */
+    uint64_t at = it->pos_at;
+    for (uint32_t i = it->pos_doc; i < it->in_block; i++)
+        at += it->freqbuf[i];
+    it->pos_at = at;
     it->pos_doc = it->in_block;
     it->pos_valid = false;
     uint32_t tf = it->freqbuf[it->in_block];
-    if (tf > (size_t)(end - it->pos_p))
+    if (at > it->meta.ttf || tf > it->meta.ttf - at)
         return corrupt(it);
     if (tf > it->posbuf_cap) {
         uint32_t cap = it->posbuf_cap ? it->posbuf_cap : 16;
@@ -634,8 +802,26 @@ int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *
         it->posbuf = nb;
         it->posbuf_cap = cap;
     }
-    if (!qr_varint_get_deltas(it->posbuf, tf, &it->pos_p, end))
+    /* the doc's first delta is its first position, the others are differences */
+    uint64_t sum = 0;
+    uint32_t *o = it->posbuf;
+    for (uint32_t done = 0; done < tf;) {
+        uint64_t k = at / QR_BLOCK;
+        if (it->pdec != k && !load_positions(it, k))
+            return corrupt(it);
+        uint32_t i = (uint32_t)(at % QR_BLOCK), n = QR_BLOCK - i;
+        n = n < tf - done ? n : tf - done;
+        const uint32_t *d = it->pdelta + i;
+        for (uint32_t m = 0; m < n; m++) {
+            sum += d[m];
+            o[done + m] = (uint32_t)sum;
+        }
+        done += n;
+        at += n;
+    }
+    if (sum > UINT32_MAX)
         return corrupt(it);
+    it->pos_at = at;
     it->pos_doc = it->in_block + 1;
     it->pos_valid = true;
     it->pos_n = tf;

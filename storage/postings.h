@@ -5,8 +5,9 @@
  * A segment has two postings streams: the doc stream (doc-id deltas and term
  * frequencies in blocks of QR_BLOCK docs, bit-packed with a frame of
  * reference; the last partial block as varints; one skip entry per block with
- * the block's last doc id, its byte offsets and its impact bound) and the
- * position stream (per document, position deltas). The exact byte grammar is
+ * the block's last doc id and its impact bound) and the position stream
+ * (position deltas, 128 at a time in PFOR blocks, with a landing table per
+ * term that finds a doc block's first position). The exact byte grammar is
  * at the top of postings.c.
  *
  * The writer appends one term at a time to two qr_bufs and returns where the
@@ -24,6 +25,14 @@
 #include <stdint.h>
 
 #include "storage/buf.h"
+
+/*
+ * Version of the doc and position stream formats, which storage/segment.c
+ * writes in the .doc and .pos frames and requires on opening. 1: positions
+ * as varints per doc; 2: positions in PFOR blocks of 128, with the skip
+ * entries' landing data.
+ */
+#define QR_POSTINGS_VERSION 2u
 
 #define QR_BLOCK   128        /* documents per bit-packed block */
 #define QR_DOC_END UINT32_MAX /* iterator's doc after the last posting */
@@ -70,6 +79,15 @@ typedef struct qr_postings_stats {
 void qr_postings_writer_stats(const qr_postings_writer *w, qr_postings_stats *out);
 
 /*
+ * Where the positions of a term of df documents and ttf positions starting
+ * at pos_off end in the position stream pos: one past their last byte, or
+ * pos.n + 1 when they are malformed or run past its end. Reads only the
+ * blocks' headers (for a check of the stream's layout: terms' positions
+ * follow each other without gaps).
+ */
+uint64_t qr_postings_pos_end(qr_slice pos, uint64_t pos_off, uint32_t df, uint64_t ttf);
+
+/*
  * Block-max support. The impact bound of a block is (max_tf, min_dl): no doc
  * in the block has a larger tf or a shorter length, so
  * bm25(max_tf, min_dl) bounds every score in it.
@@ -87,10 +105,10 @@ typedef struct qr_postings_skip {
     uint32_t lo;         /* smallest doc id the block may hold: previous block's last + 1 */
     qr_block_max max;    /* the block's last doc and impact bound */
     uint8_t doc_width;   /* bits per packed doc gap (full blocks) */
+    uint8_t doc_exc;     /* PFOR exceptions after the packed gaps (full blocks) */
     uint8_t freq_width;  /* bits per packed tf - 1 (full blocks) */
+    uint8_t freq_exc;    /* PFOR exceptions after the packed tfs (full blocks) */
     uint64_t doc_off;    /* offset of the block's bytes in the doc stream */
-    uint64_t pos_off;    /* offset of its first position byte in the position stream */
-    uint64_t pos_end;    /* one past its last position byte */
 } qr_postings_skip;
 
 /* A cursor over one term's postings. Fields marked (public) may be read directly. */
@@ -110,11 +128,22 @@ typedef struct qr_postings_iter {
     uint32_t block_n;           /* docs in the current block (0 at QR_DOC_END) */
     bool freqs_decoded;         /* freqbuf holds the current block's tfs (false at the end) */
     bool pos_valid;             /* posbuf holds the positions of doc pos_doc - 1 */
-    uint32_t pos_doc;           /* index in the block of the doc pos_p points at */
-    const uint8_t *pos_p;       /* position-stream cursor at doc pos_doc */
+    bool pos_landed;            /* pos_at, pk, pk_p are set for the current block */
+    uint32_t land_block;        /* block the landing cursor is at (UINT32_MAX: not read yet) */
+    const uint8_t *land_p;      /* its entry in the landing table */
+    const uint8_t *land_end;    /* one past the landing table */
+    uint64_t land_first;        /* the term's positions before block land_block */
+    uint64_t land_off;          /* offset of the position block holding its first */
+    uint32_t pos_doc;           /* index in the block of the doc pos_at starts */
     uint32_t pos_n;             /* positions in posbuf */
+    uint64_t pos_at;            /* index in the term's positions of doc pos_doc's first */
+    uint64_t pos_full;          /* packed position blocks of the term (ttf / QR_BLOCK) */
+    uint64_t pk;                /* index of the position block at pk_p */
+    const uint8_t *pk_p;        /* position-stream cursor at block pk */
+    uint64_t pdec;              /* index of the position block in pdelta (UINT64_MAX: none) */
     uint32_t docbuf[QR_BLOCK];  /* the current block's doc ids */
     uint32_t freqbuf[QR_BLOCK]; /* its term frequencies (once freqs_decoded) */
+    uint32_t pdelta[QR_BLOCK];  /* the position deltas of block pdec */
     uint32_t *posbuf;           /* positions of a doc (grown with qr_reallocarray, kept) */
     uint32_t posbuf_cap;        /* capacity of posbuf */
 } qr_postings_iter;

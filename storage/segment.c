@@ -17,8 +17,8 @@
  * Byte grammar: .tdi is termdict.c's, .sto and .dmt are docstore.c's. The
  * .doc and .pos files frame postings.c's two streams unchanged:
  *
- *   .doc := checksum.h frame, magic QR_SEG_DOC_MAGIC, version 1, body = doc stream
- *   .pos := checksum.h frame, magic QR_SEG_POS_MAGIC, version 1, body = position stream
+ *   .doc := checksum.h frame, magic QR_SEG_DOC_MAGIC, version 2, body = doc stream
+ *   .pos := checksum.h frame, magic QR_SEG_POS_MAGIC, version 2, body = position stream
  *
  * so qr_term_meta's offsets are offsets into those bodies.
  */
@@ -32,7 +32,7 @@
 #include "storage/checksum.h"
 #include "storage/status.h"
 
-#define VERSION    1u
+#define VERSION    QR_POSTINGS_VERSION /* of .doc and .pos: postings.c's format */
 #define ZSTD_LEVEL 3 /* the document store's compression level */
 
 static const char *const exts[QR_SEG_FILE_COUNT] = {"tdi", "doc", "pos", "sto", "dmt"};

@@ -1087,7 +1087,7 @@ Test(check, codecs_that_refuse_a_file_whose_checksum_holds)
     /* a .doc of a future version: only the segment's own open can tell */
     d = memdir();
     build_small(d, segs);
-    patch32(d, seg_name(2, QR_SEG_DOC), 4, 2);
+    patch32(d, seg_name(2, QR_SEG_DOC), 4, QR_POSTINGS_VERSION + 1);
     s = run_check(d, QR_ECORRUPT, NULL);
     expect(s, seg_name(2, QR_SEG_TDI), "segment 0000000000000002 does not open",
            "unsupported format version");

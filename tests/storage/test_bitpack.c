@@ -309,3 +309,114 @@ Test(varint, deltas)
     cr_assert_not(qr_varint_get_deltas(out, 2, &p, b.p + b.n), "sum past UINT32_MAX");
     qr_buf_free(&b);
 }
+
+/* ---- PFOR ---------------------------------------------------------------- */
+
+/* Encodes in, checks the size the header announces, decodes an exact copy, compares. */
+static size_t pfor_roundtrip(const uint32_t *in)
+{
+    uint8_t buf[QR_PFOR_MAX_BYTES];
+    size_t n = qr_pfor128_encode(buf, in);
+    cr_assert_leq(n, QR_PFOR_MAX_BYTES);
+    cr_assert_eq(n, 2 + qr_bitpack_bytes(buf[0]) + 2 * (size_t)buf[1]);
+    uint8_t *c = exact_copy(buf, n);
+    const uint8_t *p = c;
+    cr_assert(qr_pfor128_skip(&p, c + n));
+    cr_assert_eq(p, c + n);
+    uint32_t out[QR_BP_N];
+    p = c;
+    cr_assert(qr_pfor128_decode(out, &p, c + n));
+    cr_assert_eq(p, c + n);
+    cr_assert_arr_eq(out, in, sizeof out);
+    /* every cut is refused, *p left alone */
+    for (size_t len = 0; len < n; len++) {
+        p = c;
+        cr_assert_not(qr_pfor128_decode(out, &p, c + len), "cut at %zu of %zu", len, n);
+        cr_assert_not(qr_pfor128_skip(&p, c + len));
+        cr_assert_eq(p, c);
+    }
+    free(c);
+    return n;
+}
+
+Test(pfor, roundtrip_with_and_without_exceptions)
+{
+    uint32_t in[QR_BP_N] = {0};
+    cr_assert_eq(pfor_roundtrip(in), 2, "all zero: width 0, nothing packed");
+    rng_state = 77;
+    for (unsigned maxb = 1; maxb <= 32; maxb++) {
+        for (int exc = 0; exc <= 20; exc += 4) {
+            for (unsigned i = 0; i < QR_BP_N; i++)
+                in[i] = rnd() & (maxb > 4 ? 15u : 1u);
+            for (int k = 0; k < exc; k++) /* a few large values among small ones */
+                in[rnd() % QR_BP_N] = (rnd() << 16 | rnd()) >> (32 - maxb);
+            pfor_roundtrip(in);
+        }
+    }
+    /* one large value among zeros is an exception, not a wide block */
+    memset(in, 0, sizeof in);
+    in[77] = 200;
+    uint8_t buf[QR_PFOR_MAX_BYTES];
+    cr_assert_eq(qr_pfor128_encode(buf, in), 4);
+    cr_assert_eq(buf[0], 0);
+    cr_assert_eq(buf[1], 1);
+    cr_assert_eq(buf[2], 77);
+    cr_assert_eq(buf[3], 200);
+    pfor_roundtrip(in);
+    /* more than 8 bits above the rest: the width grows to keep exceptions at 8 bits */
+    in[77] = 1u << 20;
+    cr_assert_eq(qr_pfor128_encode(buf, in), 2 + 16 * 13 + 2);
+    pfor_roundtrip(in);
+    for (unsigned i = 0; i < QR_BP_N; i++)
+        in[i] = UINT32_MAX - i;
+    cr_assert_eq(pfor_roundtrip(in), 2 + 16 * 32);
+}
+
+Test(pfor, malformed_blocks)
+{
+    uint8_t b[2 + 16 + 2 * 3] = {1, 3};
+    uint32_t out[QR_BP_N];
+    const uint8_t *p = b, *end = b + sizeof b;
+    b[18] = 5, b[19] = 1; /* value 5 gets 1 << 1 added */
+    b[20] = 127, b[21] = 0xff;
+    b[22] = 5, b[23] = 2; /* the same index again: patched twice, still valid */
+    cr_assert(qr_pfor128_decode(out, &p, end));
+    cr_assert_eq(out[5], 2 | 4);
+    cr_assert_eq(out[127], 0xffu << 1);
+    b[20] = 128; /* index past the block */
+    p = b;
+    cr_assert_not(qr_pfor128_decode(out, &p, end));
+    cr_assert_eq(p, b);
+    b[20] = 127;
+    uint8_t wide[2 + 16 * 32 + 2] = {32, 1};
+    wide[2 + 16 * 32] = 0, wide[2 + 16 * 32 + 1] = 1; /* 1 << 32: past 32 bits */
+    p = wide;
+    cr_assert_not(qr_pfor128_decode(out, &p, wide + sizeof wide));
+    wide[2 + 16 * 32 + 1] = 0; /* a high part of 0 fits */
+    cr_assert(qr_pfor128_decode(out, &p, wide + sizeof wide));
+    uint8_t w33[2 + 16 * 33] = {33, 0}; /* width 33 */
+    p = w33;
+    cr_assert_not(qr_pfor128_decode(out, &p, w33 + sizeof w33));
+    cr_assert_not(qr_pfor128_skip(&p, w33 + sizeof w33));
+    uint8_t w25[2 + 16 * 25 + 2] = {25, 1};
+    w25[2 + 16 * 25 + 1] = 0x80; /* 0x80 << 25 = 2^32: one bit too many */
+    p = w25;
+    cr_assert_not(qr_pfor128_decode(out, &p, w25 + sizeof w25));
+    w25[2 + 16 * 25 + 1] = 0x7f;
+    cr_assert(qr_pfor128_decode(out, &p, w25 + sizeof w25));
+    cr_assert_eq(out[0], 0x7fu << 25);
+}
+
+Test(varint, get_n)
+{
+    static const uint8_t b[] = {0x05, 0x80, 0x01, 0x00, 0xff};
+    uint32_t out[3];
+    const uint8_t *p = b;
+    cr_assert(qr_varint_get_n(out, 3, &p, b + sizeof b));
+    cr_assert_eq(out[0], 5);
+    cr_assert_eq(out[1], 128);
+    cr_assert_eq(out[2], 0);
+    cr_assert_eq(p, b + 4);
+    cr_assert_not(qr_varint_get_n(out, 1, &p, b + sizeof b), "cut varint");
+    cr_assert_eq(p, b + 4);
+}

@@ -406,14 +406,22 @@ Test(postings, golden_bytes)
         cr_assert_eq(qr_postings_add(w, d, 1, 10, p2), 0);
     cr_assert_eq(qr_postings_end(w, &m), 0);
     static const uint8_t d3[] = {
-        0x80, 0x01, 0x00, 0x0a,             /* head: last 128, max_tf 1, min_dl 10 */
-        0x08,                               /* skiplen */
-        0x00, 0x00, 0x00, 0x0a, 0x80, 0x01, /* full: gapsum, width, tf, dl, pos bytes */
-        0x00, 0x0a,                         /* tail entry */
-        0x01,                               /* tail: doc 128 (gap 0), tf 1 */
+        0x80, 0x01, 0x00, 0x0a,       /* head: last 128, max_tf 1, min_dl 10 */
+        0x07,                         /* skiplen */
+        0x00, 0x00, 0x00, 0x0a, 0x00, /* full: gapsum, width, tf, dl, tf width and exceptions */
+        0x00, 0x0a,                   /* tail entry */
+        0x01,                         /* tail: doc 128 (gap 0), tf 1 */
     };
     cr_assert_eq(doc.n - at, sizeof d3);
     cr_assert_arr_eq(doc.p + at, d3, sizeof d3);
+    /*
+     * positions: the landing table (3 bytes: block 0 has 128 positions, block 1's
+     * first is in the position block 2 bytes on), 128 deltas 0 as a PFOR block
+     * of width 0 with no exception, then the 129th as a varint
+     */
+    static const uint8_t q3[] = {0x03, 0x80, 0x01, 0x02, 0x00, 0x00, 0x00};
+    cr_assert_eq(pos.n - m.pos_off, sizeof q3);
+    cr_assert_arr_eq(pos.p + m.pos_off, q3, sizeof q3);
 
     qr_postings_writer_close(w);
     qr_buf_free(&doc);
@@ -983,20 +991,31 @@ Test(postings, corrupt_meta)
     qr_buf_free(&pos);
 }
 
-/* Builds a doc stream by hand and reads it: for the checks flips rarely reach. */
+/*
+ * Builds a doc stream by hand and reads it: for the checks flips rarely reach.
+ * Its positions are all 0: a landing table whose full blocks hold 128
+ * positions each, then zero bytes (PFOR blocks of width 0, varints 0).
+ */
 static int read_crafted(const uint8_t *bytes, size_t n, uint32_t df, uint64_t ttf)
 {
-    static const uint8_t zeros[4096];
+    uint8_t pos[4096] = {0};
+    uint32_t full = (df - 1) / QR_BLOCK;
+    if (full > 0) {
+        cr_assert_lt(full, 100);
+        pos[0] = (uint8_t)(3 * full);
+        for (uint32_t j = 0; j < full; j++)
+            memcpy(pos + 1 + 3 * j, "\x80\x01\x02", 3);
+    }
     qr_term_meta m = {df, ttf, 0, 0};
-    return read_everything((qr_slice){bytes, n}, (qr_slice){zeros, sizeof zeros}, &m, 0);
+    return read_everything((qr_slice){bytes, n}, (qr_slice){pos, sizeof pos}, &m, 0);
 }
 
 /* The fields of a crafted 129-doc term: docs 0..128, one position each. */
 typedef struct craft {
     uint64_t gapsum;    /* full block entry */
-    unsigned dw;        /* its doc width */
+    unsigned dw;        /* its doc code: exceptions << 6 | width */
     uint32_t mt, mdl;   /* its max_tf - 1 and min_dl */
-    uint64_t pb;        /* its position bytes */
+    uint32_t fcode;     /* its tf PFOR header: exceptions << 6 | width */
     int skiplen_adjust; /* added to the true skip table length */
     bool tail_entry;    /* write the tail's skip entry */
     size_t packed;      /* zero bytes of packed data */
@@ -1007,7 +1026,7 @@ typedef struct craft {
 
 static craft craft_default(void)
 {
-    return (craft){0, 0, 0, 10, 128, 0, true, 0, false, 128, {1, 1}};
+    return (craft){0, 0, 0, 10, 0, 0, true, 0, false, 128, {1, 1}};
 }
 
 static size_t build_craft(uint8_t *out, const craft *c)
@@ -1017,10 +1036,10 @@ static size_t build_craft(uint8_t *out, const craft *c)
     qr_buf_put_varint(&b, 0);
     qr_buf_put_varint(&b, 10);
     qr_buf_put_varint(&s, c->gapsum);
-    qr_buf_put_u8(&s, (uint8_t)c->dw);
+    qr_buf_put_varint(&s, c->dw);
     qr_buf_put_varint(&s, c->mt);
     qr_buf_put_varint(&s, c->mdl);
-    qr_buf_put_varint(&s, c->pb);
+    qr_buf_put_varint(&s, c->fcode);
     if (c->tail_entry) {
         qr_buf_put_varint(&s, 0);
         qr_buf_put_varint(&s, 10);
@@ -1032,7 +1051,7 @@ static size_t build_craft(uint8_t *out, const craft *c)
     qr_buf_put_varint(&b, c->tail[0]); /* tail: doc 128 */
     if (c->extra_tail)
         qr_buf_put_varint(&b, c->tail[1]);
-    cr_assert_leq(b.n, 256);
+    cr_assert_leq(b.n, 1024);
     memcpy(out, b.p, b.n);
     size_t n = b.n;
     qr_buf_free(&b);
@@ -1071,11 +1090,11 @@ Test(postings, corrupt_crafted)
     cr_assert_eq(read_crafted(no_dl, sizeof no_dl, 2, 2), QR_ECORRUPT);
 
     /* a two-block stream built field by field; each case makes one field wrong */
-    uint8_t buf[256];
+    uint8_t buf[1024];
     size_t n;
     craft c = craft_default();
     n = build_craft(buf, &c);
-    cr_assert_eq(n, 14);
+    cr_assert_eq(n, 13);
     cr_assert_eq(read_crafted(buf, n, 129, 129), 0, "the well-formed stream");
     c.dw = 33;
     cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "width 33");
@@ -1089,6 +1108,43 @@ Test(postings, corrupt_crafted)
     c = craft_default();
     c.gapsum = 1; /* the block's last doc would be the term's */
     cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "gapsum");
+    /* the gaps' PFOR header: exceptions, valid or not */
+    c = craft_default();
+    c.dw = 1 << 6;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "no gap exc");
+    c.dw = 129 << 6;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "129 gap exc");
+    c.dw = 1 << 6;
+    c.packed = 2; /* index 0, high bits 0: gap 0 */
+    n = build_craft(buf, &c);
+    cr_assert_eq(read_crafted(buf, n, 129, 129), 0, "a gap exception that changes nothing");
+    buf[n - 2] = 1; /* gap 1: the block's last doc disagrees with its entry */
+    cr_assert_eq(read_crafted(buf, n, 129, 129), QR_ECORRUPT, "gap exception moves last doc");
+    buf[n - 2] = 0;
+    buf[n - 3] = 128;
+    cr_assert_eq(read_crafted(buf, n, 129, 129), QR_ECORRUPT, "gap exception index");
+    c.dw = 1 << 6 | 32;
+    c.packed = 16 * 32 + 2;
+    n = build_craft(buf, &c);
+    buf[n - 2] = 1; /* 1 << 32 */
+    cr_assert_eq(read_crafted(buf, n, 129, 129), QR_ECORRUPT, "gap exception past 32 bits");
+    /* the tfs' PFOR header: width 33; an exception whose bytes are missing */
+    c = craft_default();
+    c.fcode = 33;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "tf width");
+    c.fcode = 1 << 6;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "no exception");
+    c.fcode = 129 << 6;
+    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "129 exceptions");
+    c.fcode = 1 << 6;
+    c.packed = 2; /* one exception: index 0, high bits 0 (tf 1) */
+    n = build_craft(buf, &c);
+    cr_assert_eq(read_crafted(buf, n, 129, 129), 0, "an exception that changes nothing");
+    buf[n - 2] = 1; /* tf 2 > the block's max 1 */
+    cr_assert_eq(read_crafted(buf, n, 129, 129), QR_ECORRUPT, "exception above max_tf");
+    buf[n - 2] = 0;
+    buf[n - 3] = 128; /* index past the block */
+    cr_assert_eq(read_crafted(buf, n, 129, 129), QR_ECORRUPT, "exception index");
     c = craft_default();
     c.mt = 1; /* block max_tf 2 > the term's 1 */
     cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "max_tf");
@@ -1096,10 +1152,7 @@ Test(postings, corrupt_crafted)
     c.mdl = 9; /* block min_dl 9 < the term's 10 */
     cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "min_dl");
     c = craft_default();
-    c.pb = 5000; /* past the 4096-byte position stream */
-    cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "pos bytes");
-    c = craft_default();
-    c.skiplen_adjust = -6; /* too small for two entries */
+    c.skiplen_adjust = -5; /* too small for two entries */
     cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "skiplen");
     c.skiplen_adjust = -1; /* the tail entry runs past the table */
     cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "skiplen - 1");
@@ -1113,7 +1166,7 @@ Test(postings, corrupt_crafted)
     cr_assert_eq(read_crafted(buf, build_craft(buf, &c), 129, 129), QR_ECORRUPT, "no tail entry");
     /* the table ends inside the first entry (a padded 7-byte gapsum fills it) */
     static const uint8_t padded[] = {0x80, 0x01, 0x00, 0x0a, 0x07, 0x80, 0x80,
-                                     0x80, 0x80, 0x80, 0x80, 0x00, 0x00, 0x00};
+                                     0x80, 0x80, 0x80, 0x80, 0x00, 0x00};
     cr_assert_eq(read_crafted(padded, sizeof padded, 129, 129), QR_ECORRUPT, "entry cut");
     /* the first entry's max_tf is a varint too long for 32 bits */
     static const uint8_t long_tf[] = {0x80, 0x01, 0x00, 0x0a, 0x07, 0x00, 0x00,
@@ -1171,17 +1224,26 @@ Test(postings, corrupt_full_block_contents)
     uint64_t skiplen = qr_get_varint64(&c);
     const uint8_t *skip = c.p;
     qr_get_varint64(&c);
-    unsigned dw = qr_get_u8(&c);
+    uint32_t dcode = qr_get_varint32(&c);
+    unsigned dw = dcode & 63, dexc = dcode >> 6;
     uint32_t mt = qr_get_varint32(&c);
     cr_assert_eq(c.err, 0);
     cr_assert_eq(mt, 39);
     uint8_t *block = (uint8_t *)skip + skiplen;
-    unsigned fw = qr_bits(mt);
-    /* every tf - 1 set to all ones: above the block's max */
-    uint8_t *tfs = block + 16 * dw;
+    qr_get_varint32(&c); /* min_dl */
+    uint32_t fcode = qr_get_varint32(&c);
+    unsigned fw = fcode & 63, nexc = fcode >> 6;
+    cr_assert_leq(fw, 6);
+    /*
+     * every tf - 1 set to all ones (when they are 6 bits wide), or an
+     * exception's high bits: above the block's max
+     */
+    uint8_t *tfs0 = block + 16 * dw + 2 * dexc;
+    uint8_t *tfs = nexc ? tfs0 + 16 * fw + 1 : tfs0;
+    size_t badn = nexc ? 1 : 16 * fw;
     uint8_t save[16 * 32];
-    memcpy(save, tfs, 16 * fw);
-    memset(tfs, 0xff, 16 * fw);
+    memcpy(save, tfs, badn);
+    memset(tfs, 0xff, badn);
     qr_postings_iter it;
     cr_assert_eq(qr_postings_iter_init(&it, d, p, &m), 0, "docs still decode");
     cr_assert_eq(qr_postings_freq(&it), 0, "tf above the block's max");
@@ -1197,10 +1259,8 @@ Test(postings, corrupt_full_block_contents)
     uint32_t pn;
     cr_assert_eq(qr_postings_positions(&it, &pp, &pn), QR_ECORRUPT);
     qr_postings_iter_free(&it);
-    memcpy(tfs, save, 16 * fw);
+    memcpy(tfs, save, badn);
     /* block 1 made 32 bits wide: its bytes and the tail's start lie past the stream */
-    qr_get_varint32(&c); /* rest of entry 0 */
-    qr_get_varint64(&c);
     qr_get_varint64(&c); /* entry 1: gapsum, then its width */
     uint8_t *dw1 = (uint8_t *)c.p;
     cr_assert_eq(c.err, 0);
@@ -1249,7 +1309,7 @@ Test(postings, corrupt_block_starts_below_its_lo)
         qr_buf_put_u8(&sk, blk ? 32 : 0);
         qr_buf_put_varint(&sk, 0);
         qr_buf_put_varint(&sk, 1);
-        qr_buf_put_varint(&sk, 128);
+        qr_buf_put_varint(&sk, 0); /* tfs at width 0 */
     }
     qr_buf_put_varint(&sk, 0);
     qr_buf_put_varint(&sk, 1);
@@ -1289,7 +1349,7 @@ Test(postings, corrupt_wide_block_wraps)
     qr_buf_put_u8(&put, 32);
     qr_buf_put_varint(&put, 0);
     qr_buf_put_varint(&put, 1);
-    qr_buf_put_varint(&put, 129);
+    qr_buf_put_varint(&put, 0);
     qr_buf_put_varint(&put, 0); /* tail entry */
     qr_buf_put_varint(&put, 1);
     qr_buf_put_varint(&b, put.n);
@@ -1299,4 +1359,140 @@ Test(postings, corrupt_wide_block_wraps)
     cr_assert_eq(read_crafted(b.p, b.n, 129, 129), QR_ECORRUPT);
     qr_buf_free(&b);
     qr_buf_free(&put);
+}
+
+/* ---- the position stream --------------------------------------------------- */
+
+/* Reads the default crafted 129-doc term (tf 1 each) over the given position stream. */
+static int read_with_positions(const uint8_t *pos, size_t pn, uint64_t ttf)
+{
+    uint8_t doc[1024];
+    craft c = craft_default();
+    size_t n = build_craft(doc, &c);
+    uint8_t *pc = malloc(pn);
+    cr_assert_not_null(pc);
+    memcpy(pc, pos, pn);
+    qr_term_meta m = {129, ttf, 0, 0};
+    int rc = read_everything((qr_slice){doc, n}, (qr_slice){pc, pn}, &m, 0);
+    for (int how = 1; how < 3; how++) /* seeks and block skips must not crash either */
+        read_everything((qr_slice){doc, n}, (qr_slice){pc, pn}, &m, how);
+    free(pc);
+    return rc;
+}
+
+Test(postings, corrupt_landing_table)
+{
+    /* landing table (block 0: 128 positions, block 1's are 2 bytes on), PFOR block, varint */
+    static const uint8_t good[] = {3, 0x80, 0x01, 0x02, 0x00, 0x00, 0x00};
+    cr_assert_eq(read_with_positions(good, sizeof good, 129), 0);
+    cr_assert_eq(qr_postings_pos_end((qr_slice){good, sizeof good}, 0, 129, 129), sizeof good);
+    static const uint8_t long_table[] = {0x7f, 0x80, 0x01, 0x02, 0x00, 0x00, 0x00};
+    cr_assert_eq(read_with_positions(long_table, sizeof long_table, 129), QR_ECORRUPT);
+    static const uint8_t few[] = {2, 0x7f, 0x02, 0x00, 0x00, 0x00}; /* 127 < one per doc */
+    cr_assert_eq(read_with_positions(few, sizeof few, 129), QR_ECORRUPT);
+    static const uint8_t many[] = {3, 0x82, 0x01, 0x02, 0x00, 0x00, 0x00}; /* 130 > ttf */
+    cr_assert_eq(read_with_positions(many, sizeof many, 129), QR_ECORRUPT);
+    static const uint8_t none_left[] = {3, 0x81, 0x01, 0x02, 0x00, 0x00, 0x00}; /* 129 */
+    cr_assert_eq(read_with_positions(none_left, sizeof none_left, 129), QR_ECORRUPT,
+                 "no position left for the tail's doc");
+    static const uint8_t far[] = {3, 0x80, 0x01, 0x7f, 0x00, 0x00, 0x00}; /* lands past the end */
+    cr_assert_eq(read_with_positions(far, sizeof far, 129), QR_ECORRUPT);
+    static const uint8_t extra[] = {4, 0x80, 0x01, 0x02, 0x00, 0x00, 0x00, 0x00};
+    cr_assert_eq(read_with_positions(extra, sizeof extra, 129), QR_ECORRUPT, "table too long");
+    static const uint8_t cut[] = {2, 0x80, 0x01, 0x02, 0x00, 0x00, 0x00};
+    cr_assert_eq(read_with_positions(cut, sizeof cut, 129), QR_ECORRUPT, "entry cut");
+    static const uint8_t w33[] = {3, 0x80, 0x01, 0x02, 33, 0x00, 0x00};
+    cr_assert_eq(read_with_positions(w33, sizeof w33, 129), QR_ECORRUPT, "PFOR width 33");
+    static const uint8_t no_tail[] = {3, 0x80, 0x01, 0x02, 0x00, 0x00};
+    cr_assert_eq(read_with_positions(no_tail, sizeof no_tail, 129), QR_ECORRUPT, "tail cut");
+    /* the layout check of index/check.c */
+    cr_assert_eq(qr_postings_pos_end((qr_slice){long_table, sizeof long_table}, 0, 129, 129),
+                 sizeof long_table + 1);
+    cr_assert_eq(qr_postings_pos_end((qr_slice){w33, sizeof w33}, 0, 129, 129), sizeof w33 + 1);
+    cr_assert_eq(qr_postings_pos_end((qr_slice){no_tail, sizeof no_tail}, 0, 129, 129),
+                 sizeof no_tail + 1);
+    cr_assert_eq(qr_postings_pos_end((qr_slice){good, sizeof good}, 8, 129, 129), sizeof good + 1);
+    cr_assert_eq(qr_postings_pos_end((qr_slice){NULL, 0}, 0, 1, 1), 1);
+    cr_assert_eq(qr_postings_pos_end((qr_slice){good, sizeof good}, 0, 129, 128), 6,
+                 "one fewer: the tail is empty");
+}
+
+Test(postings, pos_end_follows_every_term)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    static const uint32_t sizes[] = {1, 5, 127, 128, 129, 300, 1000};
+    qr_term_meta m[7];
+    for (int t = 0; t < 7; t++) {
+        ref r;
+        ref_gen(&r, sizes[t], 200 + (uint64_t)t, GAPS_MIXED, 0);
+        m[t] = ref_write(w, &r);
+        check_all(&r, slice_of(&doc), slice_of(&pos), &m[t], 1);
+        ref_free(&r);
+    }
+    for (int t = 0; t < 7; t++)
+        cr_assert_eq(qr_postings_pos_end(slice_of(&pos), m[t].pos_off, m[t].df, m[t].ttf),
+                     t < 6 ? m[t + 1].pos_off : pos.n, "term %d", t);
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+Test(postings, roundtrip_with_pfor_exceptions)
+{
+    /* dense runs with one long gap and one large tf per block: both go to PFOR exceptions */
+    ref r;
+    ref_gen(&r, 1000, 31, GAPS_DENSE, 0);
+    uint32_t doc = 0;
+    for (uint32_t i = 0; i < r.n; i++) {
+        doc += i % 50 == 7 ? 100000 : 1;
+        r.doc[i] = doc;
+    }
+    for (uint32_t i = 0; i < r.n; i++)
+        r.tf[i] = i % 64 == 3 ? 1 + r.tf[i] * 50 : 1 + r.tf[i] % 2;
+    r.ttf = 0;
+    size_t np = 0;
+    for (uint32_t i = 0; i < r.n; i++) {
+        r.poff[i] = np;
+        np += r.tf[i];
+        r.ttf += r.tf[i];
+    }
+    r.poff[r.n] = np;
+    r.pos = realloc(r.pos, sizeof *r.pos * np);
+    cr_assert_not_null(r.pos);
+    for (size_t k = 0; k < np; k++)
+        r.pos[k] = (uint32_t)k * 3;
+    qr_buf d = {0}, p = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &d, &p), 0);
+    qr_term_meta m = ref_write(w, &r);
+    /* block 0's skip entry: gapsum, doc code, max tf - 1, min dl, freq code */
+    qr_cursor c = qr_cursor_make(d.p, d.n);
+    for (int i = 0; i < 4; i++)
+        qr_get_varint64(&c);
+    qr_get_varint64(&c);
+    uint32_t dcode = qr_get_varint32(&c);
+    qr_get_varint32(&c);
+    qr_get_varint32(&c);
+    uint32_t fcode = qr_get_varint32(&c);
+    cr_assert_eq(c.err, 0);
+    cr_assert_gt(dcode >> 6, 0, "gap exceptions used");
+    cr_assert_gt(fcode >> 6, 0, "tf exceptions used");
+    check_all(&r, slice_of(&d), slice_of(&p), &m, 1);
+    qr_postings_writer_close(w);
+    qr_buf_free(&d);
+    qr_buf_free(&p);
+    ref_free(&r);
+}
+
+Test(postings, corrupt_position_sum_past_32_bits)
+{
+    static const uint8_t doc[] = {0x05, 0x01};                         /* df 1: doc 5, dl 1 */
+    static const uint8_t pos[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x01}; /* 2^32 - 1, then + 1 */
+    qr_term_meta m = {1, 2, 0, 0};
+    cr_assert_eq(read_everything((qr_slice){doc, sizeof doc}, (qr_slice){pos, sizeof pos}, &m, 0),
+                 QR_ECORRUPT);
+    static const uint8_t ok[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x00}; /* 2^32 - 1 twice */
+    cr_assert_eq(read_everything((qr_slice){doc, sizeof doc}, (qr_slice){ok, sizeof ok}, &m, 0), 0);
 }
