@@ -47,6 +47,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #define XXH_INLINE_ALL /* the hash of a short term is a few instructions: inline it */
 #include <xxhash.h>
 
@@ -122,6 +123,17 @@ static struct term *alloc_table(uint32_t cap, void **mem)
     if (!m)
         return NULL;
     *mem = m;
+    size_t bytes = ((size_t)cap + 1) * sizeof(struct term);
+#ifdef MADV_HUGEPAGE
+    /* Lookups land on random lines: with 4 KiB pages nearly each one also misses the
+     * TLB. Ask for huge pages on the 2 MiB-aligned part of a big table. */
+    if (bytes >= (4u << 20)) {
+        uintptr_t lo = ((uintptr_t)m + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+        uintptr_t hi = ((uintptr_t)m + bytes) & ~(uintptr_t)((2u << 20) - 1);
+        if (hi > lo)
+            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* a hint: failure is fine */
+    }
+#endif
     return (struct term *)(m + (64 - (uintptr_t)m % 64) % 64);
 }
 
