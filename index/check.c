@@ -62,6 +62,10 @@ typedef struct checker {
     file_count *counts; /* files with problems */
     size_t ncounts, capcounts;
     char manifest[48]; /* the newest manifest's name */
+    /* problems held back until the check is known to have seen one generation */
+    qr_check_problem *held;
+    size_t nheld, capheld;
+    bool hold_failed; /* a problem could not be held: pass the rest straight on */
 } checker;
 
 /* ---- reporting ---- */
@@ -91,7 +95,41 @@ static void emit(checker *c, const char *file, int64_t off, bool warning, const 
     if (!c->fn)
         return;
     qr_check_problem p = {file, off, msg, warning};
+    if (!c->hold_failed) {
+        if (c->nheld == c->capheld) {
+            size_t cap = c->capheld ? c->capheld * 2 : 16;
+            qr_check_problem *n = qr_reallocarray(c->held, cap, sizeof *n);
+            if (n) {
+                c->held = n;
+                c->capheld = cap;
+            }
+        }
+        char *f = qr_strdup(file), *m = qr_strdup(msg);
+        if (c->nheld < c->capheld && f && m) {
+            c->held[c->nheld++] = (qr_check_problem){f, off, m, warning};
+            return;
+        }
+        qr_free(f);
+        qr_free(m);
+        c->hold_failed = true; /* out of memory: report as found, in order */
+        for (size_t i = 0; i < c->nheld; i++)
+            c->fn(c->ctx, &c->held[i]);
+    }
     c->fn(c->ctx, &p);
+}
+
+/* Drops the held problems (release) or passes them on first (flush). */
+static void held_done(checker *c, bool flush)
+{
+    for (size_t i = 0; i < c->nheld; i++) {
+        if (flush && !c->hold_failed)
+            c->fn(c->ctx, &c->held[i]);
+        qr_free((char *)c->held[i].file);
+        qr_free((char *)c->held[i].message);
+    }
+    qr_free(c->held);
+    c->held = NULL;
+    c->nheld = c->capheld = 0;
 }
 
 static void vreport(checker *c, bool warning, const char *file, int64_t off, const char *fmt,
@@ -884,9 +922,10 @@ static bool known_language(const char *lang)
     return false;
 }
 
-int qr_check(qr_dir *dir, qr_check_fn fn, void *ctx, qr_check_stats *out)
+/* Checks the newest generation once; problems are held in c. */
+static int check_once(checker *cp)
 {
-    checker c = {.dir = dir, .fn = fn, .ctx = ctx};
+    checker c = *cp;
     qr_manifest m = {0};
     segcheck *segs = NULL;
     int rc = load_manifest(&c, &m);
@@ -926,6 +965,50 @@ out:
     qr_free(segs);
     qr_manifest_free(&m);
     qr_free(c.counts);
+    c.counts = NULL;
+    c.ncounts = c.capcounts = 0;
+    *cp = c;
+    return rc;
+}
+
+/* True when a manifest newer than generation gen is in the directory now. */
+static bool superseded(qr_dir *dir, uint64_t gen)
+{
+    char **names;
+    size_t n;
+    if (qr_dir_list(dir, &names, &n))
+        return false;
+    bool newer = false;
+    uint64_t g;
+    for (size_t i = 0; i < n; i++)
+        newer = newer || (manifest_gen(names[i], &g) && g > gen);
+    qr_dir_list_free(names, n);
+    return newer;
+}
+
+/*
+ * A writer may commit while the check runs and collect the files of the
+ * generation being checked: what then looks missing or unopenable is not
+ * damage. Problems are held until the check ends; when a newer manifest
+ * has appeared meanwhile, they are dropped and the newest generation is
+ * checked again (a writer committing without pause can make that happen
+ * every time: after QR_CHECK_RETRIES, the last check's problems stand).
+ */
+int qr_check(qr_dir *dir, qr_check_fn fn, void *ctx, qr_check_stats *out)
+{
+    checker c = {.dir = dir, .fn = fn, .ctx = ctx};
+    int rc;
+    for (int attempt = 0;; attempt++) {
+        c.st = (qr_check_stats){0};
+        c.fatal = 0;
+        rc = check_once(&c);
+        bool doubtful = rc && rc != QR_ENOMEM && c.st.generation;
+        if (!doubtful || c.hold_failed || attempt == QR_CHECK_RETRIES ||
+            !superseded(dir, c.st.generation))
+            break;
+        held_done(&c, false);
+    }
+    held_done(&c, true);
     if (out)
         *out = c.st;
     return rc;

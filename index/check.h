@@ -25,8 +25,11 @@
  * the index unsound. Only the newest generation is checked.
  *
  * Check reads while a writer may be committing: files the writer's garbage
- * collection removes between the listing and their mapping show as missing.
- * Run it on an index no `quarry index` is writing to for a clean verdict.
+ * collection removes while they are checked would look missing. Problems
+ * are therefore held until the check ends and passed on only when no newer
+ * manifest has appeared meanwhile; otherwise the newest generation is
+ * checked again (at most QR_CHECK_RETRIES times). A running writer's new,
+ * not yet committed files show as orphan warnings.
  */
 #ifndef QR_INDEX_CHECK_H
 #define QR_INDEX_CHECK_H
@@ -64,6 +67,8 @@ typedef struct qr_check_stats {
 
 /* At most this many problems are reported per file; the rest are counted in one last line. */
 #define QR_CHECK_MAX_PER_FILE 20
+/* Checks again when a writer committed meanwhile, at most this many times. */
+#define QR_CHECK_RETRIES 8
 
 /*
  * Checks the index in dir, calling fn (which may be NULL) for each problem

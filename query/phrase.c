@@ -25,8 +25,11 @@ struct phrase_it {
     qr_field field;
     double idf;           /* sum of the terms' idf */
     size_t n;             /* terms */
-    qr_it **terms;        /* term iterators in phrase order */
-    qr_it **lead;         /* the same, cheapest first */
+    size_t nd;            /* distinct terms */
+    qr_it **terms;        /* term iterators in phrase order (a repeated term shares one) */
+    uint32_t *rep;        /* rep[i]: the first term equal to term i (rep[i] <= i) */
+    uint32_t *mult;       /* at a first occurrence: how often the term occurs in the phrase */
+    qr_it **lead;         /* the nd distinct iterators, cheapest first */
     uint32_t *offs;       /* each term's offset */
     uint32_t last;        /* the last term's offset: a match spans start..start+last */
     const uint32_t **pos; /* scratch: positions of each term at the doc */
@@ -41,7 +44,7 @@ static int phrase_next(qr_it *it)
     struct phrase_it *p = (struct phrase_it *)it;
     int rc = qr_it_next(p->lead[0]);
     if (!rc)
-        rc = qr_conj_align(p->lead, p->n);
+        rc = qr_conj_align(p->lead, p->nd);
     it->doc = rc ? QR_DOC_END : p->lead[0]->doc;
     return rc;
 }
@@ -51,7 +54,7 @@ static int phrase_seek(qr_it *it, uint32_t target)
     struct phrase_it *p = (struct phrase_it *)it;
     int rc = qr_it_seek(p->lead[0], target);
     if (!rc)
-        rc = qr_conj_align(p->lead, p->n);
+        rc = qr_conj_align(p->lead, p->nd);
     it->doc = rc ? QR_DOC_END : p->lead[0]->doc;
     return rc;
 }
@@ -77,16 +80,25 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
 {
     int rc;
     size_t drv = 0;
+    uint32_t tf = 0;
+    bool possible = true;
     for (size_t i = 0; i < p->n; i++) {
-        if ((rc = qr_term_it_positions(p->terms[i], &p->pos[i], &p->npos[i])))
-            return rc;
+        uint32_t r = p->rep[i];
+        if (r == i) {
+            if ((rc = qr_term_it_positions(p->terms[i], &p->pos[i], &p->npos[i])))
+                return rc;
+            /* a term occurring m times in the phrase needs m positions */
+            possible = possible && p->npos[i] >= p->mult[i];
+        } else {
+            p->pos[i] = p->pos[r];
+            p->npos[i] = p->npos[r];
+        }
         p->cur[i] = 0;
         if (p->npos[i] < p->npos[drv])
             drv = i;
     }
     uint32_t tp = qr_doctable_title_positions(p->ctx->dt, p->base.doc);
-    uint32_t tf = 0;
-    for (uint32_t j = 0; j < p->npos[drv]; j++) {
+    for (uint32_t j = 0; possible && j < p->npos[drv]; j++) {
         uint32_t at = p->pos[drv][j];
         if (at < p->offs[drv])
             continue;
@@ -163,9 +175,12 @@ static int phrase_spans(qr_it *it, qr_spans *out)
 static void phrase_free(qr_it *it)
 {
     struct phrase_it *p = (struct phrase_it *)it;
-    for (size_t i = 0; p->terms && i < p->n; i++)
-        qr_it_free(p->terms[i]);
+    for (size_t i = 0; p->terms && p->rep && i < p->n; i++)
+        if (p->rep[i] == i)
+            qr_it_free(p->terms[i]);
     qr_free(p->terms);
+    qr_free(p->rep);
+    qr_free(p->mult);
     qr_free(p->lead);
     qr_free(p->offs);
     qr_free(p->pos);
@@ -176,6 +191,50 @@ static void phrase_free(qr_it *it)
 
 static const qr_it_ops phrase_ops = {phrase_next,  phrase_seek,  phrase_match, phrase_score,
                                      phrase_bound, phrase_spans, phrase_free};
+
+struct term_ix {
+    const qr_pterm *t;
+    uint32_t i;
+};
+
+/* Orders terms by their bytes, then by their index in the phrase. */
+static int cmp_term(const void *a, const void *b)
+{
+    const struct term_ix *x = a, *y = b;
+    if (x->t->len != y->t->len)
+        return x->t->len < y->t->len ? -1 : 1;
+    int c = memcmp(x->t->text, y->t->text, x->t->len);
+    if (c)
+        return c;
+    return x->i < y->i ? -1 : x->i > y->i;
+}
+
+/*
+ * Finds each term's first occurrence in the phrase, so that a repeated term
+ * is read once and a phrase of n copies of a word costs O(n log n) to open
+ * and O(n) per candidate document, not n position lists.
+ */
+static int find_repeats(struct phrase_it *p, const qr_pnode *pn)
+{
+    struct term_ix *ix = qr_calloc(p->n, sizeof *ix);
+    if (!ix)
+        return QR_ENOMEM;
+    for (uint32_t i = 0; i < p->n; i++)
+        ix[i] = (struct term_ix){&pn->terms[i], i};
+    qsort(ix, p->n, sizeof *ix, cmp_term);
+    for (size_t k = 0; k < p->n; k++) {
+        uint32_t i = ix[k].i;
+        if (k && cmp_term(&(struct term_ix){ix[k - 1].t, 0}, &(struct term_ix){ix[k].t, 0}) == 0) {
+            p->rep[i] = p->rep[ix[k - 1].i];
+            p->mult[p->rep[i]]++;
+        } else {
+            p->rep[i] = i;
+            p->mult[i] = 1;
+        }
+    }
+    qr_free(ix);
+    return 0;
+}
 
 int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
 {
@@ -200,17 +259,27 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
     p->pos = qr_calloc(n, sizeof *p->pos);
     p->npos = qr_calloc(n, sizeof *p->npos);
     p->cur = qr_calloc(n, sizeof *p->cur);
+    p->rep = qr_calloc(n, sizeof *p->rep);
+    p->mult = qr_calloc(n, sizeof *p->mult);
     int rc = QR_ENOMEM;
-    if (!p->terms || !p->lead || !p->offs || !p->pos || !p->npos || !p->cur)
+    if (!p->terms || !p->lead || !p->offs || !p->pos || !p->npos || !p->cur || !p->rep || !p->mult)
+        goto fail;
+    if ((rc = find_repeats(p, pn)))
         goto fail;
     for (size_t i = 0; i < n; i++) {
-        if ((rc = qr_term_it_open(&p->terms[i], &pn->terms[i], ctx, QR_FIELD_ANY, false)))
-            goto fail;
         p->offs[i] = pn->terms[i].off;
-        p->lead[i] = p->terms[i];
+        if (p->rep[i] != i) {
+            p->terms[i] = p->terms[p->rep[i]];
+            continue;
+        }
+        if ((rc = qr_term_it_open(&p->terms[i], &pn->terms[i], ctx, QR_FIELD_ANY, false))) {
+            p->n = i; /* free only those opened */
+            goto fail;
+        }
+        p->lead[p->nd++] = p->terms[i];
     }
     p->last = p->offs[n - 1];
-    qr_sort_by_cost(p->lead, n);
+    qr_sort_by_cost(p->lead, p->nd);
     p->base.cost = p->lead[0]->cost;
     if (pn->scores) {
         uint32_t max_tf = UINT32_MAX, min_dl = 0;
@@ -222,7 +291,7 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
         }
         p->base.max_score = qr_bm25_bound(p->idf, max_tf, min_dl, ctx->avgdl);
     }
-    if ((rc = qr_conj_align(p->lead, n)))
+    if ((rc = qr_conj_align(p->lead, p->nd)))
         goto fail;
     p->base.doc = p->lead[0]->doc;
     *out = &p->base;

@@ -28,6 +28,7 @@
 #include "storage/buf.h"
 #include "storage/checksum.h"
 #include "storage/dir.h"
+#include "storage/dir_impl.h"
 #include "storage/docstore.h"
 #include "storage/manifest.h"
 #include "storage/segment.h"
@@ -1250,4 +1251,163 @@ Test(check, io_errors_stop_the_check)
     }
     qr_dir_close(d);
     qr_dir_close(inner);
+}
+
+/* ---- a writer committing while the check runs ---- */
+
+/*
+ * A directory that plays a concurrent writer: the first `left` times the
+ * check maps the first segment file it maps, a new generation naming the
+ * same segments is committed first and the map fails as if the file had
+ * just been collected (once per check: each check maps each file once).
+ */
+typedef struct racing_dir {
+    qr_dir base;
+    qr_dir *inner;
+    qr_manifest_seg *segs;
+    uint64_t gen; /* the newest committed */
+    int left;     /* races still to play (-1: every time) */
+    int played;
+    char first[64]; /* the segment file of the first race: later ones map it too */
+} racing_dir;
+
+static racing_dir *racing(qr_dir *d)
+{
+    return (racing_dir *)d;
+}
+static void rd_close(qr_dir *d)
+{
+    free(d);
+}
+static const char *rd_path(const qr_dir *d)
+{
+    return qr_dir_path(((const racing_dir *)d)->inner);
+}
+static int rd_create(qr_dir *d, const char *name, qr_file **out)
+{
+    return qr_dir_create(racing(d)->inner, name, out);
+}
+static int rd_map(qr_dir *d, const char *name, qr_mapping **out, qr_slice *data)
+{
+    racing_dir *r = racing(d);
+    if (!r->first[0] && !strncmp(name, "seg-", 4))
+        snprintf(r->first, sizeof r->first, "%s", name);
+    if (!strcmp(name, r->first) && r->left != 0) {
+        if (r->left > 0)
+            r->left--;
+        r->played++;
+        commit(r->inner, ++r->gen, "english", r->segs, 2);
+        return QR_ENOTFOUND;
+    }
+    return qr_dir_map(r->inner, name, out, data);
+}
+static int rd_rename(qr_dir *d, const char *from, const char *to)
+{
+    return qr_dir_rename(racing(d)->inner, from, to);
+}
+static int rd_remove(qr_dir *d, const char *name)
+{
+    return qr_dir_remove(racing(d)->inner, name);
+}
+static int rd_sync(qr_dir *d)
+{
+    return qr_dir_sync(racing(d)->inner);
+}
+static bool rd_exists(qr_dir *d, const char *name)
+{
+    return qr_dir_exists(racing(d)->inner, name);
+}
+static int rd_size(qr_dir *d, const char *name, uint64_t *out)
+{
+    return qr_dir_size(racing(d)->inner, name, out);
+}
+static int rd_list(qr_dir *d, char ***names, size_t *n)
+{
+    return qr_dir_list(racing(d)->inner, names, n);
+}
+static int rd_lock(qr_dir *d, const char *name, qr_lock **out, long *pid)
+{
+    return qr_dir_lock(racing(d)->inner, name, out, pid);
+}
+static const struct qr_dir_ops racing_ops = {rd_close,  rd_path,   rd_create, rd_map,
+                                             rd_rename, rd_remove, rd_sync,   rd_exists,
+                                             rd_size,   rd_list,   rd_lock};
+
+static racing_dir *racing_open(qr_dir *inner, qr_manifest_seg *segs, int races)
+{
+    racing_dir *r = calloc(1, sizeof *r);
+    cr_assert_not_null(r);
+    *r = (racing_dir){.base = {&racing_ops}, .inner = inner, .segs = segs, .gen = 1, .left = races};
+    return r;
+}
+
+Test(check, a_commit_during_the_check_is_not_damage)
+{
+    qr_dir *inner = memdir();
+    qr_manifest_seg segs[2];
+    build_small(inner, segs);
+    racing_dir *r = racing_open(inner, segs, 1);
+    qr_check_stats st;
+    seen *s = run_check(&r->base, 0, &st);
+    cr_assert_eq(r->played, 1);
+    cr_assert_eq(s->problems, 0, "a collected file was reported: %s", s->n ? s->lines[0] : "");
+    cr_assert_eq(st.generation, 2, "the newest generation is the one checked");
+    cr_assert_eq(st.problems, 0);
+    free(s);
+    qr_dir_close(&r->base);
+    qr_dir_close(inner);
+}
+
+Test(check, a_writer_that_never_pauses_gets_the_last_checks_problems)
+{
+    qr_dir *inner = memdir();
+    qr_manifest_seg segs[2];
+    build_small(inner, segs);
+    racing_dir *r = racing_open(inner, segs, -1);
+    qr_check_stats st;
+    seen *s = run_check(&r->base, QR_ECORRUPT, &st);
+    /* one race per check (the first segment file), the first check and its retries */
+    cr_assert_eq(r->played, QR_CHECK_RETRIES + 1, "%d races", r->played);
+    cr_assert_eq(st.generation, QR_CHECK_RETRIES + 1);
+    /* only the last check's problems are passed on, once */
+    cr_assert_eq((uint64_t)s->problems, st.problems);
+    cr_assert(st.problems >= 1);
+    free(s);
+    qr_dir_close(&r->base);
+    qr_dir_close(inner);
+}
+
+Test(check, allocation_failures_while_problems_are_held)
+{
+    qr_dir *d = memdir();
+    qr_manifest_seg segs[2];
+    build_small(d, segs);
+    patch_term(d, 1, (fix_one){"talk", 0, 1, -1, false, false});
+    seen *want = run_check(d, QR_ECORRUPT, NULL);
+    int ok = 0;
+    for (long n = 0; n < 100000; n++) {
+        seen *s = calloc(1, sizeof *s);
+        cr_assert_not_null(s);
+        qr_alloc_fail_after(n);
+        qr_check_stats st;
+        int rc = qr_check(d, record, s, &st);
+        long failures = qr_alloc_failures();
+        qr_alloc_fail_after(-1);
+        cr_assert(rc == QR_ENOMEM || rc == QR_ECORRUPT, "allocation %ld: %s", n, qr_strerror(rc));
+        /* a problem that could not be held is passed on at once, never twice or lost */
+        cr_assert_eq((uint64_t)s->problems, st.problems, "allocation %ld", n);
+        if (rc == QR_ECORRUPT) {
+            cr_assert_eq(s->problems, want->problems, "allocation %ld", n);
+            for (int i = 0; i < want->n; i++)
+                cr_assert_str_eq(s->lines[i], want->lines[i], "allocation %ld", n);
+        }
+        free(s);
+        if (failures == 0) {
+            ok = 1;
+            break;
+        }
+    }
+    cr_assert(ok);
+    free(want);
+    qr_dir_close(d);
 }

@@ -373,3 +373,49 @@ Test(search_segments, missing_index)
     cr_assert(strstr(err, "/nonexistent/quarry.idx"), "%s", err);
     qr_dir_close(d);
 }
+
+/*
+ * A word repeated inside a phrase is read once: each copy must still sit at
+ * its own offset, the document needs as many occurrences as the phrase has
+ * copies, and overlapping matches all count (tf).
+ */
+Test(search_segments, phrases_with_repeated_words)
+{
+    static const struct tdoc docs[] = {
+        {"r/1", "T\nxa xa xa yb"}, {"r/2", "T\nxa yb xa xa"}, {"r/3", "T\nyb xa"}};
+    qr_dir *d = tq_index("none", docs, 3, 0);
+    qr_searcher *s = tq_open(d);
+    struct {
+        const char *q, *want;
+    } cases[] = {
+        {"\"xa xa\"", "r/1 r/2"},   {"\"xa xa xa\"", "r/1"}, {"\"xa xa xa xa\"", ""},
+        {"\"xa yb xa\"", "r/2"},    {"\"xa xa yb\"", "r/1"}, {"\"yb xa xa\"", "r/2"},
+        {"\"xa yb xa xa\"", "r/2"}, {"\"yb yb\"", ""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        struct tq_res r = tq_search(s, cases[i].q, 0, 10, 0);
+        cr_assert_eq(r.rc, 0, "%s", cases[i].q);
+        cr_assert_str_eq(tq_paths(&r), cases[i].want, "%s", cases[i].q);
+        tq_res_free(&r);
+    }
+    /* tf counts overlapping matches: "xa xa" occurs twice in r/1, once in r/2 */
+    struct tq_res r = tq_search(s, "\"xa xa\"", 0, 10, 0);
+    double N = 3, avgdl = 13.0 / 3, idf2 = 2 * idf(N, 3);
+    CLOSE(r.scores[0], bm25(idf2, 2, 5, avgdl));
+    CLOSE(r.scores[1], bm25(idf2, 1, 5, avgdl));
+    tq_res_free(&r);
+    /* ten thousand copies: no document has them, and one list is read */
+    size_t n = 10000;
+    char *big = malloc(3 * n + 3);
+    cr_assert(big);
+    char *w = big;
+    *w++ = '"';
+    for (size_t i = 0; i < n; i++)
+        w += sprintf(w, i ? " xa" : "xa");
+    *w++ = '"';
+    *w = 0;
+    cr_assert_eq(tq_count(s, big, 0), 0);
+    free(big);
+    qr_searcher_close(s);
+    qr_dir_close(d);
+}

@@ -28,6 +28,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "index/check.h"
 #include "index/indexer.h"
 #include "index/stats.h"
 #include "query/parser.h"
@@ -121,6 +122,14 @@ static void fail(struct shared *sh, const char *fmt, ...)
     pthread_mutex_unlock(&sh->mu);
 }
 
+/* The first error-level problem a concurrent check reports (warnings are expected). */
+static void on_problem(void *ctx, const qr_check_problem *p)
+{
+    struct shared *sh = ctx;
+    if (!p->warning)
+        fail(sh, "check: %s at %lld: %s", p->file, (long long)p->offset, p->message);
+}
+
 /* Criterion's assertions are not for other threads: a reader records its first failure. */
 static void *reader(void *arg)
 {
@@ -176,6 +185,12 @@ static void *reader(void *arg)
         else if (st.docs != BATCH * st.generation)
             fail(sh, "stats of generation %llu: %llu docs", (unsigned long long)st.generation,
                  (unsigned long long)st.docs);
+        /* and so does quarry check, which must not call collected files damage */
+        qr_check_stats cs;
+        rc = qr_check(d, on_problem, sh, &cs);
+        if (rc && rc != QR_ENOTFOUND)
+            fail(sh, "check of generation %llu: %s", (unsigned long long)cs.generation,
+                 qr_strerror(rc));
         qr_dir_close(d);
     }
     return NULL;

@@ -11,14 +11,13 @@
 #include <dirent.h>
 #include <jansson.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_run.h"
 #include "bench/fts5.h"
 #include "bench/proc.h"
 #include "bench/queries.h"
@@ -33,29 +32,6 @@
 #include "storage/status.h"
 
 #define SAMPLES QUARRY_SOURCE_ROOT "/samples/articles"
-
-/* Runs `QUARRY_BIN args` with sh; returns the exit status, stdout in *out (caller frees). */
-static int quarry(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int quarry(char **out, const char *fmt, ...)
-{
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s", QUARRY_BIN, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    qr_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
-        qr_buf_put(&b, chunk, n);
-    qr_buf_put_u8(&b, 0);
-    int st = pclose(p);
-    *out = (char *)b.p;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* A scratch directory for the test, removed afterwards. */
 static char tmp[256];
@@ -95,20 +71,6 @@ static double num(json_t *o, const char *key)
     return json_number_value(v);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "%s", path);
-    qr_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        qr_buf_put(&b, chunk, n);
-    fclose(f);
-    qr_buf_put_u8(&b, 0);
-    return (char *)b.p;
-}
-
 static void write_text(const char *path, const char *text)
 {
     FILE *f = fopen(path, "w");
@@ -121,7 +83,8 @@ static void write_text(const char *path, const char *text)
 static void samples_index(void)
 {
     char *out;
-    cr_assert_eq(quarry(&out, "bench index --keep '%s/idx' '%s' 2>&1", tmp, SAMPLES), 0, "%s", out);
+    cr_assert_eq(cli_quarry(&out, "bench index --keep '%s/idx' '%s' 2>&1", tmp, SAMPLES), 0, "%s",
+                 out);
     free(out);
 }
 
@@ -235,19 +198,19 @@ Test(bench_fts5, translate_command_prints_each_translation)
     char path[320], *out;
     snprintf(path, sizeof path, "%s/q.tsv", tmp);
     write_text(path, "# comment\nPhrase2\t\"told bbc\"\n\nHighTerm\tstrong\nnot one\tNOT a\n");
-    cr_assert_eq(quarry(&out, "bench translate '%s'", path), 0, "%s", out);
+    cr_assert_eq(cli_quarry(&out, "bench translate '%s'", path), 0, "%s", out);
     cr_assert_str_eq(out, "Phrase2\t\"told bbc\"\t\"told bbc\"\n"
                           "HighTerm\tstrong\t\"strong\"\n"
                           "not one\tNOT a\tERROR: FTS5 cannot express a purely negative query\n");
     free(out);
     /* from standard input; a syntax error makes the exit status 2 */
-    cr_assert_eq(quarry(&out, "bench translate - <<'EOF'\n(a\nEOF"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench translate - <<'EOF'\n(a\nEOF"), 2);
     cr_assert(strstr(out, "-\t(a\tERROR: column 1: unbalanced parenthesis"), "%s", out);
     free(out);
-    cr_assert_eq(quarry(&out, "bench translate '%s/missing' 2>&1", tmp), 2);
+    cr_assert_eq(cli_quarry(&out, "bench translate '%s/missing' 2>&1", tmp), 2);
     cr_assert(strstr(out, "cannot read"), "%s", out);
     free(out);
-    cr_assert_eq(quarry(&out, "bench translate a b 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench translate a b 2>&1"), 2);
     free(out);
     drop_tmp();
 }
@@ -473,7 +436,7 @@ Test(bench_synth, synth_command_writes_files)
     make_tmp();
     char *out;
     cr_assert_eq(
-        quarry(&out, "bench synth --docs 1005 --seed 3 --vocab 1000 --words 20 '%s/c'", tmp), 0,
+        cli_quarry(&out, "bench synth --docs 1005 --seed 3 --vocab 1000 --words 20 '%s/c'", tmp), 0,
         "%s", out);
     cr_assert(strstr(out, "1005 documents"), "%s", out);
     free(out);
@@ -491,20 +454,20 @@ Test(bench_synth, synth_command_writes_files)
     cr_assert_eq(qr_synth_doc(s, 1004, &b), 0);
     qr_buf_put_u8(&b, 0);
     snprintf(path, sizeof path, "%s/c/0001/0001004.txt", tmp);
-    char *file = slurp(path);
+    char *file = cli_slurp(path, NULL);
     cr_assert_str_eq(file, (char *)b.p);
     free(file);
     qr_buf_free(&b);
     qr_synth_close(s);
     /* errors */
-    cr_assert_eq(quarry(&out, "bench synth --docs 0 '%s/d' 2>&1", tmp), 2);
+    cr_assert_eq(cli_quarry(&out, "bench synth --docs 0 '%s/d' 2>&1", tmp), 2);
     free(out);
-    cr_assert_eq(quarry(&out, "bench synth --vocab 5 '%s/d' 2>&1", tmp), 2);
+    cr_assert_eq(cli_quarry(&out, "bench synth --vocab 5 '%s/d' 2>&1", tmp), 2);
     free(out);
-    cr_assert_eq(quarry(&out, "bench synth 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench synth 2>&1"), 2);
     cr_assert(strstr(out, "give one OUTDIR"), "%s", out);
     free(out);
-    cr_assert_eq(quarry(&out, "bench synth --docs 2 /proc/quarry-cannot 2>&1"), 4);
+    cr_assert_eq(cli_quarry(&out, "bench synth --docs 2 /proc/quarry-cannot 2>&1"), 4);
     cr_assert(strstr(out, "writing /proc/quarry-cannot"), "%s", out);
     free(out);
     drop_tmp();
@@ -680,8 +643,8 @@ Test(bench_cli, index_reports_json_and_table)
     make_tmp();
     char *out;
     cr_assert_eq(
-        quarry(&out, "bench index --json --threads 1 --repeat 2 --tmp '%s' '%s'", tmp, SAMPLES), 0,
-        "%s", out);
+        cli_quarry(&out, "bench index --json --threads 1 --repeat 2 --tmp '%s' '%s'", tmp, SAMPLES),
+        0, "%s", out);
     json_t *j = parse_json(out);
     free(out);
     json_t *med = json_object_get(j, "median");
@@ -705,7 +668,7 @@ Test(bench_cli, index_reports_json_and_table)
 
     /* the table, the kept index (new or empty directories only) and -o */
     cr_assert_eq(
-        quarry(&out, "bench index --keep '%s/idx' -o '%s/ix.json' '%s'", tmp, tmp, SAMPLES), 0,
+        cli_quarry(&out, "bench index --keep '%s/idx' -o '%s/ix.json' '%s'", tmp, tmp, SAMPLES), 0,
         "%s", out);
     cr_assert(strstr(out, "51 docs"), "%s", out);
     cr_assert(strstr(out, "tdi") && strstr(out, "bits per posting: doc id"), "%s", out);
@@ -715,7 +678,7 @@ Test(bench_cli, index_reports_json_and_table)
     json_decref(load_json(path));
     snprintf(path, sizeof path, "%s/idx/LOCK", tmp);
     cr_assert(access(path, F_OK) == 0, "the index was kept");
-    cr_assert_eq(quarry(&out, "bench index --keep '%s/idx' '%s' 2>&1", tmp, SAMPLES), 2);
+    cr_assert_eq(cli_quarry(&out, "bench index --keep '%s/idx' '%s' 2>&1", tmp, SAMPLES), 2);
     cr_assert(strstr(out, "not a new or empty directory"), "%s", out);
     free(out);
     drop_tmp();
@@ -727,10 +690,10 @@ Test(bench_cli, queries_generated_and_from_a_file)
     samples_index();
     char *out;
     cr_assert_eq(
-        quarry(&out,
-               "bench queries -i '%s/idx' --json -n 2 --repeat 3 --warmup 1 --low 0.01,0.05 "
-               "--low-min-df 1 --save-queries '%s/q.tsv' --svg '%s/q.svg'",
-               tmp, tmp, tmp),
+        cli_quarry(&out,
+                   "bench queries -i '%s/idx' --json -n 2 --repeat 3 --warmup 1 --low 0.01,0.05 "
+                   "--low-min-df 1 --save-queries '%s/q.tsv' --svg '%s/q.svg'",
+                   tmp, tmp, tmp),
         0, "%s", out);
     json_t *j = parse_json(out);
     free(out);
@@ -754,7 +717,7 @@ Test(bench_cli, queries_generated_and_from_a_file)
     json_decref(j);
     char path[400];
     snprintf(path, sizeof path, "%s/q.svg", tmp);
-    char *svg = slurp(path);
+    char *svg = cli_slurp(path, NULL);
     cr_assert(strstr(svg, "<svg") && strstr(svg, "</svg>"));
     free(svg);
 
@@ -763,21 +726,21 @@ Test(bench_cli, queries_generated_and_from_a_file)
     FILE *f = fopen(path, "a");
     fputs("Broken\t(unbalanced\n", f);
     fclose(f);
-    cr_assert_eq(quarry(&out, "bench queries -i '%s/idx' --repeat 1 '%s'", tmp, path), 0, "%s",
+    cr_assert_eq(cli_quarry(&out, "bench queries -i '%s/idx' --repeat 1 '%s'", tmp, path), 0, "%s",
                  out);
     cr_assert(strstr(out, "median µs") && strstr(out, "all "), "%s", out);
     cr_assert(strstr(out, "error: Broken\t(unbalanced: column 1"), "%s", out);
     free(out);
     /* --seconds instead of --repeat */
     cr_assert_eq(
-        quarry(&out, "bench queries -i '%s/idx' --json --seconds 0.05 --gen HighTerm", tmp), 0);
+        cli_quarry(&out, "bench queries -i '%s/idx' --json --seconds 0.05 --gen HighTerm", tmp), 0);
     j = parse_json(out);
     free(out);
     cr_assert(num(json_object_get(j, "timing"), "passes") >= 1);
     cr_assert_eq(json_array_size(json_object_get(j, "classes")), 1);
     json_decref(j);
     /* bench gen prints the same queries as class<TAB>query lines */
-    cr_assert_eq(quarry(&out, "bench gen -i '%s/idx' -n 2 --gen Phrase2,Title", tmp), 0);
+    cr_assert_eq(cli_quarry(&out, "bench gen -i '%s/idx' -n 2 --gen Phrase2,Title", tmp), 0);
     cr_assert(!strncmp(out, "# quarry bench gen", 18), "%s", out);
     cr_assert(strstr(out, "\nTitle\ttitle:"), "%s", out);
     free(out);
@@ -789,16 +752,16 @@ Test(bench_cli, compare_with_fts5)
     make_tmp();
     char *out;
     int rc =
-        quarry(&out,
-               "bench compare --json -n 2 --repeat 2 --warmup 1 --low 0.01,0.05 --low-min-df 1 "
-               "--keep '%s/work' -o '%s/c.json' --svg '%s/c.svg' '%s' 2>'%s/err'",
-               tmp, tmp, tmp, SAMPLES, tmp);
+        cli_quarry(&out,
+                   "bench compare --json -n 2 --repeat 2 --warmup 1 --low 0.01,0.05 --low-min-df 1 "
+                   "--keep '%s/work' -o '%s/c.json' --svg '%s/c.svg' '%s' 2>'%s/err'",
+                   tmp, tmp, tmp, SAMPLES, tmp);
     if (!qr_fts5_available()) {
         cr_assert_eq(rc, 4, "%s", out);
         free(out);
         char path[400];
         snprintf(path, sizeof path, "%s/err", tmp);
-        out = slurp(path);
+        out = cli_slurp(path, NULL);
         cr_assert(strstr(out, "built without SQLite FTS5"), "%s", out);
         free(out);
         drop_tmp();
@@ -838,7 +801,7 @@ Test(bench_cli, compare_with_fts5)
     snprintf(path, sizeof path, "%s/c.json", tmp);
     json_decref(load_json(path));
     snprintf(path, sizeof path, "%s/c.svg", tmp);
-    char *svg = slurp(path);
+    char *svg = cli_slurp(path, NULL);
     cr_assert(strstr(svg, "SQLite FTS5") && strstr(svg, "</svg>"));
     free(svg);
     snprintf(path, sizeof path, "%s/work/fts5.db", tmp);
@@ -847,13 +810,13 @@ Test(bench_cli, compare_with_fts5)
     /* the table, from a query file */
     snprintf(path, sizeof path, "%s/q.tsv", tmp);
     write_text(path, "HighTerm\tukraine\nAndNot\tukraine NOT russia\nNeg\tNOT ukraine\n");
-    cr_assert_eq(quarry(&out, "bench compare --repeat 1 --queries '%s' '%s'", path, SAMPLES), 0,
+    cr_assert_eq(cli_quarry(&out, "bench compare --repeat 1 --queries '%s' '%s'", path, SAMPLES), 0,
                  "%s", out);
     cr_assert(strstr(out, "FTS5/q") && strstr(out, "HighTerm") && strstr(out, "QPS"), "%s", out);
     cr_assert(strstr(out, "FTS5 error: Neg\tNOT ukraine: FTS5 cannot express"), "%s", out);
     free(out);
-    cr_assert_eq(quarry(&out, "bench compare --queries '%s' --gen all '%s' 2>&1", path, SAMPLES),
-                 2);
+    cr_assert_eq(
+        cli_quarry(&out, "bench compare --queries '%s' --gen all '%s' 2>&1", path, SAMPLES), 2);
     cr_assert(strstr(out, "either a query file or --gen"), "%s", out);
     free(out);
     drop_tmp();
@@ -863,12 +826,12 @@ Test(bench_cli, scale_on_tiny_synthetic_corpora)
 {
     make_tmp();
     char *out;
-    int rc =
-        quarry(&out,
-               "bench scale --sizes 60,150 --vocab 2000 --words 30 -n 2 --repeat 2 --warmup 1 "
-               "--low 0.01,0.05 --low-min-df 1 --tmp '%s' --json -o '%s/s.json' --svg '%s/s.svg'%s "
-               "2>/dev/null",
-               tmp, tmp, tmp, qr_fts5_available() ? " --fts5" : "");
+    int rc = cli_quarry(
+        &out,
+        "bench scale --sizes 60,150 --vocab 2000 --words 30 -n 2 --repeat 2 --warmup 1 "
+        "--low 0.01,0.05 --low-min-df 1 --tmp '%s' --json -o '%s/s.json' --svg '%s/s.svg'%s "
+        "2>/dev/null",
+        tmp, tmp, tmp, qr_fts5_available() ? " --fts5" : "");
     cr_assert_eq(rc, 0, "%s", out);
     json_t *j = parse_json(out);
     free(out);
@@ -888,7 +851,7 @@ Test(bench_cli, scale_on_tiny_synthetic_corpora)
     json_decref(j);
     char path[400];
     snprintf(path, sizeof path, "%s/s.svg", tmp);
-    char *svg = slurp(path);
+    char *svg = cli_slurp(path, NULL);
     cr_assert(strstr(svg, "scale curve") && strstr(svg, "<polyline"));
     free(svg);
     /* the scratch directory is removed: only the two outputs are left */
@@ -905,29 +868,29 @@ Test(bench_cli, scale_on_tiny_synthetic_corpora)
 Test(bench_cli, usage_errors_and_exit_statuses)
 {
     char *out;
-    cr_assert_eq(quarry(&out, "bench 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench 2>&1"), 2);
     cr_assert(strstr(out, "usage: quarry bench"), "%s", out);
     free(out);
-    cr_assert_eq(quarry(&out, "bench --help"), 0);
+    cr_assert_eq(cli_quarry(&out, "bench --help"), 0);
     cr_assert(strstr(out, "compare") && strstr(out, "scale"), "%s", out);
     free(out);
-    cr_assert_eq(quarry(&out, "bench queries --help"), 0);
+    cr_assert_eq(cli_quarry(&out, "bench queries --help"), 0);
     free(out);
-    cr_assert_eq(quarry(&out, "bench frobnicate 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench frobnicate 2>&1"), 2);
     cr_assert(strstr(out, "unknown command 'frobnicate'"), "%s", out);
     free(out);
-    cr_assert_eq(quarry(&out, "bench index --nope x 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench index --nope x 2>&1"), 2);
     cr_assert(strstr(out, "unknown option --nope"), "%s", out);
     free(out);
-    cr_assert_eq(quarry(&out, "bench index --gen all x 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench index --gen all x 2>&1"), 2);
     cr_assert(strstr(out, "does not apply"), "%s", out);
     free(out);
-    cr_assert_eq(quarry(&out, "bench index 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench index 2>&1"), 2);
     cr_assert(strstr(out, "missing DIR"), "%s", out);
     free(out);
-    cr_assert_eq(quarry(&out, "bench compare 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench compare 2>&1"), 2);
     free(out);
-    cr_assert_eq(quarry(&out, "bench index --threads 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench index --threads 2>&1"), 2);
     cr_assert(strstr(out, "needs a value"), "%s", out);
     free(out);
     const char *bad[] = {
@@ -953,37 +916,37 @@ Test(bench_cli, usage_errors_and_exit_statuses)
         "--words 0",
         "--med 1234567890123456789012345678901234567890123456789012345678901234,2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        cr_assert_eq(quarry(&out, "bench scale %s 2>&1", bad[i]), 2, "%s: %s", bad[i], out);
+        cr_assert_eq(cli_quarry(&out, "bench scale %s 2>&1", bad[i]), 2, "%s: %s", bad[i], out);
         cr_assert(strstr(out, "invalid"), "%s: %s", bad[i], out);
         free(out);
     }
-    cr_assert_eq(quarry(&out, "bench scale extra 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench scale extra 2>&1"), 2);
     free(out);
-    cr_assert_eq(quarry(&out, "bench gen extra 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench gen extra 2>&1"), 2);
     free(out);
-    cr_assert_eq(quarry(&out, "bench queries a b 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench queries a b 2>&1"), 2);
     free(out);
     /* no index: exit 3 */
-    cr_assert_eq(quarry(&out, "bench queries -i /nonexistent/idx 2>&1"), 3);
+    cr_assert_eq(cli_quarry(&out, "bench queries -i /nonexistent/idx 2>&1"), 3);
     cr_assert(strstr(out, "/nonexistent/idx"), "%s", out);
     free(out);
     setenv("QUARRY_INDEX", "/nonexistent/env", 1);
-    cr_assert_eq(quarry(&out, "bench gen 2>&1"), 3);
+    cr_assert_eq(cli_quarry(&out, "bench gen 2>&1"), 3);
     cr_assert(strstr(out, "/nonexistent/env"), "%s", out);
     free(out);
     unsetenv("QUARRY_INDEX");
     /* a query file that cannot be read: 2; an empty one: 2 */
-    cr_assert_eq(quarry(&out, "bench queries -i /nonexistent /nonexistent/q.tsv 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench queries -i /nonexistent /nonexistent/q.tsv 2>&1"), 2);
     cr_assert(strstr(out, "cannot read"), "%s", out);
     free(out);
-    cr_assert_eq(quarry(&out, "bench queries /dev/null 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "bench queries /dev/null 2>&1"), 2);
     cr_assert(strstr(out, "no queries"), "%s", out);
     free(out);
     /* a corpus directory that does not exist */
-    cr_assert_eq(quarry(&out, "bench index /nonexistent/corpus 2>&1"), 3);
+    cr_assert_eq(cli_quarry(&out, "bench index /nonexistent/corpus 2>&1"), 3);
     cr_assert(strstr(out, "/nonexistent/corpus"), "%s", out);
     free(out);
-    cr_assert_eq(quarry(&out, "bench index --tmp /nonexistent/tmp x 2>&1"), 4);
+    cr_assert_eq(cli_quarry(&out, "bench index --tmp /nonexistent/tmp x 2>&1"), 4);
     cr_assert(strstr(out, "scratch directory"), "%s", out);
     free(out);
 }
@@ -993,10 +956,7 @@ Test(bench_proc, child_results_and_failures)
     make_tmp();
     char dir[400];
     snprintf(dir, sizeof dir, "%s/a/b", tmp);
-    char cmd[1400];
-    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && printf 12345 > '%s/f' && printf 67 > '%s/../g'",
-             dir, dir, dir);
-    cr_assert_eq(system(cmd), 0);
+    cli_sh_ok("mkdir -p '%s' && printf 12345 > '%s/f' && printf 67 > '%s/../g'", dir, dir, dir);
     snprintf(dir, sizeof dir, "%s/a", tmp);
     cr_assert_eq(qr_tree_bytes(dir), 7);
     cr_assert_eq(qr_tree_bytes("/nonexistent"), 0);

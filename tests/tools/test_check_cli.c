@@ -14,60 +14,17 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <ftw.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include "storage/buf.h"
+#include "cli_run.h"
 #include "storage/dir.h"
 #include "storage/manifest.h"
 #include "storage/segment.h"
 #include "storage/status.h"
-
-/* ---- running the binary ---- */
-
-/* Runs `sh -c script` (QUARRY holds the binary); stdout and stderr apart; returns the status. */
-static int run(char **out, char **err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f);
-    qr_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
-        qr_buf_put(&b, chunk, n);
-    qr_buf_put_u8(&b, 0);
-    fclose(f);
-    return (char *)b.p;
-}
-
-static int run(char **out, char **err, const char *fmt, ...)
-{
-    char script[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(script, sizeof script, fmt, ap);
-    va_end(ap);
-    char o[] = "/tmp/quarry-check-out-XXXXXX", e[] = "/tmp/quarry-check-err-XXXXXX";
-    int fo = mkstemp(o), fe = mkstemp(e);
-    cr_assert(fo >= 0 && fe >= 0);
-    close(fo);
-    close(fe);
-    snprintf(cmd, sizeof cmd, "QUARRY='%s'; export QUARRY; ( %s ) >'%s' 2>'%s'", QUARRY_BIN, script,
-             o, e);
-    int st = system(cmd);
-    *out = slurp(o);
-    *err = slurp(e);
-    unlink(o);
-    unlink(e);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* ---- a small index ---- */
 
@@ -197,7 +154,7 @@ static void teardown(void)
 static void expect_sound(void)
 {
     char *out, *err;
-    int st = run(&out, &err, "\"$QUARRY\" check -i '%s'", idx);
+    int st = cli_sh2(&out, &err, "\"$QUARRY\" check -i '%s'", idx);
     cr_assert_eq(st, 0, "stderr: %s", err);
     char want[256];
     snprintf(want, sizeof want,
@@ -218,15 +175,17 @@ Test(check_cli, sound_index_and_where_it_is_looked_for)
     expect_sound();
     char *out, *err;
     /* $QUARRY_INDEX, then ./quarry.idx */
-    cr_assert_eq(run(&out, &err, "cd / && QUARRY_INDEX='%s' \"$QUARRY\" check", idx), 0, "%s", err);
+    cr_assert_eq(cli_sh2(&out, &err, "cd / && QUARRY_INDEX='%s' \"$QUARRY\" check", idx), 0, "%s",
+                 err);
     cr_assert(!strncmp(out, "ok: 4 documents", 15), "%s", out);
     free(out);
     free(err);
-    cr_assert_eq(run(&out, &err, "cd '%s' && QUARRY_INDEX= \"$QUARRY\" check", root), 0, "%s", err);
+    cr_assert_eq(cli_sh2(&out, &err, "cd '%s' && QUARRY_INDEX= \"$QUARRY\" check", root), 0, "%s",
+                 err);
     cr_assert(!strncmp(out, "ok: 4 documents", 15), "%s", out);
     free(out);
     free(err);
-    cr_assert_eq(run(&out, &err, "cd '%s' && \"$QUARRY\" check --index quarry.idx", root), 0);
+    cr_assert_eq(cli_sh2(&out, &err, "cd '%s' && \"$QUARRY\" check --index quarry.idx", root), 0);
     free(out);
     free(err);
 }
@@ -234,7 +193,7 @@ Test(check_cli, sound_index_and_where_it_is_looked_for)
 Test(check_cli, missing_index_is_one_line_and_exit_3)
 {
     char *out, *err;
-    cr_assert_eq(run(&out, &err, "\"$QUARRY\" check -i '%s/nothing'", root), 3);
+    cr_assert_eq(cli_sh2(&out, &err, "\"$QUARRY\" check -i '%s/nothing'", root), 3);
     char want[256];
     snprintf(want, sizeof want, "quarry: check: no index at %s/nothing\n", root);
     cr_assert_str_eq(err, want);
@@ -242,8 +201,8 @@ Test(check_cli, missing_index_is_one_line_and_exit_3)
     free(out);
     free(err);
     /* a directory without a manifest or segment files is no index either */
-    cr_assert_eq(run(&out, &err, "mkdir '%s/empty' && \"$QUARRY\" check -i '%s/empty'", root, root),
-                 3);
+    cr_assert_eq(
+        cli_sh2(&out, &err, "mkdir '%s/empty' && \"$QUARRY\" check -i '%s/empty'", root, root), 3);
     snprintf(want, sizeof want, "quarry: check: no index at %s/empty\n", root);
     cr_assert_str_eq(err, want);
     free(out);
@@ -283,17 +242,18 @@ Test(check_cli, damaged_files_are_named_and_exit_3)
             char *out, *err;
             int st;
             if (i < sizeof at / sizeof at[0])
-                st = run(&out, &err,
-                         "cp '%s' '%s/saved' && printf '\\377' | dd of='%s' bs=1 seek=%zu "
-                         "conv=notrunc 2>/dev/null && \"$QUARRY\" check -i '%s'; s=$?; "
-                         "mv '%s/saved' '%s'; exit $s",
-                         path, root, path, at[i], idx, root, path);
+                st = cli_sh2(&out, &err,
+                             "cp '%s' '%s/saved' && printf '\\377' | dd of='%s' bs=1 seek=%zu "
+                             "conv=notrunc 2>/dev/null && \"$QUARRY\" check -i '%s'; s=$?; "
+                             "mv '%s/saved' '%s'; exit $s",
+                             path, root, path, at[i], idx, root, path);
             else
-                st = run(&out, &err,
-                         "cp '%s' '%s/saved' && truncate -s %zu '%s' && \"$QUARRY\" check -i '%s'; "
-                         "s=$?; mv '%s/saved' '%s'; exit $s",
-                         path, root, i == sizeof at / sizeof at[0] ? size / 2 : (size_t)3, path,
-                         idx, root, path);
+                st = cli_sh2(
+                    &out, &err,
+                    "cp '%s' '%s/saved' && truncate -s %zu '%s' && \"$QUARRY\" check -i '%s'; "
+                    "s=$?; mv '%s/saved' '%s'; exit $s",
+                    path, root, i == sizeof at / sizeof at[0] ? size / 2 : (size_t)3, path, idx,
+                    root, path);
             cr_assert_eq(st, 3, "%s, case %zu: exit %d, stderr: %s", files[f], i, st, err);
             char want[256];
             snprintf(want, sizeof want, "quarry: check: %s/%s", idx, files[f]);
@@ -314,10 +274,10 @@ Test(check_cli, one_line_per_problem_with_file_and_offset)
     snprintf(path, sizeof path, "%s/seg-0000000000000002.tdi", idx);
     struct stat stt;
     cr_assert_eq(stat(path, &stt), 0);
-    int st = run(&out, &err,
-                 "printf '\\377' | dd of='%s' bs=1 seek=%lld conv=notrunc 2>/dev/null && "
-                 "rm '%s/seg-0000000000000001.pos' && \"$QUARRY\" check -i '%s'",
-                 path, (long long)stt.st_size - 1, idx, idx);
+    int st = cli_sh2(&out, &err,
+                     "printf '\\377' | dd of='%s' bs=1 seek=%lld conv=notrunc 2>/dev/null && "
+                     "rm '%s/seg-0000000000000001.pos' && \"$QUARRY\" check -i '%s'",
+                     path, (long long)stt.st_size - 1, idx, idx);
     cr_assert_eq(st, 3);
     char want[1024];
     snprintf(want, sizeof want,
@@ -335,10 +295,10 @@ Test(check_cli, one_line_per_problem_with_file_and_offset)
 Test(check_cli, missing_deletion_file)
 {
     char *out, *err;
-    int st = run(&out, &err,
-                 "rm '%s/seg-0000000000000001-0000000000000001.del' && "
-                 "\"$QUARRY\" check -i '%s'",
-                 idx, idx);
+    int st = cli_sh2(&out, &err,
+                     "rm '%s/seg-0000000000000001-0000000000000001.del' && "
+                     "\"$QUARRY\" check -i '%s'",
+                     idx, idx);
     cr_assert_eq(st, 3);
     char want[512];
     snprintf(want, sizeof want,
@@ -354,7 +314,7 @@ Test(check_cli, missing_deletion_file)
 Test(check_cli, orphan_is_a_warning_and_exit_0)
 {
     char *out, *err;
-    int st = run(&out, &err, "echo x > '%s/notes.txt' && \"$QUARRY\" check -i '%s'", idx, idx);
+    int st = cli_sh2(&out, &err, "echo x > '%s/notes.txt' && \"$QUARRY\" check -i '%s'", idx, idx);
     cr_assert_eq(st, 0, "%s", err);
     char want[512];
     snprintf(want, sizeof want,
@@ -371,10 +331,10 @@ Test(check_cli, io_error_exits_4)
 {
     /* a directory where a segment file should be: it cannot be read */
     char *out, *err;
-    int st = run(&out, &err,
-                 "rm '%s/seg-0000000000000002.sto' && mkdir '%s/seg-0000000000000002.sto' && "
-                 "\"$QUARRY\" check -i '%s'",
-                 idx, idx, idx);
+    int st = cli_sh2(&out, &err,
+                     "rm '%s/seg-0000000000000002.sto' && mkdir '%s/seg-0000000000000002.sto' && "
+                     "\"$QUARRY\" check -i '%s'",
+                     idx, idx, idx);
     cr_assert_eq(st, 4, "%s", err);
     cr_assert(strstr(err, "quarry: check: "), "%s", err);
     cr_assert(strstr(err, "input/output error; the check stopped"), "%s", err);
@@ -386,24 +346,24 @@ Test(check_cli, io_error_exits_4)
 Test(check_cli, usage_errors_exit_2_and_help)
 {
     char *out, *err;
-    cr_assert_eq(run(&out, &err, "\"$QUARRY\" check --bogus"), 2);
+    cr_assert_eq(cli_sh2(&out, &err, "\"$QUARRY\" check --bogus"), 2);
     cr_assert_str_eq(err, "quarry: check: unknown option '--bogus' (see `quarry check --help`)\n");
     free(out);
     free(err);
-    cr_assert_eq(run(&out, &err, "\"$QUARRY\" check -i"), 2);
+    cr_assert_eq(cli_sh2(&out, &err, "\"$QUARRY\" check -i"), 2);
     cr_assert_str_eq(err, "quarry: check: option '-i' needs a value (see `quarry check --help`)\n");
     free(out);
     free(err);
-    cr_assert_eq(run(&out, &err, "\"$QUARRY\" check -i '%s' extra", idx), 2);
+    cr_assert_eq(cli_sh2(&out, &err, "\"$QUARRY\" check -i '%s' extra", idx), 2);
     cr_assert_str_eq(err,
                      "quarry: check: unexpected argument 'extra' (see `quarry check --help`)\n");
     free(out);
     free(err);
-    cr_assert_eq(run(&out, &err, "\"$QUARRY\" check --help"), 0);
+    cr_assert_eq(cli_sh2(&out, &err, "\"$QUARRY\" check --help"), 0);
     cr_assert(!strncmp(out, "usage: quarry check [-i INDEX]\n", 31), "%s", out);
     free(out);
     free(err);
-    cr_assert_eq(run(&out, &err, "\"$QUARRY\" --help"), 0);
+    cr_assert_eq(cli_sh2(&out, &err, "\"$QUARRY\" --help"), 0);
     cr_assert(strstr(out, "  check     verify every file of an index"), "%s", out);
     free(out);
     free(err);
@@ -414,11 +374,11 @@ Test(check_cli, usage_errors_exit_2_and_help)
 Test(check_cli, indexes_made_by_quarry_index_are_sound)
 {
     char *out, *err;
-    int st = run(&out, &err,
-                 "cp -r '%s/samples/articles' '%s/articles' && "
-                 "\"$QUARRY\" index --quiet -i '%s/ix' '%s/articles' >/dev/null && "
-                 "\"$QUARRY\" check -i '%s/ix'",
-                 QUARRY_SOURCE_ROOT, root, root, root, root);
+    int st = cli_sh2(&out, &err,
+                     "cp -r '%s/samples/articles' '%s/articles' && "
+                     "\"$QUARRY\" index --quiet -i '%s/ix' '%s/articles' >/dev/null && "
+                     "\"$QUARRY\" check -i '%s/ix'",
+                     QUARRY_SOURCE_ROOT, root, root, root, root);
     cr_assert_eq(st, 0, "%s", err);
     cr_assert(!strncmp(out, "ok: 51 documents in ", 20), "%s", out);
     cr_assert_str_eq(err, "");
@@ -426,25 +386,26 @@ Test(check_cli, indexes_made_by_quarry_index_are_sound)
     free(err);
 
     /* one article changed, one removed, one added: deletions in the old segments */
-    st = run(&out, &err,
-             "printf 'Changed\\n\\nA new body.\\n' > '%s/articles/nato/001.txt' && "
-             "rm '%s/articles/grain/002.txt' && "
-             "printf 'Added\\n\\nAnother body.\\n' > '%s/articles/nato/099.txt' && "
-             "\"$QUARRY\" index --quiet -i '%s/ix' '%s/articles' >/dev/null && "
-             "\"$QUARRY\" stats -i '%s/ix' | grep -E '^deleted: +[1-9]' >/dev/null && "
-             "\"$QUARRY\" check -i '%s/ix'",
-             root, root, root, root, root, root, root);
+    st = cli_sh2(&out, &err,
+                 "printf 'Changed\\n\\nA new body.\\n' > '%s/articles/nato/001.txt' && "
+                 "rm '%s/articles/grain/002.txt' && "
+                 "printf 'Added\\n\\nAnother body.\\n' > '%s/articles/nato/099.txt' && "
+                 "\"$QUARRY\" index --quiet -i '%s/ix' '%s/articles' >/dev/null && "
+                 "\"$QUARRY\" stats -i '%s/ix' | grep -E '^deleted: +[1-9]' >/dev/null && "
+                 "\"$QUARRY\" check -i '%s/ix'",
+                 root, root, root, root, root, root, root);
     cr_assert_eq(st, 0, "%s", err);
     cr_assert(!strncmp(out, "ok: 51 documents in ", 20), "%s", out);
     free(out);
     free(err);
 
     /* an orphan is a warning, and the next `quarry index` removes it, as the warning says */
-    st = run(&out, &err,
-             "touch '%s/ix/seg-00000000000000ff.tdi' && \"$QUARRY\" check -i '%s/ix' >/dev/null && "
-             "\"$QUARRY\" index --quiet -i '%s/ix' '%s/articles' >/dev/null && "
-             "\"$QUARRY\" check -i '%s/ix'",
-             root, root, root, root, root);
+    st = cli_sh2(
+        &out, &err,
+        "touch '%s/ix/seg-00000000000000ff.tdi' && \"$QUARRY\" check -i '%s/ix' >/dev/null && "
+        "\"$QUARRY\" index --quiet -i '%s/ix' '%s/articles' >/dev/null && "
+        "\"$QUARRY\" check -i '%s/ix'",
+        root, root, root, root, root);
     cr_assert_eq(st, 0, "%s", err);
     char want[256];
     snprintf(want, sizeof want, "quarry: check: %s/ix/seg-00000000000000ff.tdi: warning: ", root);

@@ -11,48 +11,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/time.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
+#include "cli_run.h"
 #include "storage/buf.h"
 #include "storage/dir.h"
 #include "storage/docstore.h"
 #include "storage/manifest.h"
 #include "storage/segment.h"
-
-/* Runs `QUARRY_BIN args` with sh; returns the exit status, output in *out (caller frees). */
-static int quarry(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int quarry(char **out, const char *fmt, ...)
-{
-    char args[4096], cmd[8192];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(args, sizeof args, fmt, ap);
-    va_end(ap);
-    snprintf(cmd, sizeof cmd, "'%s' %s", QUARRY_BIN, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    qr_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
-        qr_buf_put(&b, chunk, n);
-    qr_buf_put_u8(&b, 0);
-    int st = pclose(p);
-    *out = (char *)b.p;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void sh(const char *fmt, ...)
-{
-    char cmd[4096];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    cr_assert_eq(system(cmd), 0, "%s", cmd);
-}
 
 /* A scratch directory holding a copy of the sample articles as `articles/`. */
 static char tmp[256];
@@ -65,22 +31,21 @@ static void setup_samples(void)
     cr_assert_not_null(mkdtemp(tmp));
     snprintf(art, sizeof art, "%s/articles", tmp);
     snprintf(idx, sizeof idx, "%s/idx", tmp);
-    sh("cp -r '%s/samples/articles' '%s'", QUARRY_SOURCE_ROOT, tmp);
+    cli_sh_ok("cp -r '%s/samples/articles' '%s'", QUARRY_SOURCE_ROOT, tmp);
 }
 
 static void teardown_samples(void)
 {
-    sh("rm -rf '%s'", tmp);
+    cli_sh_ok("rm -rf '%s'", tmp);
 }
 
 static unsigned count_files(const char *dir)
 {
-    char cmd[600];
-    snprintf(cmd, sizeof cmd, "find '%s' -type f | wc -l", dir);
-    FILE *p = popen(cmd, "r");
+    char *out;
+    cr_assert_eq(cli_sh(&out, "find '%s' -type f | wc -l", dir), 0);
     unsigned n = 0;
-    cr_assert_eq(fscanf(p, "%u", &n), 1);
-    pclose(p);
+    cr_assert_eq(sscanf(out, "%u", &n), 1);
+    free(out);
     return n;
 }
 
@@ -155,7 +120,7 @@ Test(index_cli, samples_counts_titles_and_stats)
     char *out;
     unsigned files = count_files(art);
     cr_assert_gt(files, 10);
-    cr_assert_eq(quarry(&out, "index -i '%s' '%s' 2>&1", idx, art), 0, "%s", out);
+    cr_assert_eq(cli_quarry(&out, "index -i '%s' '%s' 2>&1", idx, art), 0, "%s", out);
     char line[128];
     snprintf(line, sizeof line, "added:      %u\n", files);
     expect_line(out, line);
@@ -166,13 +131,13 @@ Test(index_cli, samples_counts_titles_and_stats)
     free(out);
     cr_assert_eq(check_titles(idx, tmp), files);
 
-    cr_assert_eq(quarry(&out, "stats -i '%s'", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "stats -i '%s'", idx), 0);
     snprintf(line, sizeof line, "documents:               %u\n", files);
     expect_line(out, line);
     expect_line(out, "language:                english\n");
     expect_line(out, "deleted:                 0\n");
     free(out);
-    cr_assert_eq(quarry(&out, "stats --json -i '%s'", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "stats --json -i '%s'", idx), 0);
     snprintf(line, sizeof line, "\"documents\":%u,", files);
     expect_line(out, line);
     expect_line(out, "\"language\":\"english\"");
@@ -191,10 +156,10 @@ Test(index_cli, mirror_add_touch_edit_delete)
 {
     char *out;
     unsigned files = count_files(art);
-    cr_assert_eq(quarry(&out, "index -q -i '%s' '%s'", idx, art), 0);
+    cr_assert_eq(cli_quarry(&out, "index -q -i '%s' '%s'", idx, art), 0);
     free(out);
     /* Nothing changed. */
-    cr_assert_eq(quarry(&out, "index -i '%s' '%s'", idx, art), 0);
+    cr_assert_eq(cli_quarry(&out, "index -i '%s' '%s'", idx, art), 0);
     expect_line(out, "nothing changed");
     char line[128];
     snprintf(line, sizeof line, "unchanged:  %u\n", files);
@@ -204,15 +169,15 @@ Test(index_cli, mirror_add_touch_edit_delete)
     char path[512];
     snprintf(path, sizeof path, "%s/ceasefire/001.txt", art);
     set_mtime(path, 1234567890);
-    cr_assert_eq(quarry(&out, "index -i '%s' '%s'", idx, art), 0);
+    cr_assert_eq(cli_quarry(&out, "index -i '%s' '%s'", idx, art), 0);
     expect_line(out, "nothing changed");
     expect_line(out, line);
     free(out);
     /* Edit one, add one, delete one. */
-    sh("printf 'Edited headline\\nNew body.\\n' > '%s/ceasefire/001.txt'", art);
-    sh("printf '\\n\\n  Brand new   \\nbody\\n' > '%s/crimea/999.txt'", art);
-    sh("rm '%s/ceasefire/002.txt'", art);
-    cr_assert_eq(quarry(&out, "index -i '%s' '%s'", idx, art), 0);
+    cli_sh_ok("printf 'Edited headline\\nNew body.\\n' > '%s/ceasefire/001.txt'", art);
+    cli_sh_ok("printf '\\n\\n  Brand new   \\nbody\\n' > '%s/crimea/999.txt'", art);
+    cli_sh_ok("rm '%s/ceasefire/002.txt'", art);
+    cr_assert_eq(cli_quarry(&out, "index -i '%s' '%s'", idx, art), 0);
     expect_line(out, "added:      1\n");
     expect_line(out, "replaced:   1\n");
     expect_line(out, "removed:    1\n");
@@ -222,10 +187,10 @@ Test(index_cli, mirror_add_touch_edit_delete)
     expect_line(out, line);
     free(out);
     cr_assert_eq(check_titles(idx, tmp), files);
-    cr_assert_eq(quarry(&out, "stats --json -i '%s'", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "stats --json -i '%s'", idx), 0);
     cr_assert(!strstr(out, "\"deleted\":0,"), "replaced and removed docs are deleted: %s", out);
     free(out);
-    cr_assert_eq(quarry(&out, "index -i '%s' '%s'", idx, art), 0);
+    cr_assert_eq(cli_quarry(&out, "index -i '%s' '%s'", idx, art), 0);
     expect_line(out, "nothing changed");
     free(out);
 }
@@ -234,11 +199,11 @@ Test(index_cli, skipped_files_are_named_with_their_reason)
 {
     char *out;
     unsigned files = count_files(art);
-    sh("printf 'GIF89a\\000\\001' > '%s/image.gif'", art);
-    sh("head -c 1500000 /dev/zero | tr '\\000' 'x' > '%s/huge.txt'", art);
-    sh("ln -s ceasefire/001.txt '%s/link.txt'", art);
-    sh(": > '%s/empty.txt'", art);
-    cr_assert_eq(quarry(&out, "index --max-file-size 1 -i '%s' '%s'", idx, art), 0);
+    cli_sh_ok("printf 'GIF89a\\000\\001' > '%s/image.gif'", art);
+    cli_sh_ok("head -c 1500000 /dev/zero | tr '\\000' 'x' > '%s/huge.txt'", art);
+    cli_sh_ok("ln -s ceasefire/001.txt '%s/link.txt'", art);
+    cli_sh_ok(": > '%s/empty.txt'", art);
+    cr_assert_eq(cli_quarry(&out, "index --max-file-size 1 -i '%s' '%s'", idx, art), 0);
     char line[128];
     snprintf(line, sizeof line, "added:      %u\n", files + 1); /* and the empty file */
     expect_line(out, line);
@@ -248,7 +213,7 @@ Test(index_cli, skipped_files_are_named_with_their_reason)
     expect_line(out, "  skipped not a regular file: articles/link.txt\n");
     free(out);
     /* With the default limit the large file is indexed. */
-    cr_assert_eq(quarry(&out, "index -i '%s' '%s'", idx, art), 0);
+    cr_assert_eq(cli_quarry(&out, "index -i '%s' '%s'", idx, art), 0);
     expect_line(out, "added:      1\n");
     expect_line(out, "skipped:    2 (1 binary, 1 not a regular file)\n");
     free(out);
@@ -257,44 +222,45 @@ Test(index_cli, skipped_files_are_named_with_their_reason)
 Test(index_cli, second_writer_fails_at_once)
 {
     char *out;
-    cr_assert_eq(quarry(&out, "index -q -i '%s' '%s'", idx, art), 0);
+    cr_assert_eq(cli_quarry(&out, "index -q -i '%s' '%s'", idx, art), 0);
     free(out);
     qr_dir *d;
     cr_assert_eq(qr_dir_open_posix(&d, idx, false), 0);
     qr_lock *lock;
     long holder;
     cr_assert_eq(qr_dir_lock(d, QR_LOCK_FILE, &lock, &holder), 0);
-    cr_assert_eq(quarry(&out, "index -i '%s' '%s' 2>&1", idx, art), 4);
+    cr_assert_eq(cli_quarry(&out, "index -i '%s' '%s' 2>&1", idx, art), 4);
     char want[128];
     snprintf(want, sizeof want, "quarry: index is being written by pid %ld\n", (long)getpid());
     cr_assert_str_eq(out, want);
     free(out);
     /* Readers do not lock. */
-    cr_assert_eq(quarry(&out, "stats -i '%s'", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "stats -i '%s'", idx), 0);
     free(out);
     qr_dir_unlock(lock);
     qr_dir_close(d);
-    cr_assert_eq(quarry(&out, "index -i '%s' '%s'", idx, art), 0);
+    cr_assert_eq(cli_quarry(&out, "index -i '%s' '%s'", idx, art), 0);
     free(out);
 }
 
 Test(index_cli, language_is_kept_and_checked)
 {
     char *out;
-    cr_assert_eq(quarry(&out, "index -q --language french -i '%s' '%s'", idx, art), 0);
+    cr_assert_eq(cli_quarry(&out, "index -q --language french -i '%s' '%s'", idx, art), 0);
     free(out);
-    cr_assert_eq(quarry(&out, "index --language english -i '%s' '%s' 2>&1", idx, art), 2);
+    cr_assert_eq(cli_quarry(&out, "index --language english -i '%s' '%s' 2>&1", idx, art), 2);
     expect_line(out, "language 'french'");
     free(out);
-    cr_assert_eq(quarry(&out, "index -i '%s' '%s'", idx, art), 0, "no --language: the index's own");
+    cr_assert_eq(cli_quarry(&out, "index -i '%s' '%s'", idx, art), 0,
+                 "no --language: the index's own");
     expect_line(out, "(french)");
     free(out);
-    cr_assert_eq(quarry(&out, "stats -i '%s'", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "stats -i '%s'", idx), 0);
     expect_line(out, "language:                french\n");
     free(out);
     char other[400];
     snprintf(other, sizeof other, "%s/idx2", tmp);
-    cr_assert_eq(quarry(&out, "index --language klingon -i '%s' '%s' 2>&1", other, art), 2);
+    cr_assert_eq(cli_quarry(&out, "index --language klingon -i '%s' '%s' 2>&1", other, art), 2);
     expect_line(out, "unknown language 'klingon'");
     expect_line(out, "available languages:");
     free(out);
@@ -302,18 +268,16 @@ Test(index_cli, language_is_kept_and_checked)
 
 Test(index_cli, index_defaults_to_quarry_index_env_then_quarry_idx)
 {
-    char cmd[1600], out[64];
-    snprintf(cmd, sizeof cmd,
-             "cd '%s' && QUARRY_INDEX=env.idx '%s' index -q articles >/dev/null && "
-             "env -u QUARRY_INDEX '%s' index -q articles >/dev/null && "
-             "QUARRY_INDEX=env.idx '%s' stats --json | grep -c '\"documents\":' && "
-             "env -u QUARRY_INDEX '%s' stats --json | grep -c '\"documents\":'",
-             tmp, QUARRY_BIN, QUARRY_BIN, QUARRY_BIN, QUARRY_BIN);
-    FILE *p = popen(cmd, "r");
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = 0;
-    cr_assert_eq(pclose(p), 0, "%s", cmd);
+    char *out;
+    cr_assert_eq(cli_sh(&out,
+                        "cd '%s' && QUARRY_INDEX=env.idx '%s' index -q articles >/dev/null && "
+                        "env -u QUARRY_INDEX '%s' index -q articles >/dev/null && "
+                        "QUARRY_INDEX=env.idx '%s' stats --json | grep -c '\"documents\":' && "
+                        "env -u QUARRY_INDEX '%s' stats --json | grep -c '\"documents\":'",
+                        tmp, QUARRY_BIN, QUARRY_BIN, QUARRY_BIN, QUARRY_BIN),
+                 0, "%s", out);
     cr_assert_str_eq(out, "1\n1\n");
+    free(out);
     char path[400];
     struct stat st;
     snprintf(path, sizeof path, "%s/env.idx", tmp);
@@ -345,25 +309,25 @@ Test(index_cli, usage_errors_exit_2)
         {"stats extra", "unexpected argument 'extra'"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        cr_assert_eq(quarry(&out, "%s 2>&1", cases[i].args), 2, "%s: %s", cases[i].args, out);
+        cr_assert_eq(cli_quarry(&out, "%s 2>&1", cases[i].args), 2, "%s: %s", cases[i].args, out);
         expect_line(out, cases[i].msg);
         free(out);
     }
     char a[400], b[400];
     snprintf(a, sizeof a, "%s/x/same", tmp);
     snprintf(b, sizeof b, "%s/y/same", tmp);
-    sh("mkdir -p '%s' '%s'", a, b);
-    cr_assert_eq(quarry(&out, "index -i '%s' '%s' '%s/' 2>&1", idx, a, b), 2);
+    cli_sh_ok("mkdir -p '%s' '%s'", a, b);
+    cr_assert_eq(cli_quarry(&out, "index -i '%s' '%s' '%s/' 2>&1", idx, a, b), 2);
     expect_line(out, "have the same base name 'same'");
     free(out);
-    cr_assert_eq(quarry(&out, "index --help"), 0);
+    cr_assert_eq(cli_quarry(&out, "index --help"), 0);
     expect_line(out, "usage: quarry index");
     expect_line(out, "--max-file-size");
     free(out);
-    cr_assert_eq(quarry(&out, "stats --help"), 0);
+    cr_assert_eq(cli_quarry(&out, "stats --help"), 0);
     expect_line(out, "usage: quarry stats");
     free(out);
-    cr_assert_eq(quarry(&out, "--help"), 0);
+    cr_assert_eq(cli_quarry(&out, "--help"), 0);
     expect_line(out, "  index ");
     expect_line(out, "  stats ");
     free(out);
@@ -375,35 +339,35 @@ Test(index_cli, unusable_index_paths_exit_3)
     char p[400];
     /* No index yet. */
     snprintf(p, sizeof p, "%s/none", tmp);
-    cr_assert_eq(quarry(&out, "stats -i '%s' 2>&1", p), 3);
+    cr_assert_eq(cli_quarry(&out, "stats -i '%s' 2>&1", p), 3);
     expect_line(out, "no index at");
     free(out);
-    sh("mkdir '%s'", p);
-    cr_assert_eq(quarry(&out, "stats -i '%s' 2>&1", p), 3);
+    cli_sh_ok("mkdir '%s'", p);
+    cr_assert_eq(cli_quarry(&out, "stats -i '%s' 2>&1", p), 3);
     expect_line(out, "no index at");
     free(out);
     /* A directory of other files is not an index, and is left alone. */
-    sh("echo hello > '%s/notes.txt'", p);
-    cr_assert_eq(quarry(&out, "index -i '%s' '%s' 2>&1", p, art), 3);
+    cli_sh_ok("echo hello > '%s/notes.txt'", p);
+    cr_assert_eq(cli_quarry(&out, "index -i '%s' '%s' 2>&1", p, art), 3);
     expect_line(out, "is not a quarry index");
     free(out);
-    sh("test -f '%s/notes.txt'", p);
+    cli_sh_ok("test -f '%s/notes.txt'", p);
     /* A file where the index should be. */
     snprintf(p, sizeof p, "%s/file", tmp);
-    sh("echo x > '%s'", p);
-    cr_assert_eq(quarry(&out, "index -i '%s' '%s' 2>&1", p, art), 3);
+    cli_sh_ok("echo x > '%s'", p);
+    cr_assert_eq(cli_quarry(&out, "index -i '%s' '%s' 2>&1", p, art), 3);
     expect_line(out, "cannot open index");
     free(out);
-    cr_assert_eq(quarry(&out, "stats -i '%s' 2>&1", p), 3);
+    cr_assert_eq(cli_quarry(&out, "stats -i '%s' 2>&1", p), 3);
     free(out);
     /* A corrupt manifest. */
-    cr_assert_eq(quarry(&out, "index -q -i '%s' '%s'", idx, art), 0);
+    cr_assert_eq(cli_quarry(&out, "index -q -i '%s' '%s'", idx, art), 0);
     free(out);
-    sh("for f in '%s'/MANIFEST-*; do printf 'garbage' > \"$f\"; done", idx);
-    cr_assert_eq(quarry(&out, "stats -i '%s' 2>&1", idx), 3);
+    cli_sh_ok("for f in '%s'/MANIFEST-*; do printf 'garbage' > \"$f\"; done", idx);
+    cr_assert_eq(cli_quarry(&out, "stats -i '%s' 2>&1", idx), 3);
     expect_line(out, "cannot read index");
     free(out);
-    cr_assert_eq(quarry(&out, "index -i '%s' '%s' 2>&1", idx, art), 3);
+    cr_assert_eq(cli_quarry(&out, "index -i '%s' '%s' 2>&1", idx, art), 3);
     expect_line(out, "manifest");
     free(out);
 }
@@ -414,13 +378,13 @@ Test(index_cli, real_corpus_documents_equal_files_minus_skips)
     snprintf(tarball, sizeof tarball, "%s/adi/adi.tar.zst", QUARRY_CORPORA);
     if (access(tarball, R_OK) != 0)
         cr_skip_test("%s not found", tarball);
-    sh("tar --zstd -xf '%s' -C '%s'", tarball, tmp);
+    cli_sh_ok("tar --zstd -xf '%s' -C '%s'", tarball, tmp);
     char docs[400];
     snprintf(docs, sizeof docs, "%s/adi/docs", tmp);
     unsigned files = count_files(docs);
     cr_assert_gt(files, 50);
     char *out;
-    cr_assert_eq(quarry(&out, "index --threads 2 -i '%s' '%s'", idx, docs), 0);
+    cr_assert_eq(cli_quarry(&out, "index --threads 2 -i '%s' '%s'", idx, docs), 0);
     unsigned added = 0, skipped = 0, indexed = 0;
     const char *a = strstr(out, "added:"), *s = strstr(out, "skipped:"),
                *d = strstr(out, "documents:");
@@ -434,7 +398,7 @@ Test(index_cli, real_corpus_documents_equal_files_minus_skips)
     char parent[400];
     snprintf(parent, sizeof parent, "%s/adi", tmp);
     cr_assert_eq(check_titles(idx, parent), indexed, "paths are docs/... below adi/");
-    cr_assert_eq(quarry(&out, "stats --json -i '%s'", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "stats --json -i '%s'", idx), 0);
     char want[64];
     snprintf(want, sizeof want, "\"documents\":%u,", indexed);
     expect_line(out, want);
@@ -444,18 +408,10 @@ Test(index_cli, real_corpus_documents_equal_files_minus_skips)
 Test(index_cli, progress_line_only_on_a_terminal)
 {
     /* script(1) gives the command a terminal; its output is the terminal's. */
-    char cmd[1600];
-    snprintf(cmd, sizeof cmd, "script -qec \"'%s' index --ram 1 -i '%s' '%s'\" /dev/null",
-             QUARRY_BIN, idx, art);
-    FILE *p = popen(cmd, "r");
-    qr_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
-        qr_buf_put(&b, chunk, n);
-    qr_buf_put_u8(&b, 0);
-    cr_assert_eq(pclose(p), 0);
-    const char *out = (const char *)b.p;
+    char *out;
+    cr_assert_eq(cli_sh(&out, "script -qec \"'%s' index --ram 1 -i '%s' '%s'\" /dev/null",
+                        QUARRY_BIN, idx, art),
+                 0);
     expect_line(out, "\r\033[Kindexing: ");
     expect_line(out, " files  ");
     expect_line(out, " MB/s  ETA ");
@@ -463,40 +419,35 @@ Test(index_cli, progress_line_only_on_a_terminal)
     const char *clear = strstr(out, "\r\033[K");
     cr_assert(clear);
     expect_line(out, "\r\033[Kindex:      ");
-    qr_buf_free(&b);
+    free(out);
     /* --quiet: no progress, even on a terminal. */
-    snprintf(cmd, sizeof cmd, "script -qec \"'%s' index -q -i '%s' '%s'\" /dev/null", QUARRY_BIN,
-             idx, art);
-    p = popen(cmd, "r");
-    qr_buf c = {0};
-    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
-        qr_buf_put(&c, chunk, n);
-    qr_buf_put_u8(&c, 0);
-    cr_assert_eq(pclose(p), 0);
-    cr_assert(!strstr((const char *)c.p, "indexing:"), "%s", (const char *)c.p);
-    expect_line((const char *)c.p, "nothing changed");
-    qr_buf_free(&c);
+    cr_assert_eq(
+        cli_sh(&out, "script -qec \"'%s' index -q -i '%s' '%s'\" /dev/null", QUARRY_BIN, idx, art),
+        0);
+    cr_assert(!strstr(out, "indexing:"), "%s", out);
+    expect_line(out, "nothing changed");
+    free(out);
 }
 
 Test(index_cli, a_corrupt_segment_fails_the_run_and_keeps_the_commit)
 {
     char *out;
-    cr_assert_eq(quarry(&out, "index -q --threads 1 -i '%s' '%s'", idx, art), 0);
+    cr_assert_eq(cli_quarry(&out, "index -q --threads 1 -i '%s' '%s'", idx, art), 0);
     free(out);
     /* Damage the stored text, then delete 31 of 51 files: the segment must be rewritten. */
-    sh("for f in '%s'/seg-*.sto; do printf 'XXXX' | dd of=\"$f\" bs=1 seek=100 conv=notrunc "
-       "2>/dev/null; done",
-       idx);
-    sh("cd '%s' && rm -r ceasefire crimea elections envoys grain", art);
-    cr_assert_eq(quarry(&out, "index -i '%s' '%s' 2>&1", idx, art), 3);
+    cli_sh_ok("for f in '%s'/seg-*.sto; do printf 'XXXX' | dd of=\"$f\" bs=1 seek=100 conv=notrunc "
+              "2>/dev/null; done",
+              idx);
+    cli_sh_ok("cd '%s' && rm -r ceasefire crimea elections envoys grain", art);
+    cr_assert_eq(cli_quarry(&out, "index -i '%s' '%s' 2>&1", idx, art), 3);
     expect_line(out, "quarry: index: cannot read segment ");
     expect_line(out, "to merge it: corrupt data");
     free(out);
     /* The last commit is intact: stats still reads it. */
-    cr_assert_eq(quarry(&out, "stats -i '%s'", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "stats -i '%s'", idx), 0);
     expect_line(out, "deleted:                 0\n");
     free(out);
-    cr_assert_eq(quarry(&out, "stats -i 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "stats -i 2>&1"), 2);
     expect_line(out, "option '-i' needs a value");
     free(out);
 }
@@ -515,12 +466,12 @@ Test(index_cli, a_tiny_ram_budget_gives_the_same_index_content)
 {
     char *a, *b, *out, small[400];
     snprintf(small, sizeof small, "%s/small.idx", tmp);
-    cr_assert_eq(quarry(&out, "index -q --threads 1 -i '%s' '%s'", idx, art), 0);
+    cr_assert_eq(cli_quarry(&out, "index -q --threads 1 -i '%s' '%s'", idx, art), 0);
     free(out);
-    cr_assert_eq(quarry(&out, "index --threads 2 --ram 1 -i '%s' '%s'", small, art), 0);
+    cr_assert_eq(cli_quarry(&out, "index --threads 2 --ram 1 -i '%s' '%s'", small, art), 0);
     free(out);
-    cr_assert_eq(quarry(&a, "stats --json -i '%s'", idx), 0);
-    cr_assert_eq(quarry(&b, "stats --json -i '%s'", small), 0);
+    cr_assert_eq(cli_quarry(&a, "stats --json -i '%s'", idx), 0);
+    cr_assert_eq(cli_quarry(&b, "stats --json -i '%s'", small), 0);
     cr_assert_eq(json_num(a, "segments"), 1);
     cr_assert_gt(json_num(b, "segments"), 1, "%s", b);
     const char *keys[] = {"documents", "terms", "postings", "positions"};

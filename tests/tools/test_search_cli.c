@@ -7,58 +7,14 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 
-#include "storage/buf.h"
+#include "cli_run.h"
 
 static char tmp[64];
 static char idx[128];
-
-/* Runs a shell command; returns its exit status, its output in *out (caller frees). */
-static int vshell(char **out, const char *prefix, const char *fmt, va_list ap)
-{
-    char args[4096], cmd[4600];
-    vsnprintf(args, sizeof args, fmt, ap);
-    snprintf(cmd, sizeof cmd, "%s%s", prefix, args);
-    FILE *p = popen(cmd, "r");
-    cr_assert_not_null(p);
-    qr_buf b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0)
-        qr_buf_put(&b, chunk, n);
-    qr_buf_put_u8(&b, 0);
-    int st = pclose(p);
-    *out = (char *)b.p;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
-static int sh(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int sh(char **out, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int st = vshell(out, "", fmt, ap);
-    va_end(ap);
-    return st;
-}
-
-/* Runs `QUARRY_BIN args`. */
-static int run(char **out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static int run(char **out, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int st = vshell(out, "'" QUARRY_BIN "' ", fmt, ap);
-    va_end(ap);
-    return st;
-}
 
 static void setup(void)
 {
@@ -66,16 +22,15 @@ static void setup(void)
     cr_assert_not_null(mkdtemp(tmp));
     snprintf(idx, sizeof idx, "%s/quarry.idx", tmp);
     char *out;
-    int st = run(&out, "index --quiet -i '%s' '%s/samples/articles' 2>&1", idx, QUARRY_SOURCE_ROOT);
+    int st = cli_quarry(&out, "index --quiet -i '%s' '%s/samples/articles' 2>&1", idx,
+                        QUARRY_SOURCE_ROOT);
     cr_assert_eq(st, 0, "%s", out);
     free(out);
 }
 
 static void teardown(void)
 {
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmp);
-    cr_assert_eq(system(cmd), 0);
+    cli_sh_ok("rm -rf '%s'", tmp);
 }
 
 TestSuite(search_cli, .init = setup, .fini = teardown, .timeout = 120);
@@ -83,7 +38,7 @@ TestSuite(search_cli, .init = setup, .fini = teardown, .timeout = 120);
 Test(search_cli, text_layout)
 {
     char *out;
-    cr_assert_eq(run(&out, "search -i '%s' '\"cease-fire\" AND crimea'", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' '\"cease-fire\" AND crimea'", idx), 0);
     /* RANK. PATH  (score S.SSSS) / 3-space title / 3-space snippet / blank ... N hits */
     cr_assert(!strncmp(out, "1. articles/ceasefire/001.txt  (score ", 38), "%s", out);
     char *l2 = strchr(out, '\n') + 1;
@@ -97,7 +52,7 @@ Test(search_cli, text_layout)
     cr_assert(n > 8 && !strcmp(out + n - 8, "\n2 hits\n"), "%s", out);
     free(out);
     /* one hit: "1 hit" */
-    cr_assert_eq(run(&out, "search -i '%s' 'title:\"christmas truce\"'", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' 'title:\"christmas truce\"'", idx), 0);
     cr_assert(!strncmp(out, "1. articles/ceasefire/004.txt  (score ", 38), "%s", out);
     cr_assert(strstr(out, "\n\n1 hit\n"), "%s", out);
     free(out);
@@ -106,7 +61,7 @@ Test(search_cli, text_layout)
 Test(search_cli, score_has_four_decimals_and_ranks_follow_offset)
 {
     char *out;
-    cr_assert_eq(run(&out, "search -i '%s' -k 2 --offset 3 ceasefire", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' -k 2 --offset 3 ceasefire", idx), 0);
     cr_assert(!strncmp(out, "4. articles/", 12), "%s", out);
     cr_assert(strstr(out, "\n5. articles/"), "%s", out);
     cr_assert_null(strstr(out, "\n6. "), "%s", out);
@@ -123,7 +78,7 @@ Test(search_cli, score_has_four_decimals_and_ranks_follow_offset)
 Test(search_cli, json_output)
 {
     char *out;
-    cr_assert_eq(run(&out, "search -i '%s' --json -k 3 'ukrain* -russia'", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' --json -k 3 'ukrain* -russia'", idx), 0);
     cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "one line: %s", out);
     json_error_t e;
     json_t *o = json_loads(out, 0, &e);
@@ -151,7 +106,7 @@ Test(search_cli, json_output)
     json_decref(o);
     free(out);
     /* the key order of SPEC §5 */
-    cr_assert_eq(run(&out, "search -i '%s' --json -k 1 ceasefire", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' --json -k 1 ceasefire", idx), 0);
     cr_assert(!strncmp(out, "{\"query\":\"ceasefire\",\"total\":", 29), "%s", out);
     cr_assert(strstr(out, "\"hits\":[{\"rank\":1,\"path\":"), "%s", out);
     free(out);
@@ -160,44 +115,44 @@ Test(search_cli, json_output)
 Test(search_cli, count_and_exit_statuses)
 {
     char *out;
-    cr_assert_eq(run(&out, "search -i '%s' --count ceasefire", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' --count ceasefire", idx), 0);
     cr_assert_str_eq(out, "13\n");
     free(out);
-    cr_assert_eq(run(&out, "search -i '%s' --count --any 'ceasefire grain'", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' --count --any 'ceasefire grain'", idx), 0);
     long any = atol(out);
     free(out);
-    cr_assert_eq(run(&out, "search -i '%s' --count 'ceasefire OR grain'", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' --count 'ceasefire OR grain'", idx), 0);
     cr_assert_eq(atol(out), any);
     free(out);
-    cr_assert_eq(run(&out, "search -i '%s' xylophonist", idx), 1);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' xylophonist", idx), 1);
     cr_assert_str_eq(out, "0 hits\n");
     free(out);
-    cr_assert_eq(run(&out, "search -i '%s' --count xylophonist", idx), 1);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' --count xylophonist", idx), 1);
     cr_assert_str_eq(out, "0\n");
     free(out);
     /* punctuation is no error: it matches nothing */
-    cr_assert_eq(run(&out, "search -i '%s' ',,,'", idx), 1);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' ',,,'", idx), 1);
     free(out);
-    cr_assert_eq(run(&out, "search -i '%s' 'putin AND (talks OR truce' 2>&1", idx), 2);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' 'putin AND (talks OR truce' 2>&1", idx), 2);
     cr_assert_str_eq(out, "quarry: query error at column 11: unbalanced parenthesis\n");
     free(out);
-    cr_assert_eq(run(&out, "search -i '%s' 'crimea a*' 2>&1", idx), 2);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' 'crimea a*' 2>&1", idx), 2);
     cr_assert_str_eq(out, "quarry: query error at column 8: prefix shorter than 2 characters\n");
     free(out);
-    cr_assert_eq(run(&out, "search -i '%s' -k x crimea 2>&1", idx), 2);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' -k x crimea 2>&1", idx), 2);
     free(out);
-    cr_assert_eq(run(&out, "search -i '%s' -k -1 crimea 2>&1", idx), 2);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' -k -1 crimea 2>&1", idx), 2);
     free(out);
-    cr_assert_eq(run(&out, "search -i '%s' 2>&1", idx), 2);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' 2>&1", idx), 2);
     cr_assert(strstr(out, "missing QUERY"), "%s", out);
     free(out);
-    cr_assert_eq(run(&out, "search --bogus x 2>&1"), 2);
+    cr_assert_eq(cli_quarry(&out, "search --bogus x 2>&1"), 2);
     free(out);
-    cr_assert_eq(run(&out, "search --help"), 0);
+    cr_assert_eq(cli_quarry(&out, "search --help"), 0);
     cr_assert(strstr(out, "usage: quarry search"));
     free(out);
     /* -k 0: the total only */
-    cr_assert_eq(run(&out, "search -i '%s' -k 0 ceasefire", idx), 0);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' -k 0 ceasefire", idx), 0);
     cr_assert_str_eq(out, "13 hits\n");
     free(out);
 }
@@ -207,25 +162,27 @@ Test(search_cli, index_from_environment_and_missing_index)
     char *out;
     /* ./quarry.idx by default */
     cr_assert_eq(
-        sh(&out, "cd '%s' && env -u QUARRY_INDEX '%s' search --count crimea", tmp, QUARRY_BIN), 0);
+        cli_sh(&out, "cd '%s' && env -u QUARRY_INDEX '%s' search --count crimea", tmp, QUARRY_BIN),
+        0);
     long here = atol(out);
     cr_assert_gt(here, 0);
     free(out);
     /* else $QUARRY_INDEX */
-    cr_assert_eq(sh(&out, "cd / && QUARRY_INDEX='%s' '%s' search --count crimea", idx, QUARRY_BIN),
-                 0);
+    cr_assert_eq(
+        cli_sh(&out, "cd / && QUARRY_INDEX='%s' '%s' search --count crimea", idx, QUARRY_BIN), 0);
     cr_assert_eq(atol(out), here);
     free(out);
-    cr_assert_eq(sh(&out, "cd / && env -u QUARRY_INDEX '%s' search crimea 2>&1", QUARRY_BIN), 3);
+    cr_assert_eq(cli_sh(&out, "cd / && env -u QUARRY_INDEX '%s' search crimea 2>&1", QUARRY_BIN),
+                 3);
     cr_assert_str_eq(out, "quarry: no index at quarry.idx (run quarry index first)\n");
     free(out);
-    cr_assert_eq(run(&out, "search -i '%s/nothing' crimea 2>&1", tmp), 3);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s/nothing' crimea 2>&1", tmp), 3);
     char want[256];
     snprintf(want, sizeof want, "quarry: no index at %s/nothing (run quarry index first)\n", tmp);
     cr_assert_str_eq(out, want);
     free(out);
     /* a directory without a manifest is no index either */
-    cr_assert_eq(run(&out, "search -i '%s' crimea 2>&1", tmp), 3);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' crimea 2>&1", tmp), 3);
     free(out);
 }
 
@@ -254,26 +211,26 @@ Test(search_cli, corrupt_index_is_one_line_naming_the_file)
         char name[128], *out;
         find_file(exts[i], name, sizeof name);
         /* flip one byte in the middle of the file (a copy is kept to restore it) */
-        cr_assert_eq(sh(&out,
-                        "cd '%s' && cp '%s' keep && size=$(stat -c %%s '%s') && "
-                        "printf '\\377' | dd of='%s' bs=1 seek=$((size / 2)) "
-                        "conv=notrunc status=none",
-                        idx, name, name, name),
+        cr_assert_eq(cli_sh(&out,
+                            "cd '%s' && cp '%s' keep && size=$(stat -c %%s '%s') && "
+                            "printf '\\377' | dd of='%s' bs=1 seek=$((size / 2)) "
+                            "conv=notrunc status=none",
+                            idx, name, name, name),
                      0);
         free(out);
-        cr_assert_eq(run(&out, "search -i '%s' crimea 2>&1", idx), 3, "%s", name);
+        cr_assert_eq(cli_quarry(&out, "search -i '%s' crimea 2>&1", idx), 3, "%s", name);
         cr_assert(strstr(out, name), "%s: %s", name, out);
         cr_assert_eq(strchr(out, '\n'), out + strlen(out) - 1, "one line: %s", out);
         cr_assert(!strncmp(out, "quarry: ", 8), "%s", out);
         free(out);
-        cr_assert_eq(sh(&out, "cd '%s' && mv keep '%s'", idx, name), 0);
+        cr_assert_eq(cli_sh(&out, "cd '%s' && mv keep '%s'", idx, name), 0);
         free(out);
     }
     /* a truncated manifest */
     char *out;
-    cr_assert_eq(sh(&out, "cd '%s' && for f in MANIFEST-*; do : > \"$f\"; done", idx), 0);
+    cr_assert_eq(cli_sh(&out, "cd '%s' && for f in MANIFEST-*; do : > \"$f\"; done", idx), 0);
     free(out);
-    cr_assert_eq(run(&out, "search -i '%s' crimea 2>&1", idx), 3);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' crimea 2>&1", idx), 3);
     cr_assert(strstr(out, "MANIFEST-"), "%s", out);
     free(out);
 }
@@ -281,15 +238,18 @@ Test(search_cli, corrupt_index_is_one_line_naming_the_file)
 Test(search_cli, batch_from_stdin)
 {
     char *out;
-    cr_assert_eq(
-        run(&out, "search -i '%s' --count - <<'EOF'\nceasefire\nxylophonist\ncrimea\nEOF", idx), 0);
+    cr_assert_eq(cli_quarry(&out,
+                            "search -i '%s' --count - <<'EOF'\nceasefire\nxylophonist\ncrimea\nEOF",
+                            idx),
+                 0);
     cr_assert(!strncmp(out, "13\n0\n", 5), "%s", out);
     free(out);
-    cr_assert_eq(run(&out, "search -i '%s' --count - <<'EOF'\nxylophonist\nEOF", idx), 1);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' --count - <<'EOF'\nxylophonist\nEOF", idx), 1);
     free(out);
     /* a syntax error is reported and the batch goes on; the status is then 2 */
     cr_assert_eq(
-        run(&out, "search -i '%s' --json -k 1 - <<'EOF'\ncrimea\n(broken\ngrain\nEOF", idx), 2);
+        cli_quarry(&out, "search -i '%s' --json -k 1 - <<'EOF'\ncrimea\n(broken\ngrain\nEOF", idx),
+        2);
     char *l1 = out, *l2 = strchr(l1, '\n') + 1, *l3 = strchr(l2, '\n') + 1;
     cr_assert(!strncmp(l1, "{\"query\":\"crimea\",\"total\":", 26), "%s", out);
     const char *want =
@@ -297,7 +257,7 @@ Test(search_cli, batch_from_stdin)
     cr_assert(!strncmp(l2, want, strlen(want)), "%s", out);
     cr_assert(!strncmp(l3, "{\"query\":\"grain\"", 16), "%s", out);
     free(out);
-    cr_assert_eq(run(&out, "search -i '%s' -k 1 - 2>&1 <<'EOF'\ncrimea\nNOT\nEOF", idx), 2);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' -k 1 - 2>&1 <<'EOF'\ncrimea\nNOT\nEOF", idx), 2);
     cr_assert(strstr(out, "quarry: query error at column 1: NOT without an operand\n"), "%s", out);
     cr_assert(strstr(out, "1. articles/"), "%s", out);
     free(out);
