@@ -32,7 +32,7 @@
 #include "storage/status.h"
 
 void qr_evalctx_init(qr_evalctx *c, const qr_segment *seg, uint32_t segi, const qr_deletes *del,
-                     double avgdl, double *norm_tab, qr_rank_scratch **scratch)
+                     double avgdl, double *norm_tab, double *doc_norm, qr_rank_scratch **scratch)
 {
     memset(c, 0, sizeof *c);
     c->seg = seg;
@@ -42,6 +42,7 @@ void qr_evalctx_init(qr_evalctx *c, const qr_segment *seg, uint32_t segi, const 
     c->ndocs = qr_segment_docs(seg);
     c->avgdl = avgdl > 0 ? avgdl : 1;
     c->norm_tab = norm_tab;
+    c->doc_norm = doc_norm;
     c->scratch = scratch;
     c->flat_w = 4096;
     c->wide_w = 65536;

@@ -86,6 +86,7 @@ typedef struct qr_evalctx {
     uint32_t ndocs;            /* documents in the segment, deleted ones included */
     double avgdl;              /* index-wide average document length */
     double *norm_tab;          /* QR_NORM_TABLE normalisations by length, 0 = not computed yet */
+    double *doc_norm;          /* ndocs normalisations by doc, 0 = not computed yet; or NULL */
     qr_rank_scratch **scratch; /* the searcher's scratch for rank.c (allocated on first use) */
     uint32_t flat_w;           /* documents per window of rank.c's pass over live iterators */
     uint32_t wide_w;           /* ... over terms opened one at a time (both multiples of 64) */
@@ -94,11 +95,13 @@ typedef struct qr_evalctx {
 /*
  * Sets up a context for segment seg (index segi), deletions del (or NULL);
  * norm_tab (QR_NORM_TABLE zeroed doubles, shared by every query of one
- * index: avgdl is index-wide) caches length normalisations; *scratch is
- * memory rank.c keeps from one query to the next.
+ * index: avgdl is index-wide) caches length normalisations, and doc_norm
+ * (NULL, or qr_segment_docs(seg) zeroed doubles kept with the segment)
+ * normalisations by doc; *scratch is memory rank.c keeps from one query to
+ * the next.
  */
 void qr_evalctx_init(qr_evalctx *c, const qr_segment *seg, uint32_t segi, const qr_deletes *del,
-                     double avgdl, double *norm_tab, qr_rank_scratch **scratch);
+                     double avgdl, double *norm_tab, double *doc_norm, qr_rank_scratch **scratch);
 
 /* k1 * (1 - b + b * dl / avgdl): the length normalisation of SPEC §4, as written there. */
 static inline double qr_norm_of(double dl, double avgdl)
@@ -106,8 +109,8 @@ static inline double qr_norm_of(double dl, double avgdl)
     return QR_K1 * (1 - QR_B + QR_B * dl / avgdl);
 }
 
-/* The length normalisation of doc (cached by length: bit-identical to computing it). */
-static inline double qr_evalctx_norm(qr_evalctx *c, uint32_t doc)
+/* The length normalisation of doc, from its length (cached by length). */
+static inline double qr_evalctx_norm_by_length(qr_evalctx *c, uint32_t doc)
 {
     uint32_t dl = qr_doctable_positions(c->dt, doc);
     if (dl < QR_NORM_TABLE) {
@@ -117,6 +120,21 @@ static inline double qr_evalctx_norm(qr_evalctx *c, uint32_t doc)
         return v;
     }
     return qr_norm_of(dl, c->avgdl);
+}
+
+/*
+ * The length normalisation of doc (< ndocs), cached by doc when the context
+ * has doc_norm (one load where docs come in order, instead of the length's
+ * and then the table's), else by length; bit-identical to computing it.
+ */
+static inline double qr_evalctx_norm(qr_evalctx *c, uint32_t doc)
+{
+    if (!c->doc_norm)
+        return qr_evalctx_norm_by_length(c, doc);
+    double v = c->doc_norm[doc];
+    if (v == 0)
+        v = c->doc_norm[doc] = qr_evalctx_norm_by_length(c, doc);
+    return v;
 }
 
 /*

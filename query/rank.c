@@ -819,6 +819,9 @@ int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_pnode *p, qr_evalctx 
                 continue;
             for (; m; m &= m - 1) {
                 uint32_t off = wd * 64 + (uint32_t)__builtin_ctzll(m);
+                /* the heap's own quick reject, without the call */
+                if (top->n == top->cap && f->acc[off] < top->heap[0].score)
+                    continue;
                 qr_topk_offer(top, f->acc[off], ctx->segi, base + off);
             }
         }

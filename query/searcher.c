@@ -5,10 +5,13 @@
  * Compiling a query into a plan resolves every term once per segment (its
  * qr_term_meta there, df = 0 where absent) and sums the document
  * frequencies into the index-wide df and idf; a prefix walks every
- * segment's term dictionary range and merges the expansions into one sorted
- * list of distinct terms. NOT NOT x becomes x marked as non-scoring
- * (nothing under a NOT scores). Phrase and NEAR idfs are summed left to
- * right over their terms in query order.
+ * segment's term dictionary range and merges the segments' sorted
+ * expansions into one list of distinct terms. NOT NOT x becomes x marked
+ * as non-scoring (nothing under a NOT scores). Phrase and NEAR idfs are
+ * summed left to right over their terms in query order. Running keeps,
+ * per segment, each document's length normalisation once computed (8
+ * bytes a document, allocated by the first query that reaches the
+ * segment).
  *
  * When a segment does not open, the searcher finds out which of its files
  * is to blame (missing, bad frame or checksum, bad structure) so that the
@@ -50,6 +53,7 @@ struct qr_searcher {
     uint64_t N;               /* live documents */
     double avgdl;             /* live positions / N */
     double *norm_tab;         /* length normalisations by length (qr_evalctx), filled lazily */
+    double **doc_norms;       /* per segment: normalisations by doc (qr_evalctx), filled lazily */
     qr_rank_scratch *scratch; /* rank.c's memory, kept between queries */
     uint32_t flat_w, wide_w;  /* rank.c's window sizes (0: its defaults) */
     char errmsg[512];         /* context of the last search error */
@@ -177,7 +181,8 @@ static int open_newest(qr_searcher **out, qr_dir *dir, unsigned flags, char *err
     s->segs = qr_calloc(s->nsegs ? s->nsegs : 1, sizeof *s->segs);
     s->dels = qr_calloc(s->nsegs ? s->nsegs : 1, sizeof *s->dels);
     s->dts = qr_calloc(s->nsegs ? s->nsegs : 1, sizeof *s->dts);
-    if (!s->segs || !s->dels || !s->dts) {
+    s->doc_norms = qr_calloc(s->nsegs ? s->nsegs : 1, sizeof *s->doc_norms);
+    if (!s->segs || !s->dels || !s->dts || !s->doc_norms) {
         rc = QR_ENOMEM;
         say(errbuf, errlen, "%s", qr_strerror(rc));
         goto fail;
@@ -280,10 +285,13 @@ void qr_searcher_close(qr_searcher *s)
             qr_segment_close(s->segs[i]);
         if (s->dels)
             qr_deletes_free(&s->dels[i]);
+        if (s->doc_norms)
+            qr_free(s->doc_norms[i]);
     }
     qr_free(s->segs);
     qr_free(s->dels);
     qr_free(s->dts);
+    qr_free(s->doc_norms);
     qr_free(s->norm_tab);
     qr_rank_scratch_free(s->scratch);
     qr_analyzer_close(s->an);
@@ -448,21 +456,18 @@ static int resolve(struct planner *pl, const char *text, uint32_t len, qr_pterm 
 /* One term of a prefix expansion found in one segment. */
 struct found {
     uint32_t off, len; /* the term in the planner's byte buffer */
-    uint32_t seg;
     qr_term_meta meta;
 };
 
-static int found_cmp_ctx(const void *a, const void *b, void *ctx)
+/* Bytewise order of two found terms (memcmp order, shorter first on a common prefix). */
+static int found_cmp(const uint8_t *bytes, const struct found *x, const struct found *y)
 {
-    const struct found *x = a, *y = b;
-    const uint8_t *bytes = ctx;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(bytes + x->off, bytes + y->off, n);
-    if (c)
-        return c;
-    if (x->len != y->len)
-        return x->len < y->len ? -1 : 1;
-    return x->seg < y->seg ? -1 : x->seg > y->seg;
+    const uint8_t *a = bytes + x->off, *b = bytes + y->off;
+    uint32_t n = x->len < y->len ? x->len : y->len;
+    for (uint32_t i = 0; i < n; i++)
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    return x->len < y->len ? -1 : x->len > y->len;
 }
 
 static bool same_term(const uint8_t *bytes, const struct found *a, const struct found *b)
@@ -476,11 +481,18 @@ static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p
     qr_buf bytes = {0};
     struct found *v = NULL;
     size_t n = 0, cap = 0;
+    size_t *head = NULL; /* per segment: its next term in v (each segment's run is sorted) */
     uint32_t g = 0;
     int rc = 0;
     if (prefix->len > 255)
         goto done; /* no term is that long */
+    head = qr_calloc(2 * (size_t)(s->nsegs ? s->nsegs : 1), sizeof *head);
+    if (!head) {
+        rc = QR_ENOMEM;
+        goto done;
+    }
     for (g = 0; g < s->nsegs; g++) {
+        head[2 * g] = n;
         qr_termdict_iter it;
         if ((rc = qr_segment_prefix(s->segs[g], prefix->text, prefix->len, &it)))
             goto corrupt;
@@ -504,7 +516,6 @@ static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p
             }
             v[n].off = (uint32_t)bytes.n;
             v[n].len = (uint32_t)term.n;
-            v[n].seg = g;
             v[n].meta = meta;
             n++;
             qr_buf_put(&bytes, term.p, term.n);
@@ -514,38 +525,47 @@ static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p
             }
         }
         rc = 0;
+        head[2 * g + 1] = n;
     }
-    if (n > 1)
-        qsort_r(v, n, sizeof *v, found_cmp_ctx, bytes.p);
-    /* Distinct terms, each with its metas per segment. */
-    size_t distinct = 0;
-    for (size_t i = 0; i < n; i++)
-        if (i == 0 || !same_term(bytes.p, &v[i - 1], &v[i]))
-            distinct++;
-    p->terms = palloc(pl, (distinct ? distinct : 1) * sizeof *p->terms);
+    /*
+     * Distinct terms in order, each with its metas per segment: a merge of
+     * the segments' sorted runs (at most n distinct terms).
+     */
+    p->terms = palloc(pl, (n ? n : 1) * sizeof *p->terms);
     if (!p->terms) {
         rc = QR_ENOMEM;
         goto done;
     }
-    for (size_t i = 0; i < n;) {
+    for (;;) {
+        const struct found *min = NULL;
+        for (uint32_t h = 0; h < s->nsegs; h++)
+            if (head[2 * h] < head[2 * h + 1] &&
+                (!min || found_cmp(bytes.p, &v[head[2 * h]], min) < 0))
+                min = &v[head[2 * h]];
+        if (!min)
+            break;
         qr_pterm *t = &p->terms[p->nterms++];
-        char *text = palloc(pl, v[i].len + 1);
+        char *text = palloc(pl, min->len + 1);
         qr_term_meta *metas = palloc(pl, (s->nsegs ? s->nsegs : 1) * sizeof *metas);
         if (!text || !metas) {
             rc = QR_ENOMEM;
             goto done;
         }
-        memcpy(text, bytes.p + v[i].off, v[i].len);
-        size_t j = i;
-        for (; j < n && same_term(bytes.p, &v[i], &v[j]); j++) {
-            metas[v[j].seg] = v[j].meta;
-            t->df += v[j].meta.df;
-        }
+        memcpy(text, bytes.p + min->off, min->len);
         t->text = text;
-        t->len = v[i].len;
+        t->len = min->len;
+        for (uint32_t h = 0; h < s->nsegs; h++) {
+            if (head[2 * h] == head[2 * h + 1])
+                continue; /* this segment's run is done */
+            const struct found *f = &v[head[2 * h]];
+            if (f != min && !same_term(bytes.p, f, min))
+                continue;
+            metas[h] = f->meta;
+            t->df += f->meta.df;
+            head[2 * h]++;
+        }
         t->idf = idf_of(s, t->df);
         t->metas = metas;
-        i = j;
     }
     goto done;
 corrupt : {
@@ -554,6 +574,7 @@ corrupt : {
     say(s->errmsg, sizeof s->errmsg, "%s/%s: %s", qr_dir_path(s->dir), name, qr_strerror(rc));
 }
 done:
+    qr_free(head);
     qr_free(v);
     qr_buf_free(&bytes);
     return rc;
@@ -680,8 +701,18 @@ int qr_searcher_run(qr_searcher *s, const qr_query *q, size_t k, size_t offset, 
     }
     uint64_t total = 0;
     for (uint32_t i = 0; i < s->nsegs && !rc; i++) {
+        uint32_t nd = qr_segment_docs(s->segs[i]);
+        if (!s->doc_norms[i] && nd > 0) {
+            s->doc_norms[i] = qr_calloc(nd, sizeof *s->doc_norms[i]);
+            if (!s->doc_norms[i]) {
+                rc = QR_ENOMEM;
+                say(s->errmsg, sizeof s->errmsg, "%s", qr_strerror(rc));
+                break;
+            }
+        }
         qr_evalctx ctx;
-        qr_evalctx_init(&ctx, s->segs[i], i, &s->dels[i], s->avgdl, s->norm_tab, &s->scratch);
+        qr_evalctx_init(&ctx, s->segs[i], i, &s->dels[i], s->avgdl, s->norm_tab, s->doc_norms[i],
+                        &s->scratch);
         if (s->flat_w)
             ctx.flat_w = s->flat_w;
         if (s->wide_w)

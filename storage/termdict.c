@@ -27,6 +27,7 @@
  * on average: 9.0 bytes per term; 20 Newsgroups, 18,846 posts, 166,045
  * terms: 8.8 bytes per term. Block size barely matters (BBC: 9.5 bytes per
  * term with 16-term blocks, 9.2 with 32, 9.0 with 64 and 128), so 64.
+ * Readers take any block size up to MAX_BLOCK_TERMS from the trailer.
  *
  * The reader allocates one small array (one entry per block: the first term's
  * place in the image and the block's extent); it never copies terms. Every
@@ -62,6 +63,7 @@ struct qr_termdict_writer {
 
 /* One block as the reader sees it: offsets into the body, no copies. */
 typedef struct blk {
+    uint64_t key8;    /* the first term's first 8 bytes, big endian, zero-padded (see key8) */
     size_t term_off;  /* the first term's bytes in the body */
     size_t off;       /* the block's first byte */
     size_t end;       /* one past its last byte */
@@ -86,6 +88,48 @@ static int cmp_bytes(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
     if (c)
         return c;
     return an < bn ? -1 : an > bn;
+}
+
+/*
+ * The first 8 bytes of a term as a big-endian number, zero-padded. Where two
+ * terms' numbers differ they order as the terms do (a shorter term's padding
+ * only ever ties with bytes of the longer one), so the block search compares
+ * numbers and falls back to bytes only on a tie.
+ */
+static uint64_t key8(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++)
+        v = v << 8 | (i < n ? p[i] : 0);
+    return v;
+}
+
+/* A varint: the one-byte case inline, the rest (and every error) through buf.c. */
+static inline uint64_t get_vint(qr_cursor *c)
+{
+    if (c->p < c->end && *c->p < 0x80)
+        return *c->p++;
+    return qr_get_varint64(c);
+}
+
+/*
+ * n (2 or 4) varints: when the next n bytes are all there and all single-byte
+ * varints (the usual), in one test; else one by one through get_vint.
+ */
+static inline void get_vints(qr_cursor *c, uint64_t *v, size_t n)
+{
+    if (qr_cursor_left(c) >= 4) {
+        uint32_t w = qr_load_u32(c->p);
+        uint32_t mask = n == 2 ? 0x8080u : 0x80808080u;
+        if (!(w & mask)) {
+            for (size_t i = 0; i < n; i++)
+                v[i] = w >> (8 * i) & 0xff;
+            c->p += n;
+            return;
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        v[i] = get_vint(c);
 }
 
 /* ---- writer ---- */
@@ -238,6 +282,9 @@ int qr_termdict_open(qr_termdict **out, qr_slice file, bool verify)
         b->term_len = (uint8_t)tl;
         b->term_off = (size_t)(c.p - body.p);
         qr_cursor_skip(&c, tl);
+        if (c.err)
+            goto out_corrupt;
+        b->key8 = key8(body.p + b->term_off, tl);
         uint64_t off = qr_get_varint64(&c);
         if (c.err || off >= index_off)
             goto out_corrupt;
@@ -300,10 +347,12 @@ static uint32_t block_count(const qr_termdict *d, uint64_t b)
 static int64_t find_block(const qr_termdict *d, const uint8_t *key, size_t len)
 {
     int64_t lo = 0, hi = (int64_t)d->nblocks - 1, found = -1;
+    uint64_t k8 = key8(key, len);
     while (lo <= hi) {
         int64_t mid = lo + (hi - lo) / 2;
         const blk *b = &d->blocks[mid];
-        if (cmp_bytes(d->body.p + b->term_off, b->term_len, key, len) <= 0) {
+        if (b->key8 != k8 ? b->key8 < k8
+                          : cmp_bytes(d->body.p + b->term_off, b->term_len, key, len) <= 0) {
             found = mid;
             lo = mid + 1;
         } else {
@@ -312,16 +361,6 @@ static int64_t find_block(const qr_termdict *d, const uint8_t *key, size_t len)
     }
     return found;
 }
-
-/* Block decoding state of a lookup (the iterator keeps the same fields). */
-typedef struct scan {
-    qr_cursor cur;     /* inside the block */
-    uint32_t left;     /* entries not yet decoded */
-    bool first;        /* the next entry is the block's first */
-    uint8_t term[256]; /* the last decoded term */
-    size_t term_len;
-    qr_term_meta meta; /* its metadata */
-} scan;
 
 static void scan_block(const qr_termdict *d, uint64_t b, qr_cursor *cur, uint32_t *left,
                        bool *first, uint8_t *term, size_t *term_len)
@@ -335,8 +374,22 @@ static void scan_block(const qr_termdict *d, uint64_t b, qr_cursor *cur, uint32_
 }
 
 /*
- * Decodes the next entry of a block into term/meta (which hold the previous
- * entry on the way in). Returns 0 or QR_ECORRUPT.
+ * term[shared..shared+n) = s[0..n) (s + n <= end, shared + n <= cap, the
+ * size of term): short suffixes, the usual, as one fixed 16-byte move
+ * where both sides have room, rather than a call to memcpy.
+ */
+static inline void copy_suffix(uint8_t *term, size_t cap, size_t shared, const uint8_t *s, size_t n,
+                               const uint8_t *end)
+{
+    if (n <= 16 && shared + 16 <= cap && (size_t)(end - s) >= 16)
+        memcpy(term + shared, s, 16);
+    else
+        memcpy(term + shared, s, n);
+}
+
+/*
+ * Decodes the next entry of a block into term (256 bytes) and meta, which
+ * hold the previous entry on the way in. Returns 0 or QR_ECORRUPT.
  */
 static int decode_entry(qr_cursor *c, uint32_t *left, bool *first, uint8_t *term, size_t *term_len,
                         qr_term_meta *m)
@@ -345,35 +398,110 @@ static int decode_entry(qr_cursor *c, uint32_t *left, bool *first, uint8_t *term
         return QR_ECORRUPT;
     uint64_t doc_base = 0, pos_base = 0;
     if (!*first) {
-        uint32_t shared = qr_get_varint32(c);
-        uint32_t suffix = qr_get_varint32(c);
-        if (c->err || shared > *term_len || suffix > MAX_TERM - shared)
+        uint64_t hdr[2];
+        get_vints(c, hdr, 2);
+        uint64_t shared = hdr[0], suffix = hdr[1];
+        if (c->err || shared > *term_len || suffix > MAX_TERM - shared ||
+            suffix > qr_cursor_left(c))
             return QR_ECORRUPT;
-        qr_slice s = qr_get_bytes(c, suffix);
-        if (c->err)
-            return QR_ECORRUPT;
+        const uint8_t *s = c->p;
+        c->p += suffix;
         /* The new term must sort after the previous one. */
-        if (shared < *term_len ? (suffix == 0 || s.p[0] <= term[shared]) : suffix == 0)
+        if (shared < *term_len ? (suffix == 0 || s[0] <= term[shared]) : suffix == 0)
             return QR_ECORRUPT;
-        memcpy(term + shared, s.p, suffix);
+        copy_suffix(term, 256, shared, s, suffix, c->end);
         *term_len = shared + suffix;
         doc_base = m->doc_off;
         pos_base = m->pos_off;
     }
-    uint32_t df = qr_get_varint32(c);
-    uint64_t extra = qr_get_varint64(c);
-    uint64_t dd = qr_get_varint64(c);
-    uint64_t pd = qr_get_varint64(c);
-    if (c->err || extra > UINT64_MAX - df || dd > UINT64_MAX - doc_base ||
+    uint64_t meta[4];
+    get_vints(c, meta, 4);
+    uint64_t df = meta[0], extra = meta[1], dd = meta[2], pd = meta[3];
+    if (c->err || df > UINT32_MAX || extra > UINT64_MAX - df || dd > UINT64_MAX - doc_base ||
         pd > UINT64_MAX - pos_base)
         return QR_ECORRUPT;
-    m->df = df;
+    m->df = (uint32_t)df;
     m->ttf = df + extra;
     m->doc_off = doc_base + dd;
     m->pos_off = pos_base + pd;
     *first = false;
     if (--*left == 0 && qr_cursor_left(c) != 0)
         return QR_ECORRUPT; /* bytes after the block's last entry */
+    return 0;
+}
+
+/*
+ * Exact lookup inside block b. The scan never compares whole terms: it keeps
+ * m, the length of the common prefix of the current term (always < key) and
+ * the key. An entry sharing more than m bytes with its predecessor differs
+ * from the key where the predecessor did, so it is still below; one sharing
+ * fewer is above (it is greater than its predecessor at byte `shared`, where
+ * the predecessor equals the key); only one sharing exactly m bytes needs
+ * its suffix compared. Terms are still rebuilt, byte by byte, so that the
+ * order check of decode_entry holds here too.
+ */
+static int get_in_block(const qr_termdict *d, uint64_t b, const uint8_t *key, size_t len,
+                        qr_term_meta *out)
+{
+    const blk *k = &d->blocks[b];
+    qr_cursor c = qr_cursor_make(d->body.p + k->off, k->end - k->off);
+    uint32_t left = block_count(d, b);
+    uint8_t term[256 + 16]; /* slack for copy_suffix */
+    size_t tl = k->term_len;
+    memcpy(term, d->body.p + k->term_off, tl);
+    size_t m = 0;
+    while (m < tl && m < len && term[m] == key[m])
+        m++;
+    /* the first term: equal, above (not here), or below */
+    int where = m == tl && m == len ? 0 : m == len || (m < tl && term[m] > key[m]) ? 1 : -1;
+    uint64_t df = get_vint(&c), extra = get_vint(&c), doc = get_vint(&c), pos = get_vint(&c);
+    if (c.err || df > UINT32_MAX || extra > UINT64_MAX - df)
+        return QR_ECORRUPT;
+    if (--left == 0 && qr_cursor_left(&c) != 0)
+        return QR_ECORRUPT;
+    while (where < 0 && left > 0) {
+        uint64_t hdr[2], meta[4];
+        get_vints(&c, hdr, 2);
+        uint64_t shared = hdr[0], suffix = hdr[1];
+        if (c.err || shared > tl || suffix > MAX_TERM - shared || suffix > qr_cursor_left(&c))
+            return QR_ECORRUPT;
+        const uint8_t *s = c.p;
+        c.p += suffix;
+        /* The new term must sort after the previous one. */
+        if (shared < tl ? (suffix == 0 || s[0] <= term[shared]) : suffix == 0)
+            return QR_ECORRUPT;
+        copy_suffix(term, sizeof term, shared, s, suffix, c.end);
+        tl = shared + suffix;
+        get_vints(&c, meta, 4);
+        df = meta[0];
+        extra = meta[1];
+        uint64_t dd = meta[2], pd = meta[3];
+        if (c.err || df > UINT32_MAX || extra > UINT64_MAX - df || dd > UINT64_MAX - doc ||
+            pd > UINT64_MAX - pos)
+            return QR_ECORRUPT;
+        doc += dd;
+        pos += pd;
+        if (--left == 0 && qr_cursor_left(&c) != 0)
+            return QR_ECORRUPT; /* bytes after the block's last entry */
+        if (shared < m) {
+            where = 1;
+        } else if (shared == m) {
+            size_t j = 0;
+            while (j < suffix && m + j < len && s[j] == key[m + j])
+                j++;
+            m += j;
+            if (j == suffix)
+                where = m == len ? 0 : -1; /* the key itself, or a prefix of it */
+            else
+                where = m == len || s[j] > key[m] ? 1 : -1;
+        }
+    }
+    if (where != 0)
+        return QR_ENOTFOUND;
+    out->df = (uint32_t)df;
+    out->ttf = df + extra;
+    out->doc_off = doc;
+    out->pos_off = pos;
     return 0;
 }
 
@@ -385,22 +513,7 @@ int qr_termdict_get(const qr_termdict *d, const char *term, size_t len, qr_term_
     int64_t b = find_block(d, key, len);
     if (b < 0)
         return QR_ENOTFOUND;
-    scan s;
-    s.meta = (qr_term_meta){0};
-    scan_block(d, (uint64_t)b, &s.cur, &s.left, &s.first, s.term, &s.term_len);
-    while (s.left > 0) {
-        int rc = decode_entry(&s.cur, &s.left, &s.first, s.term, &s.term_len, &s.meta);
-        if (rc)
-            return rc;
-        int c = cmp_bytes(s.term, s.term_len, key, len);
-        if (c == 0) {
-            *out = s.meta;
-            return 0;
-        }
-        if (c > 0)
-            break;
-    }
-    return QR_ENOTFOUND;
+    return get_in_block(d, (uint64_t)b, key, len, out);
 }
 
 int qr_termdict_iter_init(qr_termdict_iter *it, const qr_termdict *d, const char *prefix,

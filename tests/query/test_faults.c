@@ -138,6 +138,44 @@ Test(faults, every_allocation_of_a_search_may_fail)
     qr_dir_close(dir);
 }
 
+/*
+ * A searcher's first query also allocates what it keeps for later ones (the
+ * per-segment normalisations by doc): a failure there is QR_ENOMEM, and the
+ * searcher still answers right afterwards.
+ */
+Test(faults, first_search_of_a_searcher_may_fail)
+{
+    qr_dir *dir = corpus(300, 150);
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+        qr_searcher *s = tq_open(dir);
+        uint64_t want = 0, got = 0;
+        cr_assert_eq(full_search(s, queries[i], &want), 0, "%s", queries[i]);
+        qr_searcher_close(s);
+        int failures = 0;
+        for (long n = 0;; n++) {
+            s = tq_open(dir);
+            qr_alloc_fail_after(n);
+            int rc = full_search(s, queries[i], &got);
+            long failed = qr_alloc_failures();
+            qr_alloc_fail_after(-1);
+            if (rc == 0 && failed == 0) {
+                cr_assert_eq(got, want, "%s", queries[i]);
+                qr_searcher_close(s);
+                break;
+            }
+            cr_assert(rc == QR_ENOMEM || (rc == 0 && got == want), "%s, allocation %ld: %s",
+                      queries[i], n, qr_strerror(rc));
+            failures += rc == QR_ENOMEM;
+            got = 0;
+            cr_assert_eq(full_search(s, queries[i], &got), 0, "%s after a failure", queries[i]);
+            cr_assert_eq(got, want, "%s after a failure", queries[i]);
+            qr_searcher_close(s);
+        }
+        cr_assert_gt(failures, 0, "%s", queries[i]);
+    }
+    qr_dir_close(dir);
+}
+
 /* Copies every file of src into a new memory directory, flipping byte `at` of `victim`. */
 static qr_dir *copy_damaged(qr_dir *src, const char *victim, size_t at, uint8_t xor)
 {

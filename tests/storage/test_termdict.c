@@ -243,6 +243,13 @@ Test(termdict, roundtrip_1)
     roundtrip(1, 2, 10);
 }
 
+Test(termdict, roundtrip_31_32_33)
+{
+    roundtrip(31, 33, 50);
+    roundtrip(32, 34, 50);
+    roundtrip(33, 35, 50);
+}
+
 Test(termdict, roundtrip_63_64_65)
 {
     roundtrip(63, 30, 50);
@@ -273,6 +280,53 @@ Test(termdict, roundtrip_10000)
 Test(termdict, roundtrip_200000, .timeout = 300)
 {
     roundtrip(200000, 7, 60);
+}
+
+/* Terms sharing up to 254 bytes, suffixes short and long: every copy path of the decoders. */
+Test(termdict, long_shared_prefixes)
+{
+    rng_state = 21;
+    size_t want = 300, n = 0;
+    rterm *t = calloc(want, sizeof *t);
+    cr_assert(t);
+    for (size_t i = 0; i < want; i++) {
+        size_t shared = 200 + rnd() % 55, len = shared + 1 + rnd() % (rnd() % 3 ? 3 : 40);
+        len = len > 255 ? 255 : len;
+        memset(t[i].b, 'q', shared);
+        for (size_t j = shared; j < len; j++)
+            t[i].b[j] = (uint8_t)('a' + rnd() % 3);
+        t[i].n = len;
+    }
+    qsort(t, want, sizeof *t, cmp_rterm);
+    for (size_t i = 0; i < want; i++)
+        if (n == 0 || cmp_rterm(&t[n - 1], &t[i]) != 0)
+            t[n++] = t[i];
+    for (size_t i = 0; i < n; i++)
+        t[i].m = (qr_term_meta){(uint32_t)(1 + i), 1 + i + i % 7, i * 3, i * 5};
+    qr_buf img = {0};
+    build(&img, t, n);
+    qr_termdict *d;
+    cr_assert_eq(qr_termdict_open(&d, (qr_slice){img.p, img.n}, true), 0);
+    uint8_t b[256];
+    for (size_t i = 0; i < n; i++) {
+        qr_term_meta m;
+        cr_assert_eq(qr_termdict_get(d, (const char *)t[i].b, t[i].n, &m), 0, "term %zu", i);
+        cr_assert(meta_eq(&m, &t[i].m), "meta of term %zu", i);
+        memcpy(b, t[i].b, t[i].n);
+        if (t[i].n < 255) {
+            b[t[i].n] = 'b';
+            check_absent(d, t, n, b, t[i].n + 1);
+        }
+        check_absent(d, t, n, b, t[i].n - 1);
+    }
+    memset(b, 'q', 255);
+    check_prefix(d, t, n, b, 0);
+    check_prefix(d, t, n, b, 200);
+    check_prefix(d, t, n, b, 230);
+    check_prefix(d, t, n, b, 250);
+    qr_termdict_close(d);
+    qr_buf_free(&img);
+    free(t);
 }
 
 Test(termdict, empty_image_layout)
@@ -472,6 +526,119 @@ Test(termdict, structural_damage_behind_a_valid_checksum)
     free(t);
 }
 
+/* Exact lookup the slow way: a prefix iteration from the key, stopping at the key itself. */
+static int iter_get(const qr_termdict *d, const uint8_t *key, size_t len, qr_term_meta *out)
+{
+    qr_termdict_iter it;
+    if (qr_termdict_iter_init(&it, d, (const char *)key, len))
+        return QR_ENOTFOUND;
+    qr_slice s;
+    int rc;
+    while ((rc = qr_termdict_next(&it, &s, out)) == 1)
+        if (s.n == len && memcmp(s.p, key, len) == 0)
+            return 0;
+    return rc == 0 ? QR_ENOTFOUND : rc;
+}
+
+/* qr_termdict_get against iter_get for one key: found by both alike, or by neither. */
+static int agree(const qr_termdict *d, const uint8_t *key, size_t len)
+{
+    qr_term_meta a = {0}, b = {0};
+    int rg = qr_termdict_get(d, (const char *)key, len, &a);
+    int ri = iter_get(d, key, len, &b);
+    cr_assert(rg == 0 || rg == QR_ENOTFOUND || rg == QR_ECORRUPT, "get: %d", rg);
+    cr_assert_eq(rg == 0, ri == 0, "get %d, iteration %d", rg, ri);
+    if (rg == 0)
+        cr_assert(meta_eq(&a, &b));
+    if (rg == QR_ECORRUPT)
+        cr_assert_eq(ri, QR_ECORRUPT, "the damage is on the way to the key for both");
+    return rg;
+}
+
+/*
+ * The lookup skips whole-term comparisons (it tracks the common prefix with
+ * the key): under damage behind a valid checksum, byte by byte with several
+ * values, it must still agree with a plain iteration, for every term and
+ * for absent keys next to them.
+ */
+Test(termdict, lookup_agrees_with_iteration_under_damage, .timeout = 300)
+{
+    size_t n;
+    rterm *t = make_terms(150, &n, 13);
+    qr_buf img = {0};
+    build(&img, t, n);
+    size_t body_end = img.n - QR_FILE_FOOTER_SIZE - 40; /* the trailer is tested elsewhere */
+    static const uint8_t xors[] = {0x01, 0x02, 0x10, 0x40, 0x80, 0xff};
+    size_t corrupt = 0, found = 0, opened = 0;
+    for (size_t i = QR_FILE_HEADER_SIZE; i < body_end; i++) {
+        for (size_t x = 0; x < sizeof xors; x++) {
+            uint8_t *c = malloc(img.n); /* exact size: ASan sees reads past it */
+            memcpy(c, img.p, img.n);
+            c[i] ^= xors[x];
+            qr_store_u64(c + img.n - 8, qr_checksum(c, img.n - 8));
+            qr_termdict *d;
+            if (qr_termdict_open(&d, (qr_slice){c, img.n}, true) == 0) {
+                opened++;
+                uint8_t b[256];
+                for (size_t k = 0; k < n; k++) {
+                    int rc = agree(d, t[k].b, t[k].n);
+                    corrupt += rc == QR_ECORRUPT;
+                    found += rc == 0;
+                    memcpy(b, t[k].b, t[k].n);
+                    if (t[k].n < 255) {
+                        b[t[k].n] = 0x01;
+                        agree(d, b, t[k].n + 1);
+                    }
+                    if (t[k].n > 1)
+                        agree(d, b, t[k].n - 1);
+                }
+                qr_termdict_close(d);
+            }
+            free(c);
+        }
+    }
+    cr_assert(opened > 0 && corrupt > 0 && found > 0, "%zu %zu %zu", opened, corrupt, found);
+    qr_buf_free(&img);
+    free(t);
+}
+
+/* The lookup's own checks, one damaged entry each (behind a valid checksum). */
+Test(termdict, lookup_rejects_damaged_entries)
+{
+    qr_term_meta m = {1, 1, 0, 0};
+    struct {
+        size_t at;       /* byte of the body to replace, from the first block's start */
+        uint8_t v;       /* its new value */
+        const char *key; /* looked up */
+    } cases[] = {
+        {0, 0x80, "ab"}, /* the first df runs into the next byte: the fields after it shift */
+        {4, 3, "ab"},    /* shared longer than the previous term */
+        {5, 0xf0, "ab"}, /* suffix past the block's end */
+        {6, 'a', "ab"},  /* not after the previous term */
+        {5, 0, "ab"},    /* an empty suffix (a term equal to the previous one) */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof *cases; k++) {
+        qr_termdict_writer *w;
+        cr_assert_eq(qr_termdict_writer_open(&w), 0);
+        cr_assert_eq(qr_termdict_add(w, "aa", 2, &m), 0);
+        cr_assert_eq(qr_termdict_add(w, "ab", 2, &m), 0);
+        qr_buf s = {0};
+        cr_assert_eq(qr_termdict_finish(w, &s), 0);
+        qr_termdict_writer_close(w);
+        /* body: df=1 extra=0 doc=0 pos=0 | shared=1 suffix=1 'b' df=1 extra=0 dd=0 pd=0 */
+        cr_assert_eq(s.p[QR_FILE_HEADER_SIZE + 6], 'b');
+        s.p[QR_FILE_HEADER_SIZE + cases[k].at] = cases[k].v;
+        qr_store_u64(s.p + s.n - 8, qr_checksum(s.p, s.n - 8));
+        qr_termdict *d;
+        cr_assert_eq(qr_termdict_open(&d, (qr_slice){s.p, s.n}, true), 0, "case %zu", k);
+        qr_term_meta got;
+        cr_assert_eq(qr_termdict_get(d, cases[k].key, strlen(cases[k].key), &got), QR_ECORRUPT,
+                     "case %zu", k);
+        qr_termdict_close(d);
+        qr_buf_free(&s);
+    }
+}
+
 Test(termdict, allocation_failures_are_enomem)
 {
     size_t n;
@@ -561,5 +728,19 @@ Test(termdict, golden_bytes)
     cr_assert_eq(img.n, sizeof want + 8);
     cr_assert_eq(memcmp(img.p, want, sizeof want), 0);
     cr_assert_eq(qr_load_u64(img.p + sizeof want), qr_checksum(img.p, sizeof want));
+    /* a file written with other block sizes reads the same */
+    size_t at = sizeof want - 8;
+    cr_assert_eq(img.p[at], 64);
+    img.p[at] = 32;
+    qr_store_u64(img.p + sizeof want, qr_checksum(img.p, sizeof want));
+    qr_termdict *d;
+    cr_assert_eq(qr_termdict_open(&d, (qr_slice){img.p, img.n}, true), 0);
+    static const char *const terms[] = {"ab", "abc", "b"};
+    for (size_t i = 0; i < 3; i++) {
+        qr_term_meta got;
+        cr_assert_eq(qr_termdict_get(d, terms[i], strlen(terms[i]), &got), 0);
+        cr_assert(meta_eq(&got, &m[i]));
+    }
+    qr_termdict_close(d);
     qr_buf_free(&img);
 }
