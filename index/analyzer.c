@@ -6,10 +6,16 @@
  * marks and digits; an apostrophe joins it when a letter stands right before
  * and right after. Words joined by single hyphens (with a word character on
  * both sides) form a compound. Each word's raw bytes are looked up in a cache
- * that maps them to their normalised (utf8proc) and stemmed (libstemmer)
+ * that maps them to their normalised (utf8proc; plain ASCII folding for an
+ * ASCII word, which is what utf8proc does to it) and stemmed (libstemmer)
  * forms, so that each distinct surface form is normalised and stemmed once
- * per analyzer; the cache lives in one arena and is flushed when it grows
- * past a fixed budget. Tokens point into the arena or into scratch buffers
+ * per analyzer. The cache is an open-addressing table of 64-byte lines; a
+ * word whose three forms fit in a line keeps them there (one cache line per
+ * lookup), longer ones keep them in an arena. The table is flushed when it
+ * holds CACHE_MAX_ENTRIES forms or the arena CACHE_MAX_ARENA bytes (48 MiB
+ * at most in all). Words are scanned a batch ahead and their table lines
+ * prefetched (on huge pages when the table is big), so that the misses of a
+ * batch overlap. Tokens point into the table, the arena or scratch buffers
  * that the analyzer reuses: no heap allocation per token.
  */
 #include "index/analyzer.h"
@@ -17,7 +23,9 @@
 #include <libstemmer.h>
 #include <pthread.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <utf8proc.h>
+#define XXH_INLINE_ALL /* the hash of a short word is a few instructions: inline it */
 #include <xxhash.h>
 
 #include "storage/alloc.h"
@@ -25,46 +33,61 @@
 #include "storage/status.h"
 
 #define NORM_OPTIONS                                                                               \
-    ((utf8proc_option_t)(UTF8PROC_CASEFOLD | UTF8PROC_COMPAT | UTF8PROC_STRIPMARK |             \
+    ((utf8proc_option_t)(UTF8PROC_CASEFOLD | UTF8PROC_COMPAT | UTF8PROC_STRIPMARK |                \
                          UTF8PROC_COMPOSE))
 
-#define CACHE_MAX_ENTRIES (1u << 20)        /* flush the cache past this many surface forms */
-#define CACHE_MAX_ARENA   (64u << 20)       /* ... or past this many bytes of strings */
+#define CACHE_MAX_CAP     (1u << 19)              /* table slots at most (32 MiB) */
+#define CACHE_MAX_ENTRIES (CACHE_MAX_CAP / 4 * 3) /* flush the cache past this many forms */
+#define CACHE_MAX_ARENA   (16u << 20)             /* ... or past this many bytes of arena strings */
 #define RAW_CACHE_LIMIT   (4 * QR_MAX_TERM_BYTES) /* longer words bypass the cache */
+#define INLINE_BYTES      44 /* raw + norm + stem up to this size stay inline */
+#define NO_SLOT           UINT32_MAX
+#define BATCH_WORDS       32 /* words scanned (and prefetched) ahead */
 
-/* One cached surface form; strings live in the analyzer's arena. */
+/*
+ * One cached surface form: one 64-byte table line. When the raw, normalised and
+ * stemmed forms fit in INLINE_BYTES they sit in bytes[] one after the other, so a
+ * hit reads a single cache line; otherwise bytes[] holds three uint32 arena
+ * offsets (raw, norm, stem).
+ */
 struct entry {
     uint64_t hash;     /* xxh3 of the raw bytes, | 1 so that 0 marks an empty slot */
-    uint32_t raw_off;  /* raw bytes of the word as it appeared in the text */
-    uint32_t raw_len;
-    uint32_t norm_off; /* normalised, unstemmed form */
-    uint32_t norm_len;
-    uint32_t stem_off; /* stemmed form (== norm when not stemming) */
-    uint32_t stem_len;
+    uint32_t norm_len; /* normalised, unstemmed form */
+    uint32_t stem_len; /* stemmed form (== norm when not stemming) */
+    uint16_t raw_len;  /* raw bytes of the word as it appeared in the text */
+    uint8_t inl;       /* strings inline in bytes[] */
+    uint8_t pad;
+    char bytes[INLINE_BYTES];
 };
 
-/* A word of the current compound, as the scanner found it. */
+_Static_assert(sizeof(struct entry) == 64, "an entry is one cache line");
+
+/* A word of the current batch, as the scanner found it. */
 struct part {
     uint32_t start, end; /* byte range in the text */
-    uint32_t norm_off;   /* normalised form: arena offset (stable until the next flush) */
-    uint32_t norm_len;
+    uint64_t hash;       /* xxh3 of the raw bytes | 1 (0: too long for the cache) */
+    uint32_t slot;       /* table slot holding its forms inline, or NO_SLOT */
+    uint32_t norm_off;   /* otherwise: normalised form, arena offset (stable until a flush) */
     uint32_t stem_off;   /* stemmed form: arena offset */
+    uint32_t norm_len;
     uint32_t stem_len;
+    uint32_t nparts; /* first word of a compound: its number of words; others 0 */
 };
 
 struct qr_analyzer {
-    char language[32];           /* as opened: "english", "none", ... */
-    struct sb_stemmer *stemmer;  /* NULL for "none" */
-    struct entry *table;         /* open-addressing hash table, cap slots */
-    uint32_t cap;                /* slots, a power of two */
-    uint32_t used;               /* occupied slots */
-    qr_buf arena;                /* the cached strings */
-    utf8proc_int32_t *cps;       /* scratch for utf8proc_decompose_custom; one spare slot */
-    size_t cps_cap;              /* code points cps may hold (cps_cap + 1 are allocated) */
-    struct part *parts;          /* parts of the compound being emitted */
+    char language[32];          /* as opened: "english", "none", ... */
+    struct sb_stemmer *stemmer; /* NULL for "none" */
+    struct entry *table;        /* open-addressing hash table, cap slots, 64-byte aligned */
+    void *table_mem;            /* the allocation holding table */
+    uint32_t cap;               /* slots, a power of two */
+    uint32_t used;              /* occupied slots */
+    qr_buf arena;               /* the cached strings */
+    utf8proc_int32_t *cps;      /* scratch for utf8proc_decompose_custom; one spare slot */
+    size_t cps_cap;             /* code points cps may hold (cps_cap + 1 are allocated) */
+    struct part *parts;         /* words of the batch being emitted */
     size_t parts_cap;
-    qr_buf concat;               /* normalised concatenation of a compound */
-    qr_buf scratch;              /* normalised form of the word being looked up */
+    qr_buf concat;  /* normalised concatenation of a compound */
+    qr_buf scratch; /* normalised form of the word being looked up */
 };
 
 static const char *none_lang = "none";
@@ -97,6 +120,27 @@ static bool known_language(const char *lang)
     return false;
 }
 
+/* A zeroed table of cap entries aligned to a cache line; *mem receives the allocation. */
+static struct entry *alloc_table(uint32_t cap, void **mem)
+{
+    uint8_t *m = qr_calloc((size_t)cap + 1, sizeof(struct entry));
+    if (!m)
+        return NULL;
+    *mem = m;
+    size_t bytes = ((size_t)cap + 1) * sizeof(struct entry);
+#ifdef MADV_HUGEPAGE
+    /* Lookups land on random lines: with 4 KiB pages nearly each one also misses the
+     * TLB. Ask for huge pages on the 2 MiB-aligned part of a big table. */
+    if (bytes >= (4u << 20)) {
+        uintptr_t lo = ((uintptr_t)m + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+        uintptr_t hi = ((uintptr_t)m + bytes) & ~(uintptr_t)((2u << 20) - 1);
+        if (hi > lo)
+            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* a hint: failure is fine */
+    }
+#endif
+    return (struct entry *)(m + (64 - (uintptr_t)m % 64) % 64);
+}
+
 int qr_analyzer_open(qr_analyzer **out, const char *language)
 {
     *out = NULL;
@@ -118,8 +162,8 @@ int qr_analyzer_open(qr_analyzer **out, const char *language)
             return QR_ENOMEM;
         }
     }
-    a->cap = 1024;
-    a->table = qr_calloc(a->cap, sizeof *a->table);
+    a->cap = 64;
+    a->table = alloc_table(a->cap, &a->table_mem);
     if (!a->table) {
         qr_analyzer_close(a);
         return QR_ENOMEM;
@@ -134,7 +178,7 @@ void qr_analyzer_close(qr_analyzer *a)
         return;
     if (a->stemmer)
         sb_stemmer_delete(a->stemmer);
-    qr_free(a->table);
+    qr_free(a->table_mem);
     qr_buf_free(&a->arena);
     qr_free(a->cps);
     qr_free(a->parts);
@@ -217,12 +261,27 @@ static size_t decode(const char *text, size_t len, size_t i, utf8proc_int32_t *c
 static int normalize(qr_analyzer *a, const char *raw, size_t n, qr_buf *b)
 {
     qr_buf_reset(b);
+    /* A word of ASCII bytes holds only letters, digits and apostrophes: the utf8proc
+     * mapping folds A-Z to a-z and leaves every other such byte as it is. */
+    size_t k = 0;
+    while (k < n && (unsigned char)raw[k] < 0x80)
+        k++;
+    if (k == n) {
+        if (qr_buf_reserve(b, n))
+            return QR_ENOMEM;
+        for (size_t i = 0; i < n; i++) {
+            unsigned char c = (unsigned char)raw[i];
+            b->p[i] = c >= 'A' && c <= 'Z' ? (uint8_t)(c | 0x20) : c;
+        }
+        b->n = n;
+        return 0;
+    }
     for (;;) {
         utf8proc_ssize_t r = 0;
         if (a->cps_cap)
             r = utf8proc_decompose_custom((const utf8proc_uint8_t *)raw, (utf8proc_ssize_t)n,
-                                          a->cps, (utf8proc_ssize_t)a->cps_cap, NORM_OPTIONS,
-                                          NULL, NULL);
+                                          a->cps, (utf8proc_ssize_t)a->cps_cap, NORM_OPTIONS, NULL,
+                                          NULL);
         if (r < 0)
             return 0; /* cannot happen on valid UTF-8; treat as an empty form */
         if (a->cps_cap && (size_t)r <= a->cps_cap) {
@@ -282,7 +341,8 @@ static void cache_flush(qr_analyzer *a)
 static int cache_grow(qr_analyzer *a)
 {
     uint32_t cap = a->cap * 2;
-    struct entry *t = qr_calloc(cap, sizeof *t);
+    void *mem;
+    struct entry *t = alloc_table(cap, &mem);
     if (!t)
         return QR_ENOMEM;
     for (uint32_t i = 0; i < a->cap; i++) {
@@ -293,37 +353,24 @@ static int cache_grow(qr_analyzer *a)
             j = (j + 1) & (cap - 1);
         t[j] = a->table[i];
     }
-    qr_free(a->table);
+    qr_free(a->table_mem);
+    a->table_mem = mem;
     a->table = t;
     a->cap = cap;
     return 0;
 }
 
-/* Appends the normalised and stemmed forms of raw[0..n) to the arena; fills *e's offsets. */
-static int remember(qr_analyzer *a, const char *raw, size_t n, struct entry *e)
+static uint32_t off_at(const char *p)
 {
-    int rc;
-    if ((rc = normalize(a, raw, n, &a->scratch)))
-        return rc;
-    const char *s;
-    size_t sl;
-    if ((rc = stem(a, (const char *)a->scratch.p, a->scratch.n, &s, &sl)))
-        return rc;
-    qr_buf *ar = &a->arena;
-    bool cached = n <= RAW_CACHE_LIMIT;
-    if (qr_buf_reserve(ar, (cached ? n : 0) + a->scratch.n + sl))
-        return QR_ENOMEM;
-    e->raw_off = (uint32_t)ar->n;
-    e->raw_len = (uint32_t)n;
-    if (cached)
-        qr_buf_put(ar, raw, n);
-    e->norm_off = (uint32_t)ar->n;
-    e->norm_len = (uint32_t)a->scratch.n;
-    qr_buf_put(ar, a->scratch.p, a->scratch.n);
-    e->stem_off = (uint32_t)ar->n;
-    e->stem_len = (uint32_t)sl;
-    qr_buf_put(ar, s, sl);
-    return 0;
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+/* The raw bytes of an occupied entry. */
+static const char *entry_raw(const qr_analyzer *a, const struct entry *e)
+{
+    return e->inl ? e->bytes : (const char *)a->arena.p + off_at(e->bytes);
 }
 
 /* The slot of raw[0..n) (hash h) in the cache: its entry, or the empty slot to fill. */
@@ -333,10 +380,75 @@ static uint32_t find_slot(const qr_analyzer *a, uint64_t h, const char *raw, siz
     uint32_t i = (uint32_t)h & mask;
     for (; a->table[i].hash; i = (i + 1) & mask) {
         const struct entry *t = &a->table[i];
-        if (t->hash == h && t->raw_len == n && !memcmp(a->arena.p + t->raw_off, raw, n))
+        if (t->hash == h && t->raw_len == n && !memcmp(entry_raw(a, t), raw, n))
             break;
     }
     return i;
+}
+
+/* The normalised and stemmed forms of a looked-up word. */
+static const char *part_norm(const qr_analyzer *a, const struct part *p)
+{
+    if (p->slot != NO_SLOT)
+        return a->table[p->slot].bytes + a->table[p->slot].raw_len;
+    return (const char *)a->arena.p + p->norm_off;
+}
+
+static const char *part_stem(const qr_analyzer *a, const struct part *p)
+{
+    if (p->slot != NO_SLOT)
+        return part_norm(a, p) + p->norm_len;
+    return (const char *)a->arena.p + p->stem_off;
+}
+
+/*
+ * Normalises and stems the word raw[0..n) of p. With slot != NO_SLOT (the empty
+ * slot of its hash) the forms are cached there: inline when they fit, else in the
+ * arena with the raw bytes; otherwise they go to the arena only.
+ */
+static int remember(qr_analyzer *a, const char *raw, size_t n, struct part *p, uint32_t slot)
+{
+    int rc;
+    if ((rc = normalize(a, raw, n, &a->scratch)))
+        return rc;
+    const char *s;
+    size_t sl;
+    if ((rc = stem(a, (const char *)a->scratch.p, a->scratch.n, &s, &sl)))
+        return rc;
+    size_t nl = a->scratch.n;
+    p->norm_len = (uint32_t)nl;
+    p->stem_len = (uint32_t)sl;
+    struct entry *e = slot != NO_SLOT ? &a->table[slot] : NULL;
+    if (e && n + nl + sl <= INLINE_BYTES) {
+        memcpy(e->bytes, raw, n);
+        memcpy(e->bytes + n, a->scratch.p, nl);
+        memcpy(e->bytes + n + nl, s, sl);
+        e->inl = 1;
+        p->slot = slot;
+    } else {
+        qr_buf *ar = &a->arena;
+        if (qr_buf_reserve(ar, (e ? n : 0) + nl + sl))
+            return QR_ENOMEM;
+        uint32_t raw_off = (uint32_t)ar->n;
+        if (e)
+            qr_buf_put(ar, raw, n);
+        p->norm_off = (uint32_t)ar->n;
+        qr_buf_put(ar, a->scratch.p, nl);
+        p->stem_off = (uint32_t)ar->n;
+        qr_buf_put(ar, s, sl);
+        p->slot = NO_SLOT;
+        if (!e)
+            return 0;
+        uint32_t offs[3] = {raw_off, p->norm_off, p->stem_off};
+        memcpy(e->bytes, offs, sizeof offs);
+        e->inl = 0;
+    }
+    e->raw_len = (uint16_t)n;
+    e->norm_len = (uint32_t)nl;
+    e->stem_len = (uint32_t)sl;
+    e->hash = p->hash;
+    a->used++;
+    return 0;
 }
 
 /* Fills p's normalised and stemmed forms for the word text[p->start..p->end). */
@@ -344,60 +456,54 @@ static int lookup(qr_analyzer *a, const char *text, struct part *p)
 {
     const char *raw = text + p->start;
     size_t n = p->end - p->start;
-    struct entry e;
-    int rc;
-    if (n > RAW_CACHE_LIMIT) {
-        /* Rare and long: not worth a cache slot; its forms go to the arena only. */
-        if ((rc = remember(a, raw, n, &e)))
-            return rc;
-    } else {
-        uint64_t h = XXH3_64bits(raw, n) | 1;
-        uint32_t i = find_slot(a, h, raw, n);
-        if (a->table[i].hash) {
-            e = a->table[i];
-        } else {
-            /* Grow before inserting: a failed growth then leaves the table as it was,
-             * never fuller than half, so probing always ends at an empty slot. */
-            if ((a->used + 1) * 2 > a->cap) {
-                if ((rc = cache_grow(a)))
-                    return rc;
-                i = find_slot(a, h, raw, n);
+    uint32_t i = NO_SLOT;
+    if (p->hash) {
+        i = find_slot(a, p->hash, raw, n);
+        const struct entry *e = &a->table[i];
+        if (e->hash) {
+            p->norm_len = e->norm_len;
+            p->stem_len = e->stem_len;
+            if (e->inl) {
+                p->slot = i;
+            } else {
+                p->slot = NO_SLOT;
+                p->norm_off = off_at(e->bytes + 4);
+                p->stem_off = off_at(e->bytes + 8);
             }
-            if ((rc = remember(a, raw, n, &e)))
-                return rc;
-            e.hash = h;
-            a->table[i] = e;
-            a->used++;
+            return 0;
         }
+        /* The table grows between compounds only, so that the slots of a compound's
+         * words stay put; past 3/4 full a word is not cached. */
+        if ((a->used + 1) * 4 > a->cap * 3)
+            i = NO_SLOT;
     }
-    p->norm_off = e.norm_off;
-    p->norm_len = e.norm_len;
-    p->stem_off = e.stem_off;
-    p->stem_len = e.stem_len;
-    return 0;
+    return remember(a, raw, n, p, i);
 }
 
 /* ---- emitting a compound ------------------------------------------------ */
 
-static int emit_compound(qr_analyzer *a, const char *text, size_t nparts, uint32_t first_pos,
-                         unsigned flags, qr_token_fn fn, void *ctx)
+static int emit_compound(qr_analyzer *a, struct part *parts, size_t nparts, uint32_t first_pos,
+                         const char *text, unsigned flags, qr_token_fn fn, void *ctx)
 {
     int rc;
-    /* Flush between compounds only, so the offsets of this compound's parts stay valid.
-     * A failed growth leaves the arena's sticky error set; flushing clears it, so that an
-     * analyzer that once returned QR_ENOMEM works again when memory is back. */
+    /* Flush and grow between compounds only, so that the slots and arena offsets of this
+     * compound's words stay valid. A failed growth leaves the arena's sticky error set;
+     * flushing clears it, so that an analyzer that once returned QR_ENOMEM works again
+     * when memory is back. */
     if (a->used >= CACHE_MAX_ENTRIES || a->arena.n >= CACHE_MAX_ARENA || a->arena.err)
         cache_flush(a);
+    else if (((size_t)a->used + nparts) * 4 > (size_t)a->cap * 3 && a->cap < CACHE_MAX_CAP &&
+             (rc = cache_grow(a)))
+        return rc;
     for (size_t i = 0; i < nparts; i++)
-        if ((rc = lookup(a, text, &a->parts[i])))
+        if ((rc = lookup(a, text, &parts[i])))
             return rc;
-    const char *arena = (const char *)a->arena.p;
     bool compound = nparts > 1;
     bool nostem = flags & QR_ANALYZE_NOSTEM;
     for (size_t i = 0; i < nparts; i++) {
-        struct part *p = &a->parts[i];
+        struct part *p = &parts[i];
         if (p->norm_len > 0 && p->norm_len <= QR_MAX_TERM_BYTES) {
-            qr_token t = {arena + (nostem ? p->norm_off : p->stem_off),
+            qr_token t = {nostem ? part_norm(a, p) : part_stem(a, p),
                           nostem ? p->norm_len : p->stem_len,
                           first_pos + (uint32_t)i,
                           p->start,
@@ -410,7 +516,7 @@ static int emit_compound(qr_analyzer *a, const char *text, size_t nparts, uint32
         if (i == 0 && compound) {
             qr_buf_reset(&a->concat);
             for (size_t j = 0; j < nparts; j++)
-                qr_buf_put(&a->concat, arena + a->parts[j].norm_off, a->parts[j].norm_len);
+                qr_buf_put(&a->concat, part_norm(a, &parts[j]), parts[j].norm_len);
             if (a->concat.err)
                 return a->concat.err;
             size_t cn = a->concat.n;
@@ -420,7 +526,7 @@ static int emit_compound(qr_analyzer *a, const char *text, size_t nparts, uint32
             size_t sl = cn;
             if (!nostem && (rc = stem(a, (const char *)a->concat.p, cn, &s, &sl)))
                 return rc;
-            qr_token t = {s, sl, first_pos, p->start, a->parts[nparts - 1].end, true, true};
+            qr_token t = {s, sl, first_pos, p->start, parts[nparts - 1].end, true, true};
             if (sl > 0 && (rc = fn(ctx, &t)))
                 return rc;
         }
@@ -428,31 +534,38 @@ static int emit_compound(qr_analyzer *a, const char *text, size_t nparts, uint32
     return 0;
 }
 
-static int add_part(qr_analyzer *a, size_t n, uint32_t start, uint32_t end)
+/* Adds word n of the batch, hashes it and prefetches its cache line. */
+static int add_part(qr_analyzer *a, const char *text, size_t n, uint32_t start, uint32_t end)
 {
     if (n == a->parts_cap) {
-        size_t cap = a->parts_cap ? a->parts_cap * 2 : 8;
+        size_t cap = a->parts_cap ? a->parts_cap * 2 : 64;
         struct part *p = qr_reallocarray(a->parts, cap, sizeof *p);
         if (!p)
             return QR_ENOMEM;
         a->parts = p;
         a->parts_cap = cap;
     }
-    memset(&a->parts[n], 0, sizeof a->parts[n]);
-    a->parts[n].start = start;
-    a->parts[n].end = end;
+    struct part *p = &a->parts[n];
+    memset(p, 0, sizeof *p);
+    p->start = start;
+    p->end = end;
+    if (end - start <= RAW_CACHE_LIMIT) {
+        p->hash = XXH3_64bits(text + start, end - start) | 1;
+        __builtin_prefetch(&a->table[(uint32_t)p->hash & (a->cap - 1)]);
+    }
     return 0;
 }
 
-int qr_analyze(qr_analyzer *a, const char *text, size_t len, uint32_t first_pos, unsigned flags,
-               qr_token_fn fn, void *ctx, uint32_t *out_positions)
+/*
+ * Scans from *i for up to BATCH_WORDS words (whole compounds) into a->parts; the first
+ * word of each compound records the compound's number of words. *out_n receives the
+ * number of words; *i is left after the last one.
+ */
+static int scan_batch(qr_analyzer *a, const char *text, size_t len, size_t *i_io, size_t *out_n)
 {
-    uint32_t pos = first_pos;
-    size_t i = 0;
+    size_t i = *i_io, nw = 0;
     int rc = 0;
-    if (len > UINT32_MAX)
-        len = UINT32_MAX; /* offsets are 32-bit; the indexer's size limit is far below this */
-    while (i < len) {
+    while (i < len && nw < BATCH_WORDS) {
         utf8proc_int32_t cp;
         size_t n = decode(text, len, i, &cp);
         if (n == 0) {
@@ -464,7 +577,7 @@ int qr_analyze(qr_analyzer *a, const char *text, size_t len, uint32_t first_pos,
             continue;
         }
         /* A compound: one or more words joined by single hyphens. */
-        size_t nparts = 0;
+        size_t first = nw;
         for (;;) {
             size_t start = i;
             utf8proc_int32_t prev = cp;
@@ -489,9 +602,9 @@ int qr_analyze(qr_analyzer *a, const char *text, size_t len, uint32_t first_pos,
                 }
                 break;
             }
-            if ((rc = add_part(a, nparts, (uint32_t)start, (uint32_t)i)))
+            if ((rc = add_part(a, text, nw, (uint32_t)start, (uint32_t)i)))
                 goto out;
-            nparts++;
+            nw++;
             /* A single hyphen with a word character after it continues the compound. */
             utf8proc_int32_t h, c4;
             size_t nh = i < len ? decode(text, len, i, &h) : 0;
@@ -506,9 +619,35 @@ int qr_analyze(qr_analyzer *a, const char *text, size_t len, uint32_t first_pos,
             }
             break;
         }
-        if ((rc = emit_compound(a, text, nparts, pos, flags, fn, ctx)))
+        a->parts[first].nparts = (uint32_t)(nw - first);
+    }
+out:
+    *i_io = i;
+    *out_n = nw;
+    return rc;
+}
+
+int qr_analyze(qr_analyzer *a, const char *text, size_t len, uint32_t first_pos, unsigned flags,
+               qr_token_fn fn, void *ctx, uint32_t *out_positions)
+{
+    uint32_t pos = first_pos;
+    size_t i = 0;
+    int rc = 0;
+    if (len > UINT32_MAX)
+        len = UINT32_MAX; /* offsets are 32-bit; the indexer's size limit is far below this */
+    /* Words are scanned a batch ahead so that their cache lines load while the words
+     * before them are emitted: the misses of a batch overlap instead of adding up. */
+    while (i < len) {
+        size_t nw;
+        if ((rc = scan_batch(a, text, len, &i, &nw)))
             goto out;
-        pos += (uint32_t)nparts;
+        for (size_t k = 0; k < nw;) {
+            size_t np = a->parts[k].nparts;
+            if ((rc = emit_compound(a, &a->parts[k], np, pos, text, flags, fn, ctx)))
+                goto out;
+            pos += (uint32_t)np;
+            k += np;
+        }
     }
 out:
     if (out_positions)

@@ -3,7 +3,11 @@
  * with a byte stream of postings in a chunked arena.
  *
  * Arena. Memory comes in blocks of POOL_BLOCK bytes; an arena offset is a
- * uint32 (block index << POOL_SHIFT | offset in block). A term's stream is a
+ * uint32 (block index << POOL_SHIFT | offset in block). The first block is
+ * its own allocation (kept by a reset); the others are carved from chunks of
+ * CHUNK_BLOCKS blocks aligned to a 2 MiB huge page, since a rare term's
+ * first write, like its table line, lands on a random page: with 4 KiB pages
+ * nearly every such write also missed the TLB. A term's stream is a
  * chain of slices whose sizes grow with the level (8, 16, ... 4096 bytes);
  * the last 4 bytes of each full slice hold the arena offset of the next one.
  * Rare terms (most of them, by Zipf's law) thus cost one 8-byte slice, while
@@ -47,6 +51,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #define XXH_INLINE_ALL /* the hash of a short term is a few instructions: inline it */
 #include <xxhash.h>
 
@@ -54,10 +59,12 @@
 #include "storage/buf.h"
 #include "storage/status.h"
 
-#define POOL_SHIFT 17
-#define POOL_BLOCK (1u << POOL_SHIFT)
-#define NO_DOC     UINT32_MAX
-#define MAX_TERM   255
+#define POOL_SHIFT   17
+#define POOL_BLOCK   (1u << POOL_SHIFT)
+#define HUGE_PAGE    (2u << 20)
+#define CHUNK_BLOCKS (HUGE_PAGE / POOL_BLOCK)
+#define NO_DOC       UINT32_MAX
+#define MAX_TERM     255
 
 static const uint32_t slice_size[] = {8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096};
 #define NLEVELS (sizeof slice_size / sizeof slice_size[0])
@@ -77,9 +84,10 @@ struct term {
     char text[INLINE_TEXT]; /* the term if len <= INLINE_TEXT, else its offset in b->text */
 };
 
-#define RING  32 /* tokens in flight, a power of two */
-#define LAG_A 8  /* tokens between arrival and lookup */
-#define LAG_B 24 /* tokens between arrival and append */
+#define EMIT_AHEAD 16 /* terms between prefetch and use when emitting */
+#define RING       32 /* tokens in flight, a power of two */
+#define LAG_A      8  /* tokens between arrival and lookup */
+#define LAG_B      24 /* tokens between arrival and append */
 
 /* A token in flight. */
 struct pend {
@@ -97,7 +105,11 @@ struct qr_postings_builder {
     uint32_t nterms;    /* entries in use */
     qr_buf text;        /* bytes of the terms longer than INLINE_TEXT */
     uint8_t **blocks;   /* arena blocks */
-    uint32_t nblocks;   /* blocks in use */
+    uint8_t *first;     /* block 0's allocation */
+    void **chunks;      /* allocations holding blocks 1.. (CHUNK_BLOCKS each) */
+    uint32_t nchunks;
+    uint32_t chunks_cap;
+    uint32_t nblocks; /* blocks in use */
     uint32_t blocks_cap;
     uint32_t block_used; /* bytes used in the last block */
     uint32_t ndocs;      /* documents begun */
@@ -122,6 +134,17 @@ static struct term *alloc_table(uint32_t cap, void **mem)
     if (!m)
         return NULL;
     *mem = m;
+    size_t bytes = ((size_t)cap + 1) * sizeof(struct term);
+#ifdef MADV_HUGEPAGE
+    /* Lookups land on random lines: with 4 KiB pages nearly each one also misses the
+     * TLB. Ask for huge pages on the 2 MiB-aligned part of a big table. */
+    if (bytes >= (4u << 20)) {
+        uintptr_t lo = ((uintptr_t)m + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
+        uintptr_t hi = ((uintptr_t)m + bytes) & ~(uintptr_t)((2u << 20) - 1);
+        if (hi > lo)
+            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* a hint: failure is fine */
+    }
+#endif
     return (struct term *)(m + (64 - (uintptr_t)m % 64) % 64);
 }
 
@@ -138,6 +161,13 @@ static inline const char *term_text(const qr_postings_builder *b, const struct t
 static inline uint8_t *at(const qr_postings_builder *b, uint32_t off)
 {
     return b->blocks[off >> POOL_SHIFT] + (off & (POOL_BLOCK - 1));
+}
+
+static void free_chunks(qr_postings_builder *b)
+{
+    for (uint32_t i = 0; i < b->nchunks; i++)
+        qr_free(b->chunks[i]);
+    b->nchunks = 0;
 }
 
 int qr_pbuilder_open(qr_postings_builder **out)
@@ -160,8 +190,9 @@ void qr_pbuilder_close(qr_postings_builder *b)
 {
     if (!b)
         return;
-    for (uint32_t i = 0; i < b->nblocks; i++)
-        qr_free(b->blocks[i]);
+    free_chunks(b);
+    qr_free(b->chunks);
+    qr_free(b->first);
     qr_free(b->blocks);
     qr_free(b->table_mem);
     qr_buf_free(&b->text);
@@ -176,8 +207,7 @@ void qr_pbuilder_reset(qr_postings_builder *b)
      * that qr_pbuilder_bytes() of an empty builder stays small: the table
      * and the term array of a big flush are not kept.
      */
-    for (uint32_t i = 1; i < b->nblocks; i++)
-        qr_free(b->blocks[i]);
+    free_chunks(b);
     b->nblocks = b->nblocks ? 1 : 0;
     b->block_used = 0;
     b->nterms = 0;
@@ -214,6 +244,7 @@ uint64_t qr_pbuilder_terms(const qr_postings_builder *b)
 size_t qr_pbuilder_bytes(const qr_postings_builder *b)
 {
     return (size_t)b->nblocks * POOL_BLOCK + (size_t)b->blocks_cap * sizeof *b->blocks +
+           (size_t)b->chunks_cap * sizeof *b->chunks +
            ((size_t)b->table_cap + 1) * sizeof *b->table + b->text.cap +
            (size_t)b->posbuf_cap * sizeof *b->posbuf + sizeof *b;
 }
@@ -232,6 +263,43 @@ int qr_pbuilder_begin_doc(qr_postings_builder *b, uint32_t *out_doc)
     return QR_OK;
 }
 
+/* The huge-page-aligned start of a chunk allocation. */
+static uint8_t *chunk_base(void *m)
+{
+    return (uint8_t *)(((uintptr_t)m + HUGE_PAGE - 1) & ~(uintptr_t)(HUGE_PAGE - 1));
+}
+
+/* The memory of block b->nblocks (a new one), or NULL when out of memory. */
+static uint8_t *new_block(qr_postings_builder *b)
+{
+    if (b->nblocks == 0) {
+        if (!b->first)
+            b->first = qr_malloc(POOL_BLOCK);
+        return b->first;
+    }
+    uint32_t k = (b->nblocks - 1) % CHUNK_BLOCKS;
+    if (k == 0) {
+        if (b->nchunks == b->chunks_cap) {
+            uint32_t cap = b->chunks_cap ? 2 * b->chunks_cap : 2;
+            void **nc = qr_reallocarray(b->chunks, cap, sizeof *nc);
+            if (!nc)
+                return NULL;
+            b->chunks = nc;
+            b->chunks_cap = cap;
+        }
+        /* One huge page's worth, aligned inside an allocation a huge page longer; the
+         * slack is never touched, so it costs address space only. */
+        uint8_t *m = qr_malloc((size_t)HUGE_PAGE * 2);
+        if (!m)
+            return NULL;
+        b->chunks[b->nchunks++] = m;
+#ifdef MADV_HUGEPAGE
+        (void)madvise(chunk_base(m), HUGE_PAGE, MADV_HUGEPAGE); /* a hint: failure is fine */
+#endif
+    }
+    return chunk_base(b->chunks[b->nchunks - 1]) + (size_t)k * POOL_BLOCK;
+}
+
 /* Carves a slice of `size` bytes from the arena; its offset goes to *out. */
 static int alloc_slice(qr_postings_builder *b, uint32_t size, uint32_t *out)
 {
@@ -246,7 +314,7 @@ static int alloc_slice(qr_postings_builder *b, uint32_t size, uint32_t *out)
             b->blocks = nb;
             b->blocks_cap = cap;
         }
-        uint8_t *blk = qr_malloc(POOL_BLOCK);
+        uint8_t *blk = new_block(b);
         if (!blk)
             return QR_ENOMEM;
         b->blocks[b->nblocks] = blk;
@@ -593,6 +661,12 @@ int qr_pbuilder_emit(qr_postings_builder *b, const qr_pb_sink *sink)
     }
     sort_items(b, items, tmp, b->nterms);
     for (uint32_t i = 0; i < b->nterms; i++) {
+        /* Sorted order visits the table and the arena at random: fetch a term's line
+         * EMIT_AHEAD terms ahead and the start of its stream half as far ahead. */
+        if (i + EMIT_AHEAD < b->nterms)
+            __builtin_prefetch(&b->table[items[i + EMIT_AHEAD].idx]);
+        if (i + EMIT_AHEAD / 2 < b->nterms)
+            __builtin_prefetch(at(b, b->table[items[i + EMIT_AHEAD / 2].idx].head));
         const struct term *t = &b->table[items[i].idx];
         struct reader r;
         rd_init(&r, b, t);

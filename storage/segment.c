@@ -33,7 +33,7 @@
 #include "storage/status.h"
 
 #define VERSION    QR_POSTINGS_VERSION /* of .doc and .pos: postings.c's format */
-#define ZSTD_LEVEL 3 /* the document store's compression level */
+#define ZSTD_LEVEL 1 /* the document store's compression level (3: 4 % smaller, 1.3x slower) */
 
 static const char *const exts[QR_SEG_FILE_COUNT] = {"tdi", "doc", "pos", "sto", "dmt"};
 

@@ -980,10 +980,49 @@ static void check_against_fresh_chunks(uint32_t nwords, void (*make)(qr_buf *, u
 
 Test(analyzer, cache_flushes_past_a_million_words, .timeout = 300)
 {
-    /* 1.2 million distinct surface forms: more than the cache's entry budget (2^20). */
+    /* 1.2 million distinct surface forms: more than the cache's entry budget (393,216). */
     check_against_fresh_chunks(1200000, distinct_word, 100000);
     /* spot checks of the expected stems */
     EXPECT("wbaing wbaed wbas wba’s", "0:wba 1:wba 2:wbas 3:wba");
+}
+
+/* A compound of 400 distinct words in a fresh analyzer: its cache table may only grow
+ * between compounds, so the words past 3/4 of the table are not cached; every part must
+ * still come out as the same words space-separated give (the concatenation is too long
+ * to be indexed). Twice with the same analyzer: the second pass hits the cache. */
+Test(analyzer, long_compound_past_the_cache_table)
+{
+    qr_buf hy = {0}, sp = {0};
+    for (uint32_t i = 0; i < 400; i++) {
+        if (i) {
+            qr_buf_put_u8(&hy, '-');
+            qr_buf_put_u8(&sp, ' ');
+        }
+        distinct_word(&hy, i * 7);
+        distinct_word(&sp, i * 7);
+    }
+    qr_buf want = {0};
+    struct render rw = {&want};
+    qr_analyzer *f;
+    cr_assert_eq(qr_analyzer_open(&f, "english"), 0);
+    cr_assert_eq(qr_analyze(f, (const char *)sp.p, sp.n, 0, 0, render_fn, &rw, NULL), 0);
+    qr_analyzer_close(f);
+    qr_analyzer *a;
+    cr_assert_eq(qr_analyzer_open(&a, "english"), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        qr_buf got = {0};
+        struct render rg = {&got};
+        uint32_t np = 0;
+        cr_assert_eq(qr_analyze(a, (const char *)hy.p, hy.n, 0, 0, render_fn, &rg, &np), 0);
+        cr_assert_eq(np, 400);
+        cr_assert_eq(got.n, want.n, "pass %d", pass);
+        cr_assert(memcmp(got.p, want.p, want.n) == 0, "pass %d", pass);
+        qr_buf_free(&got);
+    }
+    qr_analyzer_close(a);
+    qr_buf_free(&hy);
+    qr_buf_free(&sp);
+    qr_buf_free(&want);
 }
 
 /* A distinct 60-byte word (indexed) or, every 50th, a 40-letter word with 3 combining
@@ -1006,7 +1045,8 @@ static void long_word(qr_buf *b, uint32_t i)
 
 Test(analyzer, cache_flushes_past_its_byte_budget, .timeout = 300)
 {
-    /* 420k long words: about 75 MiB of cached strings, past the 64 MiB arena budget. */
+    /* 420k long words: about 75 MiB of cached strings, past the 16 MiB arena budget
+     * (each word's forms exceed a table line, so they go to the arena). */
     check_against_fresh_chunks(420000, long_word, 50000);
 }
 

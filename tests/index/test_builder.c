@@ -413,3 +413,90 @@ Test(builder, allocation_failures_are_clean)
     }
     cr_assert_gt(failed_runs, 5);
 }
+
+/* Fills b with docs [d0, d1) of 1000 terms each ("c0".."c999"), positions 0..999; stops at
+ * the first error and returns it. About 3.3 KB of postings per document. */
+static int fill_docs(qr_postings_builder *b, uint32_t d0, uint32_t d1)
+{
+    int rc = 0;
+    for (uint32_t d = d0; d < d1 && !rc; d++) {
+        rc = qr_pbuilder_begin_doc(b, NULL);
+        for (uint32_t i = 0; i < 1000 && !rc; i++) {
+            char name[16];
+            snprintf(name, sizeof name, "c%u", i);
+            rc = qr_pbuilder_add(b, name, strlen(name), i);
+        }
+    }
+    return rc ? rc : qr_pbuilder_end_doc(b);
+}
+
+/* Counts the postings a builder emits and checks each is (doc, 1, [term index]). */
+struct count {
+    uint64_t postings;
+    uint32_t term;
+    bool ok;
+};
+
+static int count_begin(void *ctx, const char *term, size_t len)
+{
+    struct count *c = ctx;
+    char buf[16] = {0};
+    memcpy(buf, term, len < 15 ? len : 15);
+    c->term = (uint32_t)strtoul(buf + 1, NULL, 10);
+    return 0;
+}
+
+static int count_add(void *ctx, uint32_t doc, uint32_t tf, const uint32_t *positions)
+{
+    struct count *c = ctx;
+    (void)doc;
+    if (tf != 1 || positions[0] != c->term)
+        c->ok = false;
+    c->postings++;
+    return 0;
+}
+
+static int count_end(void *ctx)
+{
+    (void)ctx;
+    return 0;
+}
+
+/* Allocation failures while the arena takes more huge-page chunks (about 10 MB of postings:
+ * several chunks and growths of the chunk list): ENOMEM, sticky until reset, and the
+ * builder works again after a reset. */
+Test(builder, allocation_failures_in_arena_chunks, .timeout = 120)
+{
+    long failed_runs = 0;
+    for (long n = 0;; n++) {
+        qr_postings_builder *b;
+        cr_assert_eq(qr_pbuilder_open(&b), 0);
+        cr_assert_eq(fill_docs(b, 0, 100), 0);
+        qr_alloc_fail_after(n);
+        int rc = fill_docs(b, 100, 3000);
+        long failures = qr_alloc_failures();
+        qr_alloc_fail_after(-1);
+        if (!failures) {
+            cr_assert_eq(rc, 0);
+            struct count c = {.ok = true};
+            qr_pb_sink sink = {count_begin, count_add, count_end, &c};
+            cr_assert_eq(qr_pbuilder_emit(b, &sink), 0);
+            cr_assert_eq(c.postings, 3000u * 1000u);
+            cr_assert(c.ok);
+            qr_pbuilder_close(b);
+            break;
+        }
+        cr_assert_eq(rc, QR_ENOMEM, "n=%ld: rc=%d", n, rc);
+        cr_assert_eq(qr_pbuilder_begin_doc(b, NULL), QR_ENOMEM, "the error is sticky");
+        qr_pbuilder_reset(b);
+        cr_assert_eq(fill_docs(b, 0, 5), 0);
+        struct count c = {.ok = true};
+        qr_pb_sink sink = {count_begin, count_add, count_end, &c};
+        cr_assert_eq(qr_pbuilder_emit(b, &sink), 0);
+        cr_assert_eq(c.postings, 5u * 1000u);
+        cr_assert(c.ok);
+        qr_pbuilder_close(b);
+        failed_runs++;
+    }
+    cr_assert_geq(failed_runs, 5, "chunks and the chunk list both failed to grow");
+}
