@@ -420,9 +420,12 @@ static int remember(qr_analyzer *a, const char *raw, size_t n, struct part *p, u
     p->stem_len = (uint32_t)sl;
     struct entry *e = slot != NO_SLOT ? &a->table[slot] : NULL;
     if (e && n + nl + sl <= INLINE_BYTES) {
+        /* an empty normalisation or stem may come with a NULL pointer: no memcpy then */
         memcpy(e->bytes, raw, n);
-        memcpy(e->bytes + n, a->scratch.p, nl);
-        memcpy(e->bytes + n + nl, s, sl);
+        if (nl)
+            memcpy(e->bytes + n, a->scratch.p, nl);
+        if (sl)
+            memcpy(e->bytes + n + nl, s, sl);
         e->inl = 1;
         p->slot = slot;
     } else {
