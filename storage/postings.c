@@ -53,18 +53,19 @@
  * Positions: the term's deltas, doc after doc (a doc's first position
  * itself, then the differences to the previous one: non-negative), in xpfor
  * blocks of 128 regardless of doc boundaries (a doc's large first position
- * is an exception of a few packed bits, not a wider block), the last ttf mod 128 as
- * varints. A term of more than 128 docs starts with a landing table of
- * tablelen bytes, one entry per full doc block j: pos_count, the block's
+ * is an exception of a few packed bits, not a wider block), the last ttf mod
+ * 128 as varints. A term of more than 128 docs starts with a landing table
+ * of tablelen bytes, one entry per full doc block j: pos_count, the block's
  * positions (the sum of its tfs), and pos_bytes, how far the PFOR block
  * holding the first position of block j + 1 starts after the one holding
- * block j's (block 0's is the first, right after the table). So after a
- * seek the reader finds the position block of a doc block's first position
- * from the table alone and skips the PFOR blocks before it by their headers
- * (up to three bytes), without decoding them; inside a block it counts the tfs of the
- * docs before the current one. Positions and the landing table are read
- * only when positions are asked for (the table forward, from where the last
- * landing left it), so queries without positions never touch the stream.
+ * block j's (block 0's is the first, right after the table). So after a seek
+ * the reader finds the position block of a doc block's first position from
+ * the table alone and skips the PFOR blocks before it by their headers (up
+ * to three bytes), without decoding them; inside a block it counts the tfs
+ * of the docs before the current one. Positions and the landing table are
+ * read only when positions are asked for (the table forward, from where the
+ * last landing left it), so queries without positions never touch the
+ * stream.
  *
  * Everything read is checked: offsets and lengths stay inside the streams,
  * widths <= 32, doc ids strictly increase, stay below QR_DOC_END and agree
@@ -80,14 +81,16 @@
  * and heads; format 1: 11.2 = 7.5 + 2.6 + 1.2); positions 1.24 bytes each
  * (format 1, varints: 1.37). On enwiki (12,980 articles, 2,543 positions a
  * doc, one segment, `quarry stats`): 8.03 bits per doc id (8.54), 3.21 per
- * tf (4.18), 11.26 per position (11.97). Format 3, whose
- * exceptions take only the bits they need: 10.76 bits per position (.pos
- * 44.8 MB, format 2 46.9 MB; the index without stored text 61.6 MB, 63.7). Full blocks decode at
- * ~1.6e9 doc ids/s when their gaps have exceptions (the fused unpack-and-sum, ~2.2e9, when not),
- * through this iterator with every check. Position decoding is mostly a cost per doc (the call, the
- * tf sums), not per position: on a shared 2-core machine, doc by doc, 1.0-1.9x format 1's speed
- * depending on the load; phrase and NEAR queries on enwiki 5-20% faster at the median and the 90th
- * percentile (`quarry bench queries --gen Phrase2,Phrase3,Near`).
+ * tf (4.18), 11.26 per position (11.97). Format 3, whose exceptions take
+ * only the bits they need: 10.76 bits per position (.pos 44.8 MB, format 2
+ * 46.9 MB; the index without stored text 61.6 MB, 63.7). Full blocks decode
+ * at ~1.6e9 doc ids/s when their gaps have exceptions (the fused
+ * unpack-and-sum, ~2.2e9, when not), through this iterator with every check.
+ * Position decoding is mostly a cost per doc (the call, the tf sums), not
+ * per position: on a shared 2-core machine, doc by doc, 1.0-1.9x format 1's
+ * speed depending on the load; phrase and NEAR queries on enwiki 5-20%
+ * faster at the median and the 90th percentile (`quarry bench queries --gen
+ * Phrase2,Phrase3,Near`).
  */
 #include "storage/postings.h"
 
