@@ -580,33 +580,39 @@ bool qr_xpfor128_decode(uint32_t *out, const uint8_t **pp, const uint8_t *end)
     qr_bitunpack128(out, p + 2, width);
     if (nexc) {
         const uint8_t *e = p + 2 + qr_bitpack_bytes(width);
-        unsigned xw = e[0] & 0x3f;
-        uint8_t idx[QR_BP_N];
-        e++;
-        if (nexc > QR_XPFOR_BITMAP_MIN) { /* a bitmap of 128 bits: exactly nexc set */
-            unsigned k = 0;
-            for (unsigned j = 0; j < QR_BP_N / 8; j++)
-                for (unsigned m = e[j]; m; m &= m - 1)
-                    idx[k++] = (uint8_t)(8 * j + (unsigned)__builtin_ctz(m));
-            if (k != nexc)
-                return false;
-            e += QR_BP_N / 8;
-        } else {
-            for (unsigned k = 0; k < nexc; k++)
-                if ((idx[k] = e[k]) >= QR_BP_N)
-                    return false;
-            e += nexc;
-        }
+        const unsigned xw = e[0] & 0x3f;
+        const uint32_t mask = (uint32_t)((1ull << xw) - 1);
         /* the high parts, xw bits each, a little-endian bit stream (width + xw <= 32) */
         uint64_t acc = 0;
         unsigned nbits = 0;
-        const uint32_t mask = (uint32_t)((1ull << xw) - 1);
-        for (unsigned k = 0; k < nexc; k++) {
-            for (; nbits < xw; nbits += 8)
-                acc |= (uint64_t)*e++ << nbits;
-            out[idx[k]] |= ((uint32_t)acc & mask) << width;
-            acc >>= xw;
-            nbits -= xw;
+        e++;
+        if (nexc > QR_XPFOR_BITMAP_MIN) { /* a bitmap of 128 bits: exactly nexc set */
+            const uint8_t *h = e + QR_BP_N / 8;
+            unsigned k = 0;
+            for (unsigned j = 0; j < QR_BP_N / 8; j++) {
+                for (unsigned m = e[j]; m; m &= m - 1, k++) {
+                    if (k == nexc) /* more bits than exceptions */
+                        return false;
+                    for (; nbits < xw; nbits += 8)
+                        acc |= (uint64_t)*h++ << nbits;
+                    out[8 * j + (unsigned)__builtin_ctz(m)] |= ((uint32_t)acc & mask) << width;
+                    acc >>= xw;
+                    nbits -= xw;
+                }
+            }
+            if (k != nexc)
+                return false;
+        } else {
+            const uint8_t *h = e + nexc;
+            for (unsigned k = 0; k < nexc; k++) {
+                if (e[k] >= QR_BP_N)
+                    return false;
+                for (; nbits < xw; nbits += 8)
+                    acc |= (uint64_t)*h++ << nbits;
+                out[e[k]] |= ((uint32_t)acc & mask) << width;
+                acc >>= xw;
+                nbits -= xw;
+            }
         }
     }
     *pp = p + bytes;
