@@ -476,3 +476,145 @@ bool qr_pfor128_decode(uint32_t *out, const uint8_t **pp, const uint8_t *end)
     *pp = q;
     return true;
 }
+
+/* ---- PFOR with packed exceptions (positions) ----------------------------- */
+
+/* Bytes of the exception part for nexc exceptions of xw high bits (nexc > 0). */
+static size_t xpfor_exc_bytes(unsigned nexc, unsigned xw)
+{
+    size_t idx = nexc > QR_XPFOR_BITMAP_MIN ? QR_BP_N / 8 : nexc;
+    return 1 + idx + ((size_t)nexc * xw + 7) / 8;
+}
+
+size_t qr_xpfor128_encode(uint8_t *out, const uint32_t *in)
+{
+    unsigned cnt[33] = {0}, maxb = 0;
+    for (unsigned i = 0; i < QR_BP_N; i++) {
+        unsigned b = qr_bits(in[i]);
+        cnt[b]++;
+        maxb = b > maxb ? b : maxb;
+    }
+    /* the width that makes the block smallest, exceptions' bytes counted exactly */
+    unsigned best = maxb, nexc = 0, best_exc = 0;
+    size_t best_cost = qr_bitpack_bytes(maxb);
+    for (unsigned b = maxb; b-- > 0;) {
+        nexc += cnt[b + 1];
+        size_t cost = qr_bitpack_bytes(b) + xpfor_exc_bytes(nexc, maxb - b);
+        if (cost < best_cost) {
+            best = b;
+            best_cost = cost;
+            best_exc = nexc;
+        }
+    }
+    out[0] = (uint8_t)best;
+    out[1] = (uint8_t)best_exc;
+    qr_bitpack128(out + 2, in, best);
+    uint8_t *e = out + 2 + qr_bitpack_bytes(best);
+    if (!best_exc)
+        return (size_t)(e - out);
+    unsigned xw = maxb - best;
+    bool bitmap = best_exc > QR_XPFOR_BITMAP_MIN;
+    *e++ = (uint8_t)(xw | (bitmap ? 0x80u : 0u));
+    if (bitmap) {
+        memset(e, 0, QR_BP_N / 8);
+        for (unsigned i = 0; i < QR_BP_N; i++)
+            if (qr_bits(in[i]) > best)
+                e[i >> 3] |= (uint8_t)(1u << (i & 7));
+        e += QR_BP_N / 8;
+    } else {
+        for (unsigned i = 0; i < QR_BP_N; i++)
+            if (qr_bits(in[i]) > best)
+                *e++ = (uint8_t)i;
+    }
+    uint64_t acc = 0;
+    unsigned nbits = 0;
+    for (unsigned i = 0; i < QR_BP_N; i++) {
+        if (qr_bits(in[i]) <= best)
+            continue;
+        acc |= (uint64_t)(in[i] >> best) << nbits;
+        for (nbits += xw; nbits >= 8; nbits -= 8, acc >>= 8)
+            *e++ = (uint8_t)acc;
+    }
+    if (nbits)
+        *e++ = (uint8_t)acc;
+    return (size_t)(e - out);
+}
+
+/*
+ * Checks the header of the block at p (bounded by end) and returns its size,
+ * or 0 when it is malformed or cut.
+ */
+static size_t xpfor_size(const uint8_t *p, const uint8_t *end)
+{
+    if (end - p < 2 || p[0] > 32 || p[1] > QR_BP_N)
+        return 0;
+    size_t bytes = 2 + qr_bitpack_bytes(p[0]);
+    if (p[1]) {
+        if ((size_t)(end - p) < bytes + 1)
+            return 0;
+        unsigned x = p[bytes], xw = x & 0x3f;
+        /* bit 6 clear, 1..32 - width high bits, the bitmap exactly when nexc calls for it */
+        if ((x & 0x40) || xw == 0 || xw + p[0] > 32 || !(x & 0x80) != (p[1] <= QR_XPFOR_BITMAP_MIN))
+            return 0;
+        bytes += xpfor_exc_bytes(p[1], xw);
+    }
+    return (size_t)(end - p) < bytes ? 0 : bytes;
+}
+
+bool qr_xpfor128_skip(const uint8_t **pp, const uint8_t *end)
+{
+    size_t bytes = xpfor_size(*pp, end);
+    if (!bytes)
+        return false;
+    *pp += bytes;
+    return true;
+}
+
+bool qr_xpfor128_decode(uint32_t *out, const uint8_t **pp, const uint8_t *end)
+{
+    const uint8_t *p = *pp;
+    size_t bytes = xpfor_size(p, end);
+    if (!bytes)
+        return false;
+    unsigned width = p[0], nexc = p[1];
+    qr_bitunpack128(out, p + 2, width);
+    if (nexc) {
+        const uint8_t *e = p + 2 + qr_bitpack_bytes(width);
+        const unsigned xw = e[0] & 0x3f;
+        const uint32_t mask = (uint32_t)((1ull << xw) - 1);
+        /* the high parts, xw bits each, a little-endian bit stream (width + xw <= 32) */
+        uint64_t acc = 0;
+        unsigned nbits = 0;
+        e++;
+        if (nexc > QR_XPFOR_BITMAP_MIN) { /* a bitmap of 128 bits: exactly nexc set */
+            const uint8_t *h = e + QR_BP_N / 8;
+            unsigned k = 0;
+            for (unsigned j = 0; j < QR_BP_N / 8; j++) {
+                for (unsigned m = e[j]; m; m &= m - 1, k++) {
+                    if (k == nexc) /* more bits than exceptions */
+                        return false;
+                    for (; nbits < xw; nbits += 8)
+                        acc |= (uint64_t)*h++ << nbits;
+                    out[8 * j + (unsigned)__builtin_ctz(m)] |= ((uint32_t)acc & mask) << width;
+                    acc >>= xw;
+                    nbits -= xw;
+                }
+            }
+            if (k != nexc)
+                return false;
+        } else {
+            const uint8_t *h = e + nexc;
+            for (unsigned k = 0; k < nexc; k++) {
+                if (e[k] >= QR_BP_N)
+                    return false;
+                for (; nbits < xw; nbits += 8)
+                    acc |= (uint64_t)*h++ << nbits;
+                out[e[k]] |= ((uint32_t)acc & mask) << width;
+                acc >>= xw;
+                nbits -= xw;
+            }
+        }
+    }
+    *pp = p + bytes;
+    return true;
+}

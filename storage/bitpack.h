@@ -108,6 +108,43 @@ bool qr_pfor128_decode(uint32_t *out, const uint8_t **p, const uint8_t *end);
 /* Moves *p past the block at *p without decoding it; false when it is malformed or cut. */
 bool qr_pfor128_skip(const uint8_t **p, const uint8_t *end);
 
+/*
+ * PFOR with packed exceptions over 128 values (position deltas): the
+ * exceptions' high parts take only the bits they need, so the block can be
+ * as narrow as the bulk of its values whatever the largest one is.
+ *
+ *   xpfor := width:u8 nexc:u8 packed(v & (2^width - 1), width) [exc]   (exc iff nexc > 0)
+ *   exc   := xcode:u8 where packed_high
+ *   where := index:u8{nexc}                  (nexc <= QR_XPFOR_BITMAP_MIN)
+ *          | bitmap:u8{16}                   (otherwise: bit i % 8 of byte i / 8 set
+ *                                             for each exception i, nexc of them)
+ *
+ * xcode = bitmap << 7 | xw, bit 6 clear, 1 <= xw <= 32 - width; packed_high
+ * is the nexc exceptions' high parts (value >> width) in index order (the
+ * bitmap's order is increasing), xw bits each, as one little-endian bit
+ * stream of ceil(nexc * xw / 8) bytes; an exception's value is its packed
+ * low bits | high << width. The encoder picks the width that makes the whole
+ * block smallest (xw = the largest value's bits - width), counting every
+ * exception byte. Its size is known from its first two bytes and xcode, so
+ * it can be skipped without decoding it.
+ */
+#define QR_XPFOR_BITMAP_MIN 16 /* more exceptions than this: a bitmap instead of indexes */
+#define QR_XPFOR_MAX_BYTES  (2 + 16 * 32) /* the largest a block can take (exceptions never pay) */
+
+/* Encodes in[0..128) into out (room for QR_XPFOR_MAX_BYTES); returns the bytes written. */
+size_t qr_xpfor128_encode(uint8_t *out, const uint32_t *in);
+/*
+ * Decodes the block at *p (bounded by end) into out[0..128) and moves *p past
+ * it. Returns false, leaving *p alone (out then unspecified), when the block
+ * runs past end, its width is over 32, nexc over 128, xcode is out of range
+ * (bit 6 set, xw 0 or over 32 - width, a bitmap not matching nexc), an index
+ * is over 127 or the bitmap does not hold nexc bits.
+ */
+bool qr_xpfor128_decode(uint32_t *out, const uint8_t **p, const uint8_t *end);
+/* Moves *p past the block at *p without decoding it; false when its header is malformed or it is
+ * cut. */
+bool qr_xpfor128_skip(const uint8_t **p, const uint8_t *end);
+
 /* The general cases of qr_varint_get64 / qr_varint_get32 (any length). */
 bool qr_varint_get64_any(const uint8_t **p, const uint8_t *end, uint64_t *out);
 bool qr_varint_get32_any(const uint8_t **p, const uint8_t *end, uint32_t *out);

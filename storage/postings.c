@@ -4,10 +4,12 @@
  * reads them back straight from the mapped bytes with next, seek, lazy
  * frequencies and positions, and block maxima for block-max WAND.
  *
- * Byte grammar (format version QR_POSTINGS_VERSION = 2). All varints are
+ * Byte grammar (format version QR_POSTINGS_VERSION = 3). All varints are
  * LEB128 (storage/buf.h); packed(v, b) is a block of 128 values at b bits,
- * 16 * b bytes, and pfor a 128-value PFOR block (storage/bitpack.h:
- * width:u8 nexc:u8 packed(low bits, width) { index:u8 high:u8 }{nexc}).
+ * 16 * b bytes, and xpfor a 128-value PFOR block whose exceptions' high
+ * parts are bit packed at the width they need (storage/bitpack.h:
+ * width:u8 nexc:u8 packed(low bits, width) [xcode:u8 where packed_high],
+ * where = nexc index bytes, or a 16-byte bitmap when nexc > 16).
  *
  *   doc stream, one term at meta.doc_off:
  *     df = 1       single  := doc:varint dl:varint              (tf = meta.ttf)
@@ -27,7 +29,7 @@
  *     df > 128     term    := tablelen:varint land{nblocks-1} deltas
  *
  *     land        := pos_count:varint pos_bytes:varint
- *     deltas      := pfor{ttf / 128} delta:varint{ttf mod 128}
+ *     deltas      := xpfor{ttf / 128} delta:varint{ttf mod 128}
  *
  * nblocks = ceil(df / 128). Blocks 0 .. nblocks-2 are full (128 docs, bit
  * packed); the last one, the tail, holds tail_n = df - 128 (nblocks - 1)
@@ -49,19 +51,21 @@
  * code = gap << 1 | (tf == 1); tf_m2 = tf - 2 follows only when tf >= 2.
  *
  * Positions: the term's deltas, doc after doc (a doc's first position
- * itself, then the differences to the previous one: non-negative), in PFOR
- * blocks of 128 regardless of doc boundaries, the last ttf mod 128 as
- * varints. A term of more than 128 docs starts with a landing table of
- * tablelen bytes, one entry per full doc block j: pos_count, the block's
+ * itself, then the differences to the previous one: non-negative), in xpfor
+ * blocks of 128 regardless of doc boundaries (a doc's large first position
+ * is an exception of a few packed bits, not a wider block), the last ttf mod
+ * 128 as varints. A term of more than 128 docs starts with a landing table
+ * of tablelen bytes, one entry per full doc block j: pos_count, the block's
  * positions (the sum of its tfs), and pos_bytes, how far the PFOR block
  * holding the first position of block j + 1 starts after the one holding
- * block j's (block 0's is the first, right after the table). So after a
- * seek the reader finds the position block of a doc block's first position
- * from the table alone and skips the PFOR blocks before it by their two-byte
- * headers, without decoding them; inside a block it counts the tfs of the
- * docs before the current one. Positions and the landing table are read
- * only when positions are asked for (the table forward, from where the last
- * landing left it), so queries without positions never touch the stream.
+ * block j's (block 0's is the first, right after the table). So after a seek
+ * the reader finds the position block of a doc block's first position from
+ * the table alone and skips the PFOR blocks before it by their headers (up
+ * to three bytes), without decoding them; inside a block it counts the tfs
+ * of the docs before the current one. Positions and the landing table are
+ * read only when positions are asked for (the table forward, from where the
+ * last landing left it), so queries without positions never touch the
+ * stream.
  *
  * Everything read is checked: offsets and lengths stay inside the streams,
  * widths <= 32, doc ids strictly increase, stay below QR_DOC_END and agree
@@ -77,13 +81,16 @@
  * and heads; format 1: 11.2 = 7.5 + 2.6 + 1.2); positions 1.24 bytes each
  * (format 1, varints: 1.37). On enwiki (12,980 articles, 2,543 positions a
  * doc, one segment, `quarry stats`): 8.03 bits per doc id (8.54), 3.21 per
- * tf (4.18), 11.26 per position (11.97). Full blocks decode at ~1.6e9 doc
- * ids/s when their gaps have exceptions (the fused unpack-and-sum, ~2.2e9,
- * when not), through this iterator with every check. Position decoding is
- * mostly a cost per doc (the call, the tf sums), not per position: on a
- * shared 2-core machine, doc by doc, 1.0-1.9x format 1's speed depending on
- * the load; phrase and NEAR queries on enwiki 5-20% faster at the median
- * and the 90th percentile (`quarry bench queries --gen Phrase2,Phrase3,Near`).
+ * tf (4.18), 11.26 per position (11.97). Format 3, whose exceptions take
+ * only the bits they need: 10.76 bits per position (.pos 44.8 MB, format 2
+ * 46.9 MB; the index without stored text 61.6 MB, 63.7). Full blocks decode
+ * at ~1.6e9 doc ids/s when their gaps have exceptions (the fused
+ * unpack-and-sum, ~2.2e9, when not), through this iterator with every check.
+ * Position decoding is mostly a cost per doc (the call, the tf sums), not
+ * per position: on a shared 2-core machine, doc by doc, 1.0-1.9x format 1's
+ * speed depending on the load; phrase and NEAR queries on enwiki 5-20%
+ * faster at the median and the 90th percentile (`quarry bench queries --gen
+ * Phrase2,Phrase3,Near`).
  */
 #include "storage/postings.h"
 
@@ -221,11 +228,11 @@ static int flush_full(qr_postings_writer *w)
 static int flush_positions(qr_postings_writer *w)
 {
     qr_buf *pos = &w->pblocks;
-    if (qr_buf_reserve(pos, QR_PFOR_MAX_BYTES)) {
+    if (qr_buf_reserve(pos, QR_XPFOR_MAX_BYTES)) {
         w->err = QR_ENOMEM;
         return w->err;
     }
-    pos->n += qr_pfor128_encode(pos->p + pos->n, w->pd);
+    pos->n += qr_xpfor128_encode(pos->p + pos->n, w->pd);
     w->npd = 0;
     return 0;
 }
@@ -355,7 +362,7 @@ uint64_t qr_postings_pos_end(qr_slice pos, uint64_t pos_off, uint32_t df, uint64
         p += tlen;
     }
     for (uint64_t k = 0; k < ttf / QR_BLOCK; k++)
-        if (!qr_pfor128_skip(&p, end))
+        if (!qr_xpfor128_skip(&p, end))
             return pos.n + 1;
     return qr_varint_skip(&p, end, ttf % QR_BLOCK) ? (uint64_t)(p - pos.p) : pos.n + 1;
 }
@@ -707,10 +714,10 @@ static bool load_positions(qr_postings_iter *it, uint64_t k)
     const uint8_t *end = it->pos.p + it->pos.n;
     /* k >= pk: positions are asked for at increasing indexes, and land() resets pk */
     for (; it->pk < k; it->pk++)
-        if (!qr_pfor128_skip(&it->pk_p, end))
+        if (!qr_xpfor128_skip(&it->pk_p, end))
             return false;
     bool ok = k < it->pos_full
-                  ? qr_pfor128_decode(it->pdelta, &it->pk_p, end)
+                  ? qr_xpfor128_decode(it->pdelta, &it->pk_p, end)
                   : qr_varint_get_n(it->pdelta, it->meta.ttf % QR_BLOCK, &it->pk_p, end);
     if (!ok)
         return false;

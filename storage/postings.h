@@ -32,7 +32,7 @@
  * as varints per doc; 2: positions in PFOR blocks of 128, with the skip
  * entries' landing data.
  */
-#define QR_POSTINGS_VERSION 2u
+#define QR_POSTINGS_VERSION 3u
 
 #define QR_BLOCK   128        /* documents per bit-packed block */
 #define QR_DOC_END UINT32_MAX /* iterator's doc after the last posting */

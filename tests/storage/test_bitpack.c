@@ -407,6 +407,159 @@ Test(pfor, malformed_blocks)
     cr_assert_eq(out[0], 0x7fu << 25);
 }
 
+/* ---- PFOR with packed exceptions ---------------------------------------- */
+
+/* The size an xpfor block must take: recomputed from its header. */
+static size_t xpfor_expected_size(const uint8_t *b)
+{
+    size_t n = 2 + qr_bitpack_bytes(b[0]);
+    if (!b[1])
+        return n;
+    unsigned xw = b[n] & 0x3f;
+    return n + 1 + (b[1] > QR_XPFOR_BITMAP_MIN ? 16 : b[1]) + (b[1] * xw + 7) / 8;
+}
+
+/* Encodes in, checks the size, decodes an exact copy, compares, refuses every cut. */
+static size_t xpfor_roundtrip(const uint32_t *in)
+{
+    uint8_t buf[QR_XPFOR_MAX_BYTES];
+    size_t n = qr_xpfor128_encode(buf, in);
+    cr_assert_leq(n, QR_XPFOR_MAX_BYTES);
+    cr_assert_eq(n, xpfor_expected_size(buf));
+    /* never larger than plain packing at the largest value's width */
+    cr_assert_leq(n, 2 + qr_bitpack_bytes(qr_bitpack_width(in, QR_BP_N)));
+    uint8_t *c = exact_copy(buf, n);
+    const uint8_t *p = c;
+    cr_assert(qr_xpfor128_skip(&p, c + n));
+    cr_assert_eq(p, c + n);
+    uint32_t out[QR_BP_N];
+    p = c;
+    cr_assert(qr_xpfor128_decode(out, &p, c + n));
+    cr_assert_eq(p, c + n);
+    cr_assert_arr_eq(out, in, sizeof out);
+    for (size_t len = 0; len < n; len++) {
+        p = c;
+        cr_assert_not(qr_xpfor128_decode(out, &p, c + len), "cut at %zu of %zu", len, n);
+        cr_assert_not(qr_xpfor128_skip(&p, c + len));
+        cr_assert_eq(p, c);
+    }
+    free(c);
+    return n;
+}
+
+/* The smallest size over every width, computed independently of the encoder. */
+static size_t xpfor_best_size(const uint32_t *in)
+{
+    unsigned maxb = qr_bitpack_width(in, QR_BP_N);
+    size_t best = 2 + 16 * (size_t)maxb;
+    for (unsigned b = 0; b < maxb; b++) {
+        size_t nexc = 0;
+        for (unsigned i = 0; i < QR_BP_N; i++)
+            nexc += qr_bits(in[i]) > b;
+        size_t size = 2 + 16 * (size_t)b;
+        if (nexc)
+            size += 1 + (nexc > 16 ? 16 : nexc) + (nexc * (maxb - b) + 7) / 8;
+        best = size < best ? size : best;
+    }
+    return best;
+}
+
+Test(xpfor, roundtrip_and_smallest_width)
+{
+    uint32_t in[QR_BP_N] = {0};
+    cr_assert_eq(xpfor_roundtrip(in), 2, "all zero: width 0, nothing packed");
+    rng_state = 91;
+    for (unsigned maxb = 1; maxb <= 32; maxb++) {
+        for (int exc = 0; exc <= 60; exc += 6) {
+            for (unsigned i = 0; i < QR_BP_N; i++)
+                in[i] = rnd() & (maxb > 4 ? 15u : 1u);
+            for (int k = 0; k < exc; k++) /* large values among small ones */
+                in[rnd() % QR_BP_N] = (rnd() << 16 | rnd()) >> (32 - maxb);
+            cr_assert_eq(xpfor_roundtrip(in), xpfor_best_size(in), "maxb %u exc %d", maxb, exc);
+        }
+    }
+    /* one large value among zeros: width 0, one index, its 21 bits packed in 3 bytes */
+    memset(in, 0, sizeof in);
+    in[77] = 1u << 20;
+    uint8_t buf[QR_XPFOR_MAX_BYTES];
+    cr_assert_eq(qr_xpfor128_encode(buf, in), 2 + 1 + 1 + 3);
+    cr_assert_eq(buf[0], 0);
+    cr_assert_eq(buf[1], 1);
+    cr_assert_eq(buf[2], 21);
+    cr_assert_eq(buf[3], 77);
+    cr_assert_eq(buf[6], 0x10);
+    xpfor_roundtrip(in);
+    /* 20 exceptions: a bitmap */
+    in[77] = 0;
+    for (unsigned i = 0; i < 20; i++)
+        in[i * 6] = 1000 + i;
+    cr_assert_eq(qr_xpfor128_encode(buf, in), xpfor_best_size(in));
+    cr_assert_eq(buf[1], 20);
+    cr_assert_eq(buf[0], 0);
+    cr_assert_eq(buf[2], 0x80 | 10);
+    xpfor_roundtrip(in);
+    for (unsigned i = 0; i < QR_BP_N; i++)
+        in[i] = UINT32_MAX - i;
+    cr_assert_eq(xpfor_roundtrip(in), 2 + 16 * 32);
+}
+
+Test(xpfor, malformed_blocks)
+{
+    uint32_t out[QR_BP_N];
+    /* width 1, 2 exceptions of 3 high bits: indexes 5 and 127, high 5 and 7 */
+    uint8_t b[2 + 16 + 1 + 2 + 1] = {1, 2};
+    b[18] = 3, b[19] = 5, b[20] = 127, b[21] = 5 | 7 << 3;
+    const uint8_t *p = b, *end = b + sizeof b;
+    cr_assert(qr_xpfor128_decode(out, &p, end));
+    cr_assert_eq(p, end);
+    cr_assert_eq(out[5], 5u << 1);
+    cr_assert_eq(out[127], 7u << 1);
+    uint8_t bad[sizeof b];
+    struct {
+        unsigned at, v;
+    } const cases[] = {
+        {20, 128},      /* index past the block */
+        {18, 0},        /* no high bits */
+        {18, 32},       /* 1 + 32 bits: past 32 */
+        {18, 3 | 0x40}, /* reserved bit */
+        {18, 3 | 0x80}, /* a bitmap for 2 exceptions */
+        {1, 129},       /* more exceptions than values */
+        {0, 33},        /* width 33 */
+    };
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        memcpy(bad, b, sizeof b);
+        bad[cases[k].at] = (uint8_t)cases[k].v;
+        p = bad;
+        cr_assert_not(qr_xpfor128_decode(out, &p, bad + sizeof bad), "case %zu", k);
+        cr_assert_eq(p, bad);
+        if (cases[k].at != 20)
+            cr_assert_not(qr_xpfor128_skip(&p, bad + sizeof bad), "case %zu", k);
+    }
+    /* width 31, one exception of 1 high bit: the top bit */
+    uint8_t top[2 + 16 * 31 + 1 + 1 + 1] = {31, 1};
+    top[2 + 16 * 31] = 1, top[2 + 16 * 31 + 1] = 9, top[2 + 16 * 31 + 2] = 1;
+    p = top;
+    cr_assert(qr_xpfor128_decode(out, &p, top + sizeof top));
+    cr_assert_eq(out[9], 1u << 31);
+    /* a bitmap (17 exceptions) whose bit count disagrees with nexc */
+    uint8_t bm[2 + 1 + 16 + 3] = {0, 17, 0x80 | 1};
+    memset(bm + 3, 0, 16);
+    for (unsigned i = 0; i < 17; i++)
+        bm[3 + i / 8] |= (uint8_t)(1u << (i % 8));
+    memset(bm + 19, 0xff, 3);
+    p = bm;
+    cr_assert(qr_xpfor128_decode(out, &p, bm + sizeof bm));
+    for (unsigned i = 0; i < QR_BP_N; i++)
+        cr_assert_eq(out[i], i < 17, "value %u", i);
+    bm[3 + 17 / 8] |= 1u << (17 % 8); /* 18 bits set */
+    p = bm;
+    cr_assert_not(qr_xpfor128_decode(out, &p, bm + sizeof bm));
+    bm[3 + 17 / 8] &= (uint8_t) ~(1u << (17 % 8));
+    bm[3] = 0xfe; /* 16 bits set */
+    cr_assert_not(qr_xpfor128_decode(out, &p, bm + sizeof bm));
+    cr_assert_eq(p, bm);
+}
+
 Test(varint, get_n)
 {
     static const uint8_t b[] = {0x05, 0x80, 0x01, 0x00, 0xff};

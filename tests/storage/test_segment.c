@@ -312,8 +312,8 @@ static const rterm terms2[] = {
  */
 static const uint64_t golden_xxh3[QR_SEG_FILE_COUNT] = {
     [QR_SEG_TDI] = 0x9de06ae57b58d88aull,
-    [QR_SEG_DOC] = 0xb026693e276e8696ull,
-    [QR_SEG_POS] = 0x2c5d137a4bc144a6ull,
+    [QR_SEG_DOC] = 0x2ea348941f75b80bull,
+    [QR_SEG_POS] = 0xa6cda63fe3a2b252ull,
     [QR_SEG_DMT] = 0x995b42a21b5b5510ull,
 };
 
