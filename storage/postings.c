@@ -799,6 +799,13 @@ int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *
     uint32_t tf = it->freqbuf[it->in_block];
     if (at > it->meta.ttf || tf > it->meta.ttf - at)
         return corrupt(it);
+    /*
+     * Every 128 positions (a packed block or up to 128 tail varints) take at
+     * least one byte of the term's share of the stream: a tf the bytes cannot
+     * hold is damage, found before posbuf grows to it.
+     */
+    if ((uint64_t)tf > ((uint64_t)(it->pos.n - it->meta.pos_off) + 1) * QR_BLOCK)
+        return corrupt(it);
     if (tf > it->posbuf_cap) {
         uint32_t cap = it->posbuf_cap ? it->posbuf_cap : 16;
         while (cap < tf)

@@ -1496,3 +1496,52 @@ Test(postings, corrupt_position_sum_past_32_bits)
     static const uint8_t ok[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x00}; /* 2^32 - 1 twice */
     cr_assert_eq(read_everything((qr_slice){doc, sizeof doc}, (qr_slice){ok, sizeof ok}, &m, 0), 0);
 }
+
+/*
+ * A one-document term takes its tf from the dictionary's ttf: a damaged ttf
+ * far beyond what the position stream's bytes can hold is reported before
+ * the position buffer grows to it (the segment fuzzer once asked for 2 GiB).
+ */
+Test(postings, tf_beyond_the_position_bytes)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    uint32_t ps[3] = {1, 5, 9};
+    qr_postings_begin(w);
+    cr_assert_eq(qr_postings_add(w, 7, 3, 12, ps), 0);
+    qr_term_meta m;
+    cr_assert_eq(qr_postings_end(w, &m), 0);
+    qr_postings_writer_close(w);
+    cr_assert_eq(m.df, 1);
+    qr_slice d = slice_of(&doc), p = slice_of(&pos);
+    const uint32_t *got;
+    uint32_t n;
+    qr_postings_iter it;
+    /* one more than the bytes could hold */
+    uint64_t room = ((uint64_t)(p.n - m.pos_off) + 1) * QR_BLOCK;
+    qr_term_meta bad = m;
+    bad.ttf = room + 1;
+    cr_assert_eq(qr_postings_iter_init(&it, d, p, &bad), 0);
+    qr_alloc_fail_after(0); /* refused before any allocation: not QR_ENOMEM */
+    int rc = qr_postings_positions(&it, &got, &n);
+    qr_alloc_fail_after(-1);
+    cr_assert_eq(rc, QR_ECORRUPT, "rc %d", rc);
+    cr_assert_eq(it.err, QR_ECORRUPT);
+    qr_postings_iter_free(&it);
+    bad.ttf = (uint64_t)1 << 30;
+    cr_assert_eq(qr_postings_iter_init(&it, d, p, &bad), 0);
+    qr_alloc_fail_after(0);
+    rc = qr_postings_positions(&it, &got, &n);
+    qr_alloc_fail_after(-1);
+    cr_assert_eq(rc, QR_ECORRUPT, "rc %d", rc);
+    qr_postings_iter_free(&it);
+    /* the true meta still reads */
+    cr_assert_eq(qr_postings_iter_init(&it, d, p, &m), 0);
+    cr_assert_eq(qr_postings_positions(&it, &got, &n), 0);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(got[2], 9);
+    qr_postings_iter_free(&it);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
