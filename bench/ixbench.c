@@ -39,6 +39,15 @@ static int ix_child(void *ctx, void *result, size_t size)
     if ((rc = qr_indexer_open(&ix, dir, &o, r->error, sizeof r->error)))
         goto out;
     rc = qr_indexer_run(ix, j->dirs, j->ndirs, &res);
+    if (!rc && j->opt && j->opt->optimize) {
+        qr_index_result m;
+        double t1 = qr_now();
+        rc = qr_indexer_merge_all(ix, &m);
+        r->optimize_seconds = qr_now() - t1;
+        res.segments = m.segments;
+        res.merges += m.merges;
+        qr_index_result_free(&m);
+    }
     if (rc)
         snprintf(r->error, sizeof r->error, "%s", qr_indexer_error(ix));
     r->docs = res.added + res.replaced;

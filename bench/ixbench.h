@@ -7,6 +7,7 @@
 #ifndef QR_BENCH_IXBENCH_H
 #define QR_BENCH_IXBENCH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@ typedef struct qr_ixbench_options {
     unsigned threads;     /* 0: the indexer's default (online processors) */
     uint64_t ram_bytes;   /* 0: the indexer's default */
     const char *language; /* NULL: english */
+    bool optimize;        /* end with qr_indexer_merge_all, as `quarry index --optimize` */
 } qr_ixbench_options;
 
 /* One quarry build. */
@@ -29,10 +31,11 @@ typedef struct qr_ixbench {
     uint64_t segments;  /* after the run */
     uint64_t flushes;
     uint64_t merges;
-    double seconds;       /* the run inside the child: open, walk, read, index, merge, commit */
-    qr_child_usage usage; /* the child: wall time (fork to exit), CPU, peak RSS */
-    qr_index_stats stats; /* of the built index */
-    char error[256];      /* why it failed, "" on success */
+    double seconds;          /* the run inside the child: open, walk, read, index, merge, commit */
+    double optimize_seconds; /* of which the final merge into one segment (--optimize) */
+    qr_child_usage usage;    /* the child: wall time (fork to exit), CPU, peak RSS */
+    qr_index_stats stats;    /* of the built index */
+    char error[256];         /* why it failed, "" on success */
 } qr_ixbench;
 
 /*

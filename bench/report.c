@@ -94,16 +94,17 @@ json_t *qr_jix(const qr_ixbench *r)
     double s = r->seconds > 0 ? r->seconds : NAN;
     json_t *j = json_pack(
         "{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, "
-        "s:o, s:o, s:o, s:o}",
+        "s:o, s:o, s:o, s:o, s:o}",
         "docs", qr_jint(r->docs), "skipped", qr_jint(r->skipped), "raw_bytes",
-        qr_jint(r->raw_bytes), "seconds", qr_jnum(r->seconds), "docs_per_s",
-        qr_jnum((double)r->docs / s), "mb_per_s", qr_jnum((double)r->raw_bytes / 1e6 / s), "usage",
-        jusage(&r->usage), "segments", qr_jint(r->segments), "flushes", qr_jint(r->flushes),
-        "merges", qr_jint(r->merges), "terms", qr_jint(r->stats.terms), "postings",
-        qr_jint(r->stats.postings), "positions", qr_jint(r->stats.positions), "index_bytes", bytes,
-        "bits_per_doc", qr_jnum(r->stats.bits_per_doc), "bits_per_freq",
-        qr_jnum(r->stats.bits_per_freq), "bits_per_pos", qr_jnum(r->stats.bits_per_pos),
-        "avg_doc_len", qr_jnum(r->stats.avg_doc_len), "bytes_per_doc",
+        qr_jint(r->raw_bytes), "seconds", qr_jnum(r->seconds), "optimize_seconds",
+        qr_jnum(r->optimize_seconds), "docs_per_s", qr_jnum((double)r->docs / s), "mb_per_s",
+        qr_jnum((double)r->raw_bytes / 1e6 / s), "usage", jusage(&r->usage), "segments",
+        qr_jint(r->segments), "flushes", qr_jint(r->flushes), "merges", qr_jint(r->merges), "terms",
+        qr_jint(r->stats.terms), "postings", qr_jint(r->stats.postings), "positions",
+        qr_jint(r->stats.positions), "index_bytes", bytes, "bits_per_doc",
+        qr_jnum(r->stats.bits_per_doc), "bits_per_freq", qr_jnum(r->stats.bits_per_freq),
+        "bits_per_pos", qr_jnum(r->stats.bits_per_pos), "avg_doc_len",
+        qr_jnum(r->stats.avg_doc_len), "bytes_per_doc",
         qr_jnum(r->docs ? (double)r->stats.total_bytes / (double)r->docs : NAN));
     return j;
 }

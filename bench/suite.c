@@ -247,6 +247,7 @@ int qr_suite_index(const qr_suite_options *o, const char *const *dirs, size_t nd
     json_object_set_new(doc, "machine", qr_jmachine());
     json_object_set_new(doc, "threads", qr_jint(o->ix.threads));
     json_object_set_new(doc, "ram_bytes", qr_jint(o->ix.ram_bytes));
+    json_object_set_new(doc, "optimize", json_boolean(o->ix.optimize));
     json_object_set_new(doc, "median", qr_jix(&med));
     json_object_set_new(doc, "runs", jr);
     if (o->json) {

@@ -32,7 +32,7 @@
 /* Which options a subcommand takes. */
 enum {
     O_QUERY = 1 << 0,     /* -i, --gen, -n, --seed, -k, timing, bands, --save-queries */
-    O_BUILD = 1 << 1,     /* --threads, --ram, --language, --keep, --tmp */
+    O_BUILD = 1 << 1,     /* --threads, --ram, --language, --optimize, --keep, --tmp */
     O_OUT = 1 << 2,       /* --json, -o */
     O_SVG = 1 << 3,       /* --svg */
     O_SYNTH = 1 << 4,     /* --seed, --vocab, --words */
@@ -59,6 +59,7 @@ enum {
     OPT_THREADS,
     OPT_RAM,
     OPT_LANGUAGE,
+    OPT_OPTIMIZE,
     OPT_KEEP,
     OPT_TMP,
     OPT_JSON,
@@ -91,6 +92,7 @@ static const struct option all_opts[] = {
     {"threads", required_argument, NULL, OPT_THREADS},
     {"ram", required_argument, NULL, OPT_RAM},
     {"language", required_argument, NULL, OPT_LANGUAGE},
+    {"optimize", no_argument, NULL, OPT_OPTIMIZE},
     {"keep", required_argument, NULL, OPT_KEEP},
     {"tmp", required_argument, NULL, OPT_TMP},
     {"json", no_argument, NULL, OPT_JSON},
@@ -138,7 +140,8 @@ static const char usage_text[] =
     "  --warmup W             untimed passes first (2)   --warmup-seconds S   and at least S s\n"
     "  --seconds S            timed passes until S seconds are spent (instead of --repeat)\n"
     "build options:\n"
-    "  --threads N  --ram MB  --language L   as quarry index\n"
+    "  --threads N  --ram MB  --language L  --optimize   as quarry index (--optimize:\n"
+    "                         the build ends in one segment, as FTS5's and Lucene's do)\n"
     "  --keep DIR             keep what is built in DIR (new or empty) instead of a scratch place\n"
     "  --tmp DIR              where scratch directories go (default $TMPDIR, else /tmp)\n"
     "synth options:\n"
@@ -288,6 +291,7 @@ static int parse(struct args *a, int argc, char **argv, unsigned allow)
         case OPT_THREADS:
         case OPT_RAM:
         case OPT_LANGUAGE:
+        case OPT_OPTIMIZE:
         case OPT_KEEP:
         case OPT_TMP:
             need = O_BUILD;
@@ -411,6 +415,9 @@ static int parse(struct args *a, int argc, char **argv, unsigned allow)
             break;
         case OPT_LANGUAGE:
             o->ix.language = optarg;
+            break;
+        case OPT_OPTIMIZE:
+            o->ix.optimize = true;
             break;
         case OPT_KEEP:
             o->keep = optarg;

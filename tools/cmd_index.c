@@ -1,6 +1,6 @@
 /*
  * `quarry index [-i INDEX] [--language L] [--threads N] [--ram MB]
- * [--max-file-size MB] [--quiet] DIR...`: makes the index mirror the
+ * [--max-file-size MB] [--optimize] [--quiet] DIR...`: makes the index mirror the
  * directories (SPEC §5) through index/indexer.h, shows a progress line on a
  * terminal and prints the run's summary on stdout.
  */
@@ -24,7 +24,7 @@
 static void help(FILE *f)
 {
     fputs("usage: quarry index [-i INDEX] [--language L] [--threads N] [--ram MB]\n"
-          "                    [--max-file-size MB] [--quiet] DIR...\n"
+          "                    [--max-file-size MB] [--optimize] [--quiet] DIR...\n"
           "\n"
           "Make the index mirror each DIR: every regular file below DIR (symlinks\n"
           "not followed) is a document whose path is DIR's base name, '/', and its\n"
@@ -42,6 +42,9 @@ static void help(FILE *f)
           "  -t, --threads N        analysis threads (default: the number of processors)\n"
           "      --ram MB           memory budget for in-memory postings (default 256)\n"
           "      --max-file-size MB skip larger files (default 64)\n"
+          "      --optimize         end with the whole index in one segment, deletions\n"
+          "                         merged away (even when nothing else changed):\n"
+          "                         slower to build, fastest to search\n"
           "  -q, --quiet            no progress line (the summary is still printed)\n"
           "  -h, --help             this help\n"
           "\n"
@@ -127,13 +130,14 @@ static void summary(const char *index, const char *language, const qr_index_resu
 
 int qr_cmd_index(int argc, char **argv)
 {
-    enum { OPT_RAM = 256, OPT_MAXSIZE };
+    enum { OPT_RAM = 256, OPT_MAXSIZE, OPT_OPTIMIZE };
     static const struct option opts[] = {
         {"index", required_argument, NULL, 'i'},
         {"language", required_argument, NULL, 'l'},
         {"threads", required_argument, NULL, 't'},
         {"ram", required_argument, NULL, OPT_RAM},
         {"max-file-size", required_argument, NULL, OPT_MAXSIZE},
+        {"optimize", no_argument, NULL, OPT_OPTIMIZE},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -142,7 +146,7 @@ int qr_cmd_index(int argc, char **argv)
     if (!index || !*index)
         index = "quarry.idx";
     qr_index_options o = {0};
-    bool quiet = false;
+    bool quiet = false, optimize = false;
     unsigned long long v;
     int c;
     optind = 1;
@@ -176,6 +180,9 @@ int qr_cmd_index(int argc, char **argv)
                 return QR_EXIT_USAGE;
             }
             o.max_file_size = v << 20;
+            break;
+        case OPT_OPTIMIZE:
+            optimize = true;
             break;
         case 'q':
             quiet = true;
@@ -263,6 +270,28 @@ int qr_cmd_index(int argc, char **argv)
         fputs("\r\033[K", stderr);
         fflush(stderr);
     }
+    if (!rc && optimize) {
+        /* A second commit: the run's own is already safe if the merge fails. */
+        qr_index_result m;
+        rc = qr_indexer_merge_all(ix, &m);
+        if (rc) {
+            qr_die_msg("index: merging into one segment failed (the index stays as the run "
+                       "left it): %s",
+                       qr_indexer_error(ix));
+            status = qr_exit_for(rc) == QR_EXIT_USAGE ? QR_EXIT_RUNTIME : qr_exit_for(rc);
+        } else {
+            res.committed |= m.committed;
+            res.merges += m.merges;
+            res.segments = m.segments;
+            res.docs = m.docs;
+            res.generation = m.generation;
+            res.index_bytes = m.index_bytes;
+            res.seconds += m.seconds;
+        }
+        qr_index_result_free(&m);
+        if (rc)
+            goto out_res;
+    }
     if (rc) {
         qr_die_msg("index: %s", qr_indexer_error(ix));
         status = qr_exit_for(rc) == QR_EXIT_USAGE ? QR_EXIT_RUNTIME : qr_exit_for(rc);
@@ -270,6 +299,7 @@ int qr_cmd_index(int argc, char **argv)
         summary(index, qr_indexer_language(ix), &res);
         status = QR_EXIT_OK;
     }
+out_res:
     qr_index_result_free(&res);
     qr_indexer_close(ix);
 out_dir:

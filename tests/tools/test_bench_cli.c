@@ -684,6 +684,33 @@ Test(bench_cli, index_reports_json_and_table)
     drop_tmp();
 }
 
+Test(bench_cli, index_optimize_ends_in_one_segment)
+{
+    make_tmp();
+    char *out;
+    const char *how[] = {"", "--optimize "};
+    for (int opt = 0; opt < 2; opt++) {
+        cr_assert_eq(cli_quarry(&out, "bench index --json --threads 2 --ram 1 %s--tmp '%s' '%s'",
+                                how[opt], tmp, SAMPLES),
+                     0, "%s", out);
+        json_t *j = parse_json(out);
+        free(out);
+        json_t *med = json_object_get(j, "median");
+        cr_assert_eq(json_is_true(json_object_get(j, "optimize")), opt);
+        cr_assert_eq(num(med, "docs"), 51);
+        if (opt) {
+            cr_assert_eq(num(med, "segments"), 1);
+            cr_assert(num(med, "optimize_seconds") > 0);
+            cr_assert(num(med, "optimize_seconds") <= num(med, "seconds"));
+        } else {
+            cr_assert_gt(num(med, "segments"), 1, "--ram 1 flushes more than once");
+            cr_assert_eq(num(med, "optimize_seconds"), 0);
+        }
+        json_decref(j);
+    }
+    drop_tmp();
+}
+
 Test(bench_cli, queries_generated_and_from_a_file)
 {
     make_tmp();

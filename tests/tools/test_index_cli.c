@@ -480,3 +480,88 @@ Test(index_cli, a_tiny_ram_budget_gives_the_same_index_content)
     free(a);
     free(b);
 }
+
+/* `search --json` with the timing taken out, for comparing two indexes' answers. */
+static char *answers(const char *index, const char *query)
+{
+    char *out;
+    int rc = cli_sh(&out, "'%s' search --json -k 50 -i '%s' '%s' | sed 's/\"took_us\": *[0-9]*//'",
+                    QUARRY_BIN, index, query);
+    cr_assert_eq(rc, 0, "%s", query);
+    return out;
+}
+
+Test(index_cli, optimize_merges_into_one_segment_and_drops_deletions)
+{
+    static const char *queries[] = {"ceasefire", "\"cease-fire\" AND crimea", "ukrain* -russia",
+                                    "title:talks", "putin NEAR/5 zelensky"};
+    enum { NQ = sizeof queries / sizeof queries[0] };
+    char *out, *before[NQ];
+    cr_assert_eq(cli_quarry(&out, "index -q --threads 2 --ram 1 -i '%s' '%s'", idx, art), 0);
+    free(out);
+    cr_assert_eq(cli_quarry(&out, "stats --json -i '%s'", idx), 0);
+    cr_assert_gt(json_num(out, "segments"), 1, "%s", out);
+    free(out);
+    for (size_t i = 0; i < NQ; i++)
+        before[i] = answers(idx, queries[i]);
+
+    /* Nothing changed, several segments: one commit more, one segment, the same answers. */
+    cr_assert_eq(cli_quarry(&out, "index -q --optimize -i '%s' '%s'", idx, art), 0);
+    cr_assert_null(strstr(out, "nothing changed"), "%s", out);
+    expect_line(out, "unchanged:  51\n");
+    expect_line(out, "documents:  51 in the index, 1 segment\n");
+    free(out);
+    cr_assert_eq(cli_quarry(&out, "stats --json -i '%s'", idx), 0);
+    cr_assert_eq(json_num(out, "segments"), 1, "%s", out);
+    cr_assert_eq(json_num(out, "generation"), 2, "%s", out);
+    free(out);
+    for (size_t i = 0; i < NQ; i++) {
+        char *after = answers(idx, queries[i]);
+        cr_assert_str_eq(after, before[i], "%s", queries[i]);
+        free(after);
+        free(before[i]);
+    }
+    /* One segment, no deletions: nothing to do. */
+    cr_assert_eq(cli_quarry(&out, "index -q --optimize -i '%s' '%s'", idx, art), 0);
+    expect_line(out, "nothing changed: the index is up to date\n");
+    free(out);
+
+    /* Removals leave deletions in place; --optimize merges them away. */
+    cli_sh_ok("cd '%s' && rm -r ceasefire crimea", art);
+    unsigned left = count_files(art);
+    cr_assert_eq(cli_quarry(&out, "index -q --optimize -i '%s' '%s'", idx, art), 0);
+    free(out);
+    cr_assert_eq(cli_quarry(&out, "stats --json -i '%s'", idx), 0);
+    cr_assert_eq(json_num(out, "segments"), 1, "%s", out);
+    cr_assert_eq(json_num(out, "documents"), left, "%s", out);
+    cr_assert_eq(json_num(out, "deleted"), 0, "%s", out);
+    free(out);
+    cr_assert_eq(cli_quarry(&out, "check -i '%s'", idx), 0, "%s", out);
+    free(out);
+}
+
+Test(index_cli, optimize_refuses_a_damaged_segment_and_keeps_the_commit)
+{
+    char *out;
+    cr_assert_eq(cli_quarry(&out, "index -q --threads 2 --ram 1 -i '%s' '%s'", idx, art), 0);
+    free(out);
+    cr_assert_eq(cli_quarry(&out, "stats --json -i '%s'", idx), 0);
+    cr_assert_gt(json_num(out, "segments"), 1, "%s", out);
+    unsigned long long segs = json_num(out, "segments");
+    free(out);
+    /* Nothing changed, so the merge is the only work; it verifies checksums and meets the damage.
+     */
+    cli_sh_ok("f=$(ls '%s'/seg-*.pos | head -1); printf 'XXXX' | dd of=\"$f\" bs=1 seek=12 "
+              "conv=notrunc 2>/dev/null",
+              idx);
+    cr_assert_eq(cli_quarry(&out, "index -q --optimize -i '%s' '%s' 2>&1", idx, art), 3);
+    expect_line(out, "quarry: index: merging into one segment failed (the index stays as the run "
+                     "left it): cannot read segment ");
+    expect_line(out, "corrupt data\n");
+    free(out);
+    /* The commit stands, every segment of it. */
+    cr_assert_eq(cli_quarry(&out, "stats --json -i '%s'", idx), 0);
+    cr_assert_eq(json_num(out, "segments"), segs, "%s", out);
+    cr_assert_eq(json_num(out, "generation"), 1, "%s", out);
+    free(out);
+}
