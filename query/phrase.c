@@ -23,19 +23,20 @@ struct phrase_it {
     qr_it base;
     qr_evalctx *ctx;
     qr_field field;
-    double idf;           /* sum of the terms' idf */
-    size_t n;             /* terms */
-    size_t nd;            /* distinct terms */
-    qr_it **terms;        /* term iterators in phrase order (a repeated term shares one) */
-    uint32_t *rep;        /* rep[i]: the first term equal to term i (rep[i] <= i) */
-    uint32_t *mult;       /* at a first occurrence: how often the term occurs in the phrase */
-    qr_it **lead;         /* the nd distinct iterators, cheapest first */
-    uint32_t *offs;       /* each term's offset */
-    uint32_t last;        /* the last term's offset: a match spans start..start+last */
-    const uint32_t **pos; /* scratch: positions of each term at the doc */
-    uint32_t *npos;
-    uint32_t *cur;
-    uint32_t tf_doc; /* the doc whose matches are counted in tf */
+    double idf;       /* sum of the terms' idf */
+    size_t n;         /* terms */
+    size_t nd;        /* distinct terms */
+    qr_it **terms;    /* term iterators in phrase order (a repeated term shares one) */
+    uint32_t *rep;    /* rep[i]: the first term equal to term i (rep[i] <= i) */
+    uint32_t *mult;   /* at a first occurrence: how often the term occurs in the phrase */
+    qr_it **lead;     /* the nd distinct iterators, cheapest first */
+    uint32_t *offs;   /* each term's offset */
+    uint32_t last;    /* the last term's offset: a match spans start..start+last */
+    uint32_t *npos;   /* scratch: each term's tf at the doc */
+    uint32_t *order;  /* scratch: the terms other than the driver, by tf */
+    uint32_t *starts; /* scratch: the match starts still possible */
+    uint32_t scap;    /* capacity of starts */
+    uint32_t tf_doc;  /* the doc whose matches are counted in tf */
     uint32_t tf;
 };
 
@@ -75,47 +76,84 @@ static bool in_field(qr_field f, uint64_t s, uint64_t e, uint32_t tp)
 /*
  * Walks the matches at the current doc; with out != NULL appends their
  * spans, else counts them into p->tf.
+ *
+ * The driver is the term with the fewest positions (the first such in
+ * phrase order): each of its positions proposes a start. The other terms
+ * are decoded in order of their tf (read from the doc block, no positions
+ * decoded) and each keeps only the starts it has a position for, so a
+ * candidate whose rarer terms already rule every start out never decodes
+ * the commoner ones. Counting starts per driver position keeps the result
+ * exactly that of checking every term at every driver position.
  */
 static int phrase_walk(struct phrase_it *p, qr_spans *out)
 {
     int rc;
     size_t drv = 0;
     uint32_t tf = 0;
-    bool possible = true;
     for (size_t i = 0; i < p->n; i++) {
         uint32_t r = p->rep[i];
         if (r == i) {
-            if ((rc = qr_term_it_positions(p->terms[i], &p->pos[i], &p->npos[i])))
-                return rc;
-            /* a term occurring m times in the phrase needs m positions */
-            possible = possible && p->npos[i] >= p->mult[i];
+            qr_postings_iter *pi = qr_term_it_postings(p->terms[i]);
+            /* a tf of 0 at a doc is damage the freq decoder met (it->err is set) */
+            if ((p->npos[i] = qr_postings_freq(pi)) == 0)
+                return QR_ECORRUPT;
         } else {
-            p->pos[i] = p->pos[r];
             p->npos[i] = p->npos[r];
         }
-        p->cur[i] = 0;
+        /* a term occurring m times in the phrase needs m positions */
+        if (r == i && p->npos[i] < p->mult[i])
+            goto done;
         if (p->npos[i] < p->npos[drv])
             drv = i;
     }
-    uint32_t tp = qr_doctable_title_positions(p->ctx->dt, p->base.doc);
-    for (uint32_t j = 0; possible && j < p->npos[drv]; j++) {
-        uint32_t at = p->pos[drv][j];
-        if (at < p->offs[drv])
+    /* the others by tf, fewest first (insertion sort: phrases are short) */
+    size_t no = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        if (i == drv)
             continue;
-        uint64_t s = (uint64_t)at - p->offs[drv];
-        bool ok = true;
-        for (size_t i = 0; ok && i < p->n; i++) {
-            if (i == drv)
-                continue;
-            uint64_t want = s + p->offs[i];
-            const uint32_t *v = p->pos[i];
-            uint32_t c = p->cur[i];
-            while (c < p->npos[i] && v[c] < want)
+        size_t j = no++;
+        for (; j > 0 && p->npos[p->order[j - 1]] > p->npos[i]; j--)
+            p->order[j] = p->order[j - 1];
+        p->order[j] = (uint32_t)i;
+    }
+    const uint32_t *dv;
+    uint32_t dn;
+    if ((rc = qr_term_it_positions(p->terms[drv], &dv, &dn)))
+        return rc;
+    if (dn > p->scap) {
+        uint32_t *nb = qr_reallocarray(p->starts, dn, sizeof *nb);
+        if (!nb)
+            return QR_ENOMEM;
+        p->starts = nb;
+        p->scap = dn;
+    }
+    uint32_t ns = 0, od = p->offs[drv];
+    for (uint32_t j = 0; j < dn; j++)
+        if (dv[j] >= od)
+            p->starts[ns++] = dv[j] - od;
+    for (size_t k = 0; ns && k < no; k++) {
+        size_t i = p->order[k];
+        const uint32_t *v;
+        uint32_t nv;
+        if ((rc = qr_term_it_positions(p->terms[i], &v, &nv)))
+            return rc;
+        /* keep the starts s with s + offs[i] among v (both increasing) */
+        uint32_t c = 0, kept = 0, oi = p->offs[i];
+        for (uint32_t j = 0; j < ns; j++) {
+            uint64_t want = (uint64_t)p->starts[j] + oi;
+            while (c < nv && v[c] < want)
                 c++;
-            p->cur[i] = c;
-            ok = c < p->npos[i] && v[c] == want;
+            if (c == nv)
+                break;
+            if (v[c] == want)
+                p->starts[kept++] = p->starts[j];
         }
-        if (!ok || !in_field(p->field, s, s + p->last, tp))
+        ns = kept;
+    }
+    uint32_t tp = ns ? qr_doctable_title_positions(p->ctx->dt, p->base.doc) : 0;
+    for (uint32_t j = 0; j < ns; j++) {
+        uint64_t s = p->starts[j];
+        if (!in_field(p->field, s, s + p->last, tp))
             continue;
         if (out) {
             if ((rc = qr_spans_push(out, (uint32_t)s, (uint32_t)(s + p->last))))
@@ -124,6 +162,7 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
             tf++;
         }
     }
+done:
     if (!out) {
         p->tf = tf;
         p->tf_doc = p->base.doc;
@@ -183,9 +222,9 @@ static void phrase_free(qr_it *it)
     qr_free(p->mult);
     qr_free(p->lead);
     qr_free(p->offs);
-    qr_free(p->pos);
     qr_free(p->npos);
-    qr_free(p->cur);
+    qr_free(p->order);
+    qr_free(p->starts);
     qr_free(p);
 }
 
@@ -256,13 +295,12 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
     p->terms = qr_calloc(n, sizeof *p->terms);
     p->lead = qr_calloc(n, sizeof *p->lead);
     p->offs = qr_calloc(n, sizeof *p->offs);
-    p->pos = qr_calloc(n, sizeof *p->pos);
     p->npos = qr_calloc(n, sizeof *p->npos);
-    p->cur = qr_calloc(n, sizeof *p->cur);
+    p->order = qr_calloc(n, sizeof *p->order);
     p->rep = qr_calloc(n, sizeof *p->rep);
     p->mult = qr_calloc(n, sizeof *p->mult);
     int rc = QR_ENOMEM;
-    if (!p->terms || !p->lead || !p->offs || !p->pos || !p->npos || !p->cur || !p->rep || !p->mult)
+    if (!p->terms || !p->lead || !p->offs || !p->npos || !p->order || !p->rep || !p->mult)
         goto fail;
     if ((rc = find_repeats(p, pn)))
         goto fail;

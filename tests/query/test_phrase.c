@@ -1,0 +1,189 @@
+/*
+ * Phrase evaluation paths that the reference comparisons of test_ref.c do
+ * not aim at: a candidate whose term frequencies are damaged (the phrase
+ * reads tfs before any position, so the damage must still come back as
+ * QR_ECORRUPT), and phrases whose rarer terms rule a candidate out before
+ * the commoner ones are decoded, counted against a count by hand.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "query/searcher.h"
+#include "storage/bitpack.h"
+#include "storage/buf.h"
+#include "storage/dir.h"
+#include "storage/segment.h"
+#include "storage/status.h"
+#include "tq.h"
+
+#define NDOCS 300
+
+/*
+ * NDOCS documents (language none): doc i has "alpha" 1 + i % 3 times, then
+ * "beta", "gamma"; every fifth has "alpha beta" once more, every seventh
+ * "beta gamma alpha", doc 130 "omega alpha". "alpha" fills two full doc
+ * blocks with packed tfs.
+ */
+static struct tdoc *make_docs(char ***texts)
+{
+    struct tdoc *docs = calloc(NDOCS, sizeof *docs);
+    *texts = calloc(NDOCS, sizeof **texts);
+    cr_assert(docs && *texts);
+    for (int i = 0; i < NDOCS; i++) {
+        char *t = malloc(256), *path = malloc(32);
+        cr_assert(t && path);
+        snprintf(path, 32, "d/%d", i);
+        int n = snprintf(t, 256, "title\n");
+        for (int k = 0; k < 1 + i % 3; k++)
+            n += snprintf(t + n, 256 - (size_t)n, "alpha filler ");
+        n += snprintf(t + n, 256 - (size_t)n, "beta filler gamma filler");
+        if (i % 5 == 0)
+            n += snprintf(t + n, 256 - (size_t)n, " alpha beta");
+        if (i % 7 == 0)
+            n += snprintf(t + n, 256 - (size_t)n, " beta gamma alpha");
+        if (i == 130)
+            snprintf(t + n, 256 - (size_t)n, " omega alpha");
+        docs[i] = (struct tdoc){path, t};
+        (*texts)[i] = t;
+    }
+    return docs;
+}
+
+static void free_docs(struct tdoc *docs, char **texts)
+{
+    for (int i = 0; i < NDOCS; i++) {
+        free((char *)docs[i].path);
+        free(texts[i]);
+    }
+    free(docs);
+    free(texts);
+}
+
+Test(phrase, rarer_terms_rule_out_candidates_first)
+{
+    char **texts;
+    struct tdoc *docs = make_docs(&texts);
+    qr_dir *dir = tq_index("none", docs, NDOCS, 0);
+    qr_searcher *s = tq_open(dir);
+    uint64_t ab = 0, bga = 0;
+    for (int i = 0; i < NDOCS; i++) {
+        ab += i % 5 == 0;
+        bga += i % 7 == 0;
+    }
+    /* "alpha beta": only the appended pairs (the leading alphas are followed by filler) */
+    cr_assert_eq(tq_count(s, "\"alpha beta\"", 0), ab);
+    /* beta (one or two a doc) rules out every doc without the appended triple before alpha is read
+     */
+    cr_assert_eq(tq_count(s, "\"beta gamma alpha\"", 0), bga);
+    cr_assert_eq(tq_count(s, "\"gamma alpha beta\"", 0), 0);
+    /* a repeated term needs as many positions as it has copies */
+    cr_assert_eq(tq_count(s, "\"alpha filler alpha filler alpha\"", 0), NDOCS / 3);
+    cr_assert_eq(tq_count(s, "\"filler filler\"", 0), 0);
+    qr_searcher_close(s);
+    qr_dir_close(dir);
+    free_docs(docs, texts);
+}
+
+/* Copies every file of src into a new memory directory, with byte `at` of `victim` set to v. */
+static qr_dir *copy_patched(qr_dir *src, const char *victim, size_t at, uint8_t v)
+{
+    qr_dir *dst;
+    cr_assert_eq(qr_dir_open_memory(&dst), 0);
+    char **names;
+    size_t n;
+    cr_assert_eq(qr_dir_list(src, &names, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        qr_mapping *m;
+        qr_slice data;
+        cr_assert_eq(qr_dir_map(src, names[i], &m, &data), 0);
+        uint8_t *copy = malloc(data.n ? data.n : 1);
+        cr_assert(copy);
+        if (data.n)
+            memcpy(copy, data.p, data.n);
+        if (!strcmp(names[i], victim) && at < data.n)
+            copy[at] = v;
+        cr_assert_eq(qr_dir_write_file(dst, names[i], copy, data.n), 0);
+        free(copy);
+        qr_mapping_close(m);
+    }
+    qr_dir_list_free(names, n);
+    return dst;
+}
+
+Test(phrase, damaged_tfs_of_a_candidate_are_corrupt)
+{
+    char **texts;
+    struct tdoc *docs = make_docs(&texts);
+    qr_dir *dir = tq_index("none", docs, NDOCS, 0);
+    char **names;
+    size_t n;
+    cr_assert_eq(qr_dir_list(dir, &names, &n), 0);
+    char docfile[64] = "";
+    uint64_t id = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (!strncmp(names[i], "seg-", 4) && len > 4 && !strcmp(names[i] + len - 4, ".doc")) {
+            snprintf(docfile, sizeof docfile, "%s", names[i]);
+            id = strtoull(names[i] + 4, NULL, 16);
+        }
+    }
+    qr_dir_list_free(names, n);
+    cr_assert(docfile[0], "no .doc file");
+
+    /*
+     * where alpha's skip entry for the full block holding omega's doc keeps
+     * the block's max tf in the .doc file (alpha is in every doc: block b
+     * holds docs 128 b .. 128 b + 127)
+     */
+    qr_segment *seg;
+    cr_assert_eq(qr_segment_open(&seg, dir, id, false), 0);
+    qr_term_meta meta;
+    qr_postings_iter it;
+    cr_assert_eq(qr_segment_term(seg, "omega", 5, &meta), 0);
+    cr_assert_eq(qr_segment_postings(seg, &meta, &it), 0);
+    uint32_t blk = it.doc / 128;
+    qr_postings_iter_free(&it);
+    cr_assert_lt(blk, 2);
+    cr_assert_eq(qr_segment_term(seg, "alpha", 5, &meta), 0);
+    cr_assert_gt(meta.df, 2 * 128);
+    qr_slice stream = qr_segment_doc_stream(seg);
+    const uint8_t *p = stream.p + meta.doc_off, *end = stream.p + stream.n;
+    uint64_t v;
+    for (int k = 0; k < 4; k++) /* head: last_doc max_tf_m1 min_dl, then skiplen */
+        cr_assert(qr_varint_get64(&p, end, &v));
+    for (uint32_t k = 0; k < 5 * blk + 2; k++) /* the entries before, then gapsum doc_code */
+        cr_assert(qr_varint_get64(&p, end, &v));
+    size_t in_stream = (size_t)(p - stream.p);
+    cr_assert(*p >= 2 && *p < 0x80, "the block's max tf - 1: %u", *p); /* tfs 1..5 */
+    qr_mapping *m;
+    qr_slice file;
+    cr_assert_eq(qr_dir_map(dir, docfile, &m, &file), 0);
+    size_t at = SIZE_MAX;
+    for (size_t o = 0; o + stream.n <= file.n && at == SIZE_MAX; o++)
+        if (!memcmp(file.p + o, stream.p, stream.n))
+            at = o + in_stream;
+    qr_mapping_close(m);
+    qr_segment_close(seg);
+    cr_assert_neq(at, SIZE_MAX);
+
+    /* max tf 1: the block's packed tfs over 1 are then out of bounds */
+    qr_dir *bad = copy_patched(dir, docfile, at, 0);
+    qr_searcher *s;
+    cr_assert_eq(qr_searcher_open_dir(&s, bad, QR_SEARCHER_NO_VERIFY, NULL, 0), 0);
+    struct tq_res r = tq_search(s, "\"alpha beta\"", 0, NDOCS, 0);
+    cr_assert_eq(r.rc, QR_ECORRUPT, "%s", qr_strerror(r.rc));
+    tq_res_free(&r);
+    r = tq_search(s, "\"beta gamma alpha\"", 0, NDOCS, 0);
+    cr_assert_eq(r.rc, QR_ECORRUPT, "%s", qr_strerror(r.rc));
+    tq_res_free(&r);
+    /* led by omega, the damaged block's only candidate is the last: no later move finds it */
+    r = tq_search(s, "\"omega alpha\"", 0, NDOCS, 0);
+    cr_assert_eq(r.rc, QR_ECORRUPT, "%s", qr_strerror(r.rc));
+    tq_res_free(&r);
+    qr_searcher_close(s);
+    qr_dir_close(bad);
+    qr_dir_close(dir);
+    free_docs(docs, texts);
+}
