@@ -570,6 +570,51 @@ bool qr_xpfor128_skip(const uint8_t **pp, const uint8_t *end)
     return true;
 }
 
+/* The 8 bytes at p as a little-endian number. */
+static inline uint64_t load_le64(const uint8_t *p)
+{
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+    v = __builtin_bswap64(v);
+#endif
+    return v;
+}
+
+/*
+ * Patches the nexc exceptions of a block whose high parts start at h with
+ * at least 8 bytes readable past them: each exception's xw bits are one
+ * unaligned 64-bit load at its own bit offset (xw + 7 <= 39 bits), so the
+ * exceptions do not wait on each other as a shared bit accumulator makes
+ * them. where is the index bytes or the bitmap.
+ */
+static bool xpfor_patch_fast(uint32_t *out, const uint8_t *where, const uint8_t *h, unsigned nexc,
+                             unsigned width, unsigned xw)
+{
+    const uint32_t mask = (uint32_t)((1ull << xw) - 1);
+    if (nexc > QR_XPFOR_BITMAP_MIN) {
+        uint64_t w[2] = {load_le64(where), load_le64(where + 8)};
+        if ((unsigned)(__builtin_popcountll(w[0]) + __builtin_popcountll(w[1])) != nexc)
+            return false;
+        uint64_t bit = 0;
+        for (unsigned half = 0; half < 2; half++) {
+            for (uint64_t m = w[half]; m; m &= m - 1, bit += xw) {
+                uint32_t v = (uint32_t)(load_le64(h + (bit >> 3)) >> (bit & 7));
+                out[64 * half + (unsigned)__builtin_ctzll(m)] |= (v & mask) << width;
+            }
+        }
+        return true;
+    }
+    uint64_t bit = 0;
+    for (unsigned k = 0; k < nexc; k++, bit += xw) {
+        if (where[k] >= QR_BP_N)
+            return false;
+        uint32_t v = (uint32_t)(load_le64(h + (bit >> 3)) >> (bit & 7));
+        out[where[k]] |= (v & mask) << width;
+    }
+    return true;
+}
+
 bool qr_xpfor128_decode(uint32_t *out, const uint8_t **pp, const uint8_t *end)
 {
     const uint8_t *p = *pp;
@@ -582,12 +627,19 @@ bool qr_xpfor128_decode(uint32_t *out, const uint8_t **pp, const uint8_t *end)
         const uint8_t *e = p + 2 + qr_bitpack_bytes(width);
         const unsigned xw = e[0] & 0x3f;
         const uint32_t mask = (uint32_t)((1ull << xw) - 1);
+        e++;
+        const uint8_t *h = e + (nexc > QR_XPFOR_BITMAP_MIN ? QR_BP_N / 8 : nexc);
+        /* the block ends at p + bytes: 8 more readable bytes allow the fast path */
+        if ((size_t)(end - p) >= bytes + 8) {
+            if (!xpfor_patch_fast(out, e, h, nexc, width, xw))
+                return false;
+            *pp = p + bytes;
+            return true;
+        }
         /* the high parts, xw bits each, a little-endian bit stream (width + xw <= 32) */
         uint64_t acc = 0;
         unsigned nbits = 0;
-        e++;
         if (nexc > QR_XPFOR_BITMAP_MIN) { /* a bitmap of 128 bits: exactly nexc set */
-            const uint8_t *h = e + QR_BP_N / 8;
             unsigned k = 0;
             for (unsigned j = 0; j < QR_BP_N / 8; j++) {
                 for (unsigned m = e[j]; m; m &= m - 1, k++) {
@@ -603,7 +655,6 @@ bool qr_xpfor128_decode(uint32_t *out, const uint8_t **pp, const uint8_t *end)
             if (k != nexc)
                 return false;
         } else {
-            const uint8_t *h = e + nexc;
             for (unsigned k = 0; k < nexc; k++) {
                 if (e[k] >= QR_BP_N)
                     return false;

@@ -419,6 +419,24 @@ static size_t xpfor_expected_size(const uint8_t *b)
     return n + 1 + (b[1] > QR_XPFOR_BITMAP_MIN ? 16 : b[1]) + (b[1] * xw + 7) / 8;
 }
 
+/*
+ * Decodes the n-byte block b from a copy followed by 8 bytes of 0xff (the
+ * decoder's fast exception path, which reads 8 bytes at a time) and checks
+ * that a success stops at the block's end.
+ */
+static bool xpfor_decode_slack(uint32_t *out, const uint8_t *b, size_t n)
+{
+    uint8_t *c = malloc(n + 8);
+    cr_assert(c);
+    memcpy(c, b, n);
+    memset(c + n, 0xff, 8);
+    const uint8_t *p = c;
+    bool ok = qr_xpfor128_decode(out, &p, c + n + 8);
+    cr_assert_eq(p, ok ? c + n : c);
+    free(c);
+    return ok;
+}
+
 /* Encodes in, checks the size, decodes an exact copy, compares, refuses every cut. */
 static size_t xpfor_roundtrip(const uint32_t *in)
 {
@@ -436,6 +454,9 @@ static size_t xpfor_roundtrip(const uint32_t *in)
     p = c;
     cr_assert(qr_xpfor128_decode(out, &p, c + n));
     cr_assert_eq(p, c + n);
+    cr_assert_arr_eq(out, in, sizeof out);
+    memset(out, 0xaa, sizeof out);
+    cr_assert(xpfor_decode_slack(out, c, n));
     cr_assert_arr_eq(out, in, sizeof out);
     for (size_t len = 0; len < n; len++) {
         p = c;
@@ -532,6 +553,7 @@ Test(xpfor, malformed_blocks)
         p = bad;
         cr_assert_not(qr_xpfor128_decode(out, &p, bad + sizeof bad), "case %zu", k);
         cr_assert_eq(p, bad);
+        cr_assert_not(xpfor_decode_slack(out, bad, sizeof bad), "case %zu with slack", k);
         if (cases[k].at != 20)
             cr_assert_not(qr_xpfor128_skip(&p, bad + sizeof bad), "case %zu", k);
     }
@@ -551,13 +573,19 @@ Test(xpfor, malformed_blocks)
     cr_assert(qr_xpfor128_decode(out, &p, bm + sizeof bm));
     for (unsigned i = 0; i < QR_BP_N; i++)
         cr_assert_eq(out[i], i < 17, "value %u", i);
+    memset(out, 0xaa, sizeof out);
+    cr_assert(xpfor_decode_slack(out, bm, sizeof bm));
+    for (unsigned i = 0; i < QR_BP_N; i++)
+        cr_assert_eq(out[i], i < 17, "value %u with slack", i);
     bm[3 + 17 / 8] |= 1u << (17 % 8); /* 18 bits set */
     p = bm;
     cr_assert_not(qr_xpfor128_decode(out, &p, bm + sizeof bm));
+    cr_assert_not(xpfor_decode_slack(out, bm, sizeof bm));
     bm[3 + 17 / 8] &= (uint8_t) ~(1u << (17 % 8));
     bm[3] = 0xfe; /* 16 bits set */
     cr_assert_not(qr_xpfor128_decode(out, &p, bm + sizeof bm));
     cr_assert_eq(p, bm);
+    cr_assert_not(xpfor_decode_slack(out, bm, sizeof bm));
 }
 
 Test(varint, get_n)
