@@ -151,6 +151,19 @@ void qr_bitunpack128_ids_portable(uint32_t *out, const uint8_t *in, unsigned wid
 
 /* ---- SSE2 decoder -------------------------------------------------------- */
 
+bool qr_delta_sum_portable(uint32_t *out, const uint32_t *d, size_t n, uint32_t *sum)
+{
+    uint64_t t = *sum;
+    for (size_t i = 0; i < n; i++) {
+        t += d[i];
+        out[i] = (uint32_t)t;
+    }
+    if (t > UINT32_MAX)
+        return false;
+    *sum = (uint32_t)t;
+    return true;
+}
+
 #ifdef __SSE2__
 
 /* Word w (16 bytes: word w of each of the four lanes). */
@@ -273,6 +286,32 @@ void qr_prefix_sum128(uint32_t *v, uint32_t lo)
     }
 }
 
+/*
+ * Four sums at a time; a partial sum past 32 bits shows as a decrease (the
+ * first one that wraps is below its predecessor, a delta being < 2^32), so
+ * the lanes are compared with their predecessors, unsigned by flipping the
+ * sign bit.
+ */
+bool qr_delta_sum(uint32_t *out, const uint32_t *d, size_t n, uint32_t *sum)
+{
+    if (n < 4)
+        return qr_delta_sum_portable(out, d, n, sum);
+    const __m128i flip = _mm_set1_epi32(INT32_MIN);
+    __m128i carry = _mm_set1_epi32((int)*sum), bad = _mm_setzero_si128();
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        __m128i x = sse_scan(_mm_loadu_si128((const __m128i *)(const void *)(d + i)), carry);
+        __m128i prev = _mm_or_si128(_mm_slli_si128(x, 4), _mm_srli_si128(carry, 12));
+        bad = _mm_or_si128(bad, _mm_cmpgt_epi32(_mm_xor_si128(prev, flip), _mm_xor_si128(x, flip)));
+        _mm_storeu_si128((__m128i *)(void *)(out + i), x);
+        carry = _mm_shuffle_epi32(x, 0xff);
+    }
+    if (_mm_movemask_epi8(bad))
+        return false;
+    *sum = (uint32_t)_mm_cvtsi128_si32(carry);
+    return qr_delta_sum_portable(out + i, d + i, n - i, sum);
+}
+
 #else /* !__SSE2__ */
 
 void qr_bitunpack128(uint32_t *out, const uint8_t *in, unsigned width)
@@ -293,6 +332,11 @@ bool qr_bitunpack128_tfs(uint32_t *out, const uint8_t *in, unsigned width, uint3
 void qr_prefix_sum128(uint32_t *v, uint32_t lo)
 {
     prefix_sum_portable(v, lo);
+}
+
+bool qr_delta_sum(uint32_t *out, const uint32_t *d, size_t n, uint32_t *sum)
+{
+    return qr_delta_sum_portable(out, d, n, sum);
 }
 
 #endif

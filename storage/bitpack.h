@@ -83,6 +83,15 @@ bool qr_bitunpack128_tfs(uint32_t *out, const uint8_t *in, unsigned width, uint3
 bool qr_bitunpack128_tfs_portable(uint32_t *out, const uint8_t *in, unsigned width, uint32_t max);
 
 /*
+ * Running sums of n deltas (positions of a doc): out[i] = *sum + d[0] + ...
+ * + d[i], and *sum becomes the last. Returns false (out and *sum then
+ * unspecified) when a sum does not fit 32 bits.
+ */
+bool qr_delta_sum(uint32_t *out, const uint32_t *d, size_t n, uint32_t *sum);
+/* The same without SIMD (the reference). */
+bool qr_delta_sum_portable(uint32_t *out, const uint32_t *d, size_t n, uint32_t *sum);
+
+/*
  * Patched frame of reference (PFOR) over 128 values, for values that are
  * mostly small with a few large ones (position deltas):
  *

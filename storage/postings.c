@@ -817,7 +817,7 @@ int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *
         it->posbuf_cap = cap;
     }
     /* the doc's first delta is its first position, the others are differences */
-    uint64_t sum = 0;
+    uint32_t sum = 0;
     uint32_t *o = it->posbuf;
     for (uint32_t done = 0; done < tf;) {
         uint64_t k = at / QR_BLOCK;
@@ -825,16 +825,11 @@ int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *
             return corrupt(it);
         uint32_t i = (uint32_t)(at % QR_BLOCK), n = QR_BLOCK - i;
         n = n < tf - done ? n : tf - done;
-        const uint32_t *d = it->pdelta + i;
-        for (uint32_t m = 0; m < n; m++) {
-            sum += d[m];
-            o[done + m] = (uint32_t)sum;
-        }
+        if (!qr_delta_sum(o + done, it->pdelta + i, n, &sum))
+            return corrupt(it);
         done += n;
         at += n;
     }
-    if (sum > UINT32_MAX)
-        return corrupt(it);
     it->pos_at = at;
     it->pos_doc = it->in_block + 1;
     it->pos_valid = true;

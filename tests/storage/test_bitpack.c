@@ -601,3 +601,45 @@ Test(varint, get_n)
     cr_assert_not(qr_varint_get_n(out, 1, &p, b + sizeof b), "cut varint");
     cr_assert_eq(p, b + 4);
 }
+
+/* ---- running sums of deltas ---------------------------------------------- */
+
+Test(delta_sum, agrees_with_the_reference_and_finds_every_overflow)
+{
+    uint32_t d[70], a[70], b[70];
+    rng_state = 17;
+    for (size_t n = 0; n <= 70; n++) {
+        for (size_t i = 0; i < n; i++)
+            d[i] = rnd() % 5000;
+        uint32_t sa = 123, sb = 123;
+        cr_assert(qr_delta_sum(a, d, n, &sa));
+        cr_assert(qr_delta_sum_portable(b, d, n, &sb));
+        cr_assert_eq(sa, sb);
+        cr_assert_arr_eq(a, b, n * sizeof *a);
+        uint64_t t = 123;
+        for (size_t i = 0; i < n; i++) {
+            t += d[i];
+            cr_assert_eq(a[i], t, "n %zu i %zu", n, i);
+        }
+    }
+    /* a sum reaching exactly UINT32_MAX fits, one more does not: at every index */
+    for (size_t n = 1; n <= 13; n++) {
+        for (size_t at = 0; at < n; at++) {
+            for (size_t i = 0; i < n; i++)
+                d[i] = i == at ? UINT32_MAX - 20 : (i < at ? 1 : 0);
+            uint32_t s = (uint32_t)(20 - at), s2 = s;
+            cr_assert(qr_delta_sum(a, d, n, &s), "n %zu at %zu", n, at);
+            cr_assert_eq(s, UINT32_MAX);
+            cr_assert(qr_delta_sum_portable(b, d, n, &s2));
+            d[n - 1] += 1; /* the last sum past 32 bits */
+            s = s2 = (uint32_t)(20 - at);
+            cr_assert_not(qr_delta_sum(a, d, n, &s), "n %zu at %zu", n, at);
+            cr_assert_not(qr_delta_sum_portable(b, d, n, &s2), "n %zu at %zu", n, at);
+            /* a wrap that later sums would hide: two near-2^32 deltas */
+            d[at] = UINT32_MAX;
+            d[n - 1] = UINT32_MAX;
+            s = 1;
+            cr_assert_not(qr_delta_sum(a, d, n, &s), "n %zu at %zu: double wrap", n, at);
+        }
+    }
+}
