@@ -23,20 +23,21 @@ struct phrase_it {
     qr_it base;
     qr_evalctx *ctx;
     qr_field field;
-    double idf;       /* sum of the terms' idf */
-    size_t n;         /* terms */
-    size_t nd;        /* distinct terms */
-    qr_it **terms;    /* term iterators in phrase order (a repeated term shares one) */
-    uint32_t *rep;    /* rep[i]: the first term equal to term i (rep[i] <= i) */
-    uint32_t *mult;   /* at a first occurrence: how often the term occurs in the phrase */
-    qr_it **lead;     /* the nd distinct iterators, cheapest first */
-    uint32_t *offs;   /* each term's offset */
-    uint32_t last;    /* the last term's offset: a match spans start..start+last */
-    uint32_t *npos;   /* scratch: each term's tf at the doc */
-    uint32_t *order;  /* scratch: the terms other than the driver, by tf */
-    uint32_t *starts; /* scratch: the match starts still possible */
-    uint32_t scap;    /* capacity of starts */
-    uint32_t tf_doc;  /* the doc whose matches are counted in tf */
+    double idf;            /* sum of the terms' idf */
+    size_t n;              /* terms */
+    size_t nd;             /* distinct terms */
+    qr_it **terms;         /* term iterators in phrase order (a repeated term shares one) */
+    qr_postings_iter **pi; /* their postings */
+    uint32_t *rep;         /* rep[i]: the first term equal to term i (rep[i] <= i) */
+    uint32_t *mult;        /* at a first occurrence: how often the term occurs in the phrase */
+    qr_it **lead;          /* the nd distinct iterators, cheapest first */
+    uint32_t *offs;        /* each term's offset */
+    uint32_t last;         /* the last term's offset: a match spans start..start+last */
+    uint32_t *npos;        /* scratch: each term's tf at the doc */
+    uint32_t *order;       /* scratch: the terms other than the driver, by tf */
+    uint32_t *starts;      /* scratch: the match starts still possible */
+    uint32_t scap;         /* capacity of starts */
+    uint32_t tf_doc;       /* the doc whose matches are counted in tf */
     uint32_t tf;
 };
 
@@ -93,9 +94,8 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
     for (size_t i = 0; i < p->n; i++) {
         uint32_t r = p->rep[i];
         if (r == i) {
-            qr_postings_iter *pi = qr_term_it_postings(p->terms[i]);
             /* a tf of 0 at a doc is damage the freq decoder met (it->err is set) */
-            if ((p->npos[i] = qr_postings_freq(pi)) == 0)
+            if ((p->npos[i] = qr_postings_freq(p->pi[i])) == 0)
                 return QR_ECORRUPT;
         } else {
             p->npos[i] = p->npos[r];
@@ -118,7 +118,7 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
     }
     const uint32_t *dv;
     uint32_t dn;
-    if ((rc = qr_term_it_positions(p->terms[drv], &dv, &dn)))
+    if ((rc = qr_postings_positions(p->pi[drv], &dv, &dn)))
         return rc;
     if (dn > p->scap) {
         uint32_t *nb = qr_reallocarray(p->starts, dn, sizeof *nb);
@@ -135,7 +135,7 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
         size_t i = p->order[k];
         const uint32_t *v;
         uint32_t nv;
-        if ((rc = qr_term_it_positions(p->terms[i], &v, &nv)))
+        if ((rc = qr_postings_positions(p->pi[i], &v, &nv)))
             return rc;
         /* keep the starts s with s + offs[i] among v (both increasing) */
         uint32_t c = 0, kept = 0, oi = p->offs[i];
@@ -145,8 +145,8 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
                 c++;
             if (c == nv)
                 break;
-            if (v[c] == want)
-                p->starts[kept++] = p->starts[j];
+            p->starts[kept] = p->starts[j];
+            kept += v[c] == want;
         }
         ns = kept;
     }
@@ -218,6 +218,7 @@ static void phrase_free(qr_it *it)
         if (p->rep[i] == i)
             qr_it_free(p->terms[i]);
     qr_free(p->terms);
+    qr_free(p->pi);
     qr_free(p->rep);
     qr_free(p->mult);
     qr_free(p->lead);
@@ -293,6 +294,7 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
     p->n = n;
     p->tf_doc = QR_DOC_END;
     p->terms = qr_calloc(n, sizeof *p->terms);
+    p->pi = qr_calloc(n, sizeof *p->pi);
     p->lead = qr_calloc(n, sizeof *p->lead);
     p->offs = qr_calloc(n, sizeof *p->offs);
     p->npos = qr_calloc(n, sizeof *p->npos);
@@ -300,7 +302,7 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
     p->rep = qr_calloc(n, sizeof *p->rep);
     p->mult = qr_calloc(n, sizeof *p->mult);
     int rc = QR_ENOMEM;
-    if (!p->terms || !p->lead || !p->offs || !p->npos || !p->order || !p->rep || !p->mult)
+    if (!p->terms || !p->pi || !p->lead || !p->offs || !p->npos || !p->order || !p->rep || !p->mult)
         goto fail;
     if ((rc = find_repeats(p, pn)))
         goto fail;
@@ -308,12 +310,14 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
         p->offs[i] = pn->terms[i].off;
         if (p->rep[i] != i) {
             p->terms[i] = p->terms[p->rep[i]];
+            p->pi[i] = p->pi[p->rep[i]];
             continue;
         }
         if ((rc = qr_term_it_open(&p->terms[i], &pn->terms[i], ctx, QR_FIELD_ANY, false))) {
             p->n = i; /* free only those opened */
             goto fail;
         }
+        p->pi[i] = qr_term_it_postings(p->terms[i]);
         p->lead[p->nd++] = p->terms[i];
     }
     p->last = p->offs[n - 1];

@@ -151,7 +151,7 @@ void qr_bitunpack128_ids_portable(uint32_t *out, const uint8_t *in, unsigned wid
 
 /* ---- SSE2 decoder -------------------------------------------------------- */
 
-bool qr_delta_sum_portable(uint32_t *out, const uint32_t *d, size_t n, uint32_t *sum)
+ALWAYS_INLINE bool delta_sum_scalar(uint32_t *out, const uint32_t *d, size_t n, uint32_t *sum)
 {
     uint64_t t = *sum;
     for (size_t i = 0; i < n; i++) {
@@ -162,6 +162,11 @@ bool qr_delta_sum_portable(uint32_t *out, const uint32_t *d, size_t n, uint32_t 
         return false;
     *sum = (uint32_t)t;
     return true;
+}
+
+bool qr_delta_sum_portable(uint32_t *out, const uint32_t *d, size_t n, uint32_t *sum)
+{
+    return delta_sum_scalar(out, d, n, sum);
 }
 
 #ifdef __SSE2__
@@ -295,7 +300,7 @@ void qr_prefix_sum128(uint32_t *v, uint32_t lo)
 bool qr_delta_sum(uint32_t *out, const uint32_t *d, size_t n, uint32_t *sum)
 {
     if (n < 4)
-        return qr_delta_sum_portable(out, d, n, sum);
+        return delta_sum_scalar(out, d, n, sum);
     const __m128i flip = _mm_set1_epi32(INT32_MIN);
     __m128i carry = _mm_set1_epi32((int)*sum), bad = _mm_setzero_si128();
     size_t i = 0;
@@ -309,7 +314,7 @@ bool qr_delta_sum(uint32_t *out, const uint32_t *d, size_t n, uint32_t *sum)
     if (_mm_movemask_epi8(bad))
         return false;
     *sum = (uint32_t)_mm_cvtsi128_si32(carry);
-    return qr_delta_sum_portable(out + i, d + i, n - i, sum);
+    return delta_sum_scalar(out + i, d + i, n - i, sum);
 }
 
 #else /* !__SSE2__ */
