@@ -2,12 +2,14 @@
  * Phrase and NEAR: two-phase iterators over positions (see phrase.h).
  *
  * A phrase drives from the term with the fewest positions in the candidate
- * document and checks the others with cursors that only move forward, so a
- * document costs O(sum of its terms' positions). NEAR splits both sides'
- * spans by field and counts, for each span of the left side, the right
- * spans with start <= e_a + k minus those with end < s_a - k (every span
- * ending before s_a - k also starts before e_a + k), by binary search over
- * sorted starts and ends.
+ * document (known from the tfs, before any position is decoded) and checks
+ * the others, fewest positions first, with cursors that only move forward,
+ * so a document costs at most O(sum of its terms' positions), and a term is
+ * not decoded once the rarer ones have ruled every start out. NEAR splits
+ * both sides' spans by field and counts, for each span of the left side,
+ * the right spans with start <= e_a + k minus those with end < s_a - k
+ * (every span ending before s_a - k also starts before e_a + k), by binary
+ * search over sorted starts and ends.
  */
 #include "query/phrase.h"
 

@@ -13,6 +13,9 @@
  * The layout is the same with or without SSE2; qr_bitunpack128_portable() is
  * the plain-C decoder that the SSE2 one must agree with.
  *
+ * qr_delta_sum turns a doc's position deltas into positions four at a time,
+ * checking that none passes 32 bits.
+ *
  * Varints are the LEB128 of storage/buf.h. The helpers here decode or skip
  * runs of them straight off untrusted memory with an explicit end pointer,
  * faster than a qr_cursor call per byte: used for the tail block of a
