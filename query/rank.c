@@ -207,7 +207,7 @@ struct qr_rank_scratch {
     uint64_t *seen;  /* docs holding some positive clause (for an AND: every one fed so far) */
     uint64_t *excl;  /* docs holding an excluded term */
     uint64_t *cand;  /* matching docs, then the ones worth scoring */
-    uint32_t *cnt;   /* positive clauses fed so far that hold the doc */
+    uint32_t *cnt;   /* an AND's positive clauses fed so far that hold the doc */
     double *ub;      /* score bound per doc */
     double *acc;     /* exact score per doc, summed in query order */
     double *nrm;     /* length normalisation per doc being scored */
@@ -399,6 +399,11 @@ static int feed(qr_rank_scratch *f, struct src *src, enum feed_mode mode, uint32
             struct entry *e = f->e ? f->e + f->ne : NULL; /* no entries on the dense path */
             uint32_t *tfk = dense >= 0 ? f->tfk + (size_t)dense * f->wcap : NULL;
             uint8_t kbit = dense >= 0 ? (uint8_t)(1u << dense) : 0;
+            /*
+             * FEED_ANY finds cnt, ub and kmask cleared over the window (rank_flat):
+             * a first-seen test would be a branch mispredicted about every other
+             * posting of an OR, dearer than the posting.
+             */
             for (uint32_t i = 0; i < m; i++) {
                 uint32_t off = docs[i] - base;
                 uint64_t bit = 1ull << (off & 63);
@@ -406,13 +411,13 @@ static int feed(qr_rank_scratch *f, struct src *src, enum feed_mode mode, uint32
                     if (!(f->seen[off >> 6] & bit) || f->cnt[off] != rank)
                         continue;
                     f->cnt[off]++;
-                } else if (!(f->seen[off >> 6] & bit)) {
+                } else if (mode == FEED_ANY) { /* an OR's matches are read off seen, not cnt */
+                    f->seen[off >> 6] |= bit;
+                } else { /* FEED_FIRST: every doc is new */
                     f->seen[off >> 6] |= bit;
                     f->cnt[off] = 1;
                     f->ub[off] = 0;
                     f->kmask[off] = 0;
-                } else {
-                    f->cnt[off]++;
                 }
                 double b = bb;
                 if (tfs[i] <= QR_TF_BOUNDS) {
@@ -675,6 +680,11 @@ static int rank_flat(qr_topk *top, uint64_t *total, const qr_it_flat_view *v, qr
             continue; /* nothing can match in this window */
         memset(f->seen, 0, words * 8);
         memset(f->excl, 0, words * 8);
+        if (scoring && v->is_or) { /* feed()'s FEED_ANY adds to these without a first-seen test */
+            memset(f->ub, 0, (size_t)(end - base) * sizeof *f->ub);
+            if (dense)
+                memset(f->kmask, 0, (size_t)(end - base) * sizeof *f->kmask);
+        }
         f->ne = 0;
         for (size_t r = 0; r < v->npos && !rc; r++) {
             uint32_t k = f->order[r];
@@ -751,15 +761,11 @@ static int accumulate(qr_rank_scratch *f, qr_postings_iter *p, double idf, bool 
         } else {
             if (qr_postings_block_freqs(p, &tfs))
                 return p->err;
+            /* acc is zero over the window: no branch on whether a doc was seen */
             for (uint32_t i = 0; i < m; i++) {
                 uint32_t off = docs[i] - base;
-                uint64_t bit = 1ull << (off & 63);
-                if (!(f->seen[off >> 6] & bit)) {
-                    f->seen[off >> 6] |= bit;
-                    f->acc[off] = 0;
-                    f->nrm[off] = qr_evalctx_norm(ctx, docs[i]);
-                }
-                f->acc[off] += qr_bm25_norm(idf, tfs[i], f->nrm[off]);
+                f->seen[off >> 6] |= 1ull << (off & 63);
+                f->acc[off] += qr_bm25_norm(idf, tfs[i], qr_evalctx_norm(ctx, docs[i]));
             }
         }
         if (m == n) {
@@ -809,6 +815,8 @@ int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_pnode *p, qr_evalctx 
         uint32_t end = ctx->ndocs - base < w ? ctx->ndocs : base + w;
         uint32_t words = (end - base + 63) / 64;
         memset(f->seen, 0, words * 8);
+        if (scoring)
+            memset(f->acc, 0, (size_t)(end - base) * sizeof *f->acc);
         for (uint32_t k = 0; k < p->nterms && !rc; k++) {
             const qr_pterm *t = &p->terms[k];
             if (t->metas[ctx->segi].df == 0)
