@@ -129,15 +129,20 @@ void qr_topk_sort(qr_topk *t)
 static uint32_t tf_cutoff(double idf, uint32_t max_tf, uint32_t min_dl, double avgdl,
                           double threshold)
 {
-    uint32_t lo = 1, hi = max_tf + 1;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (qr_bm25_bound(idf, mid, min_dl, avgdl) >= threshold)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
+    /*
+     * idf * (k1 + 1) * t / (t + norm) >= thr  <=>  t >= thr * norm / (idf * (k1 + 1) - thr):
+     * a first guess from the algebra, then a step or two on the bound itself, so that the
+     * answer is the bound's own (as a binary search over it would give) at a call or two.
+     */
+    double top = idf * (QR_K1 + 1) - threshold, guess = 1;
+    if (top > 0)
+        guess = ceil(threshold * qr_norm_of(min_dl, avgdl) / top);
+    uint32_t t = !(top > 0) || !(guess <= max_tf) ? max_tf + 1 : guess < 1 ? 1 : (uint32_t)guess;
+    while (t > 1 && qr_bm25_bound(idf, t - 1, min_dl, avgdl) >= threshold)
+        t--;
+    while (t <= max_tf && qr_bm25_bound(idf, t, min_dl, avgdl) < threshold)
+        t++;
+    return t;
 }
 
 /*
