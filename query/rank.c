@@ -129,15 +129,20 @@ void qr_topk_sort(qr_topk *t)
 static uint32_t tf_cutoff(double idf, uint32_t max_tf, uint32_t min_dl, double avgdl,
                           double threshold)
 {
-    uint32_t lo = 1, hi = max_tf + 1;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (qr_bm25_bound(idf, mid, min_dl, avgdl) >= threshold)
-            hi = mid;
-        else
-            lo = mid + 1;
-    }
-    return lo;
+    /*
+     * idf * (k1 + 1) * t / (t + norm) >= thr  <=>  t >= thr * norm / (idf * (k1 + 1) - thr):
+     * a first guess from the algebra, then a step or two on the bound itself, so that the
+     * answer is the bound's own (as a binary search over it would give) at a call or two.
+     */
+    double top = idf * (QR_K1 + 1) - threshold, guess = 1;
+    if (top > 0)
+        guess = ceil(threshold * qr_norm_of(min_dl, avgdl) / top);
+    uint32_t t = !(top > 0) || !(guess <= max_tf) ? max_tf + 1 : guess < 1 ? 1 : (uint32_t)guess;
+    while (t > 1 && qr_bm25_bound(idf, t - 1, min_dl, avgdl) >= threshold)
+        t--;
+    while (t <= max_tf && qr_bm25_bound(idf, t, min_dl, avgdl) < threshold)
+        t++;
+    return t;
 }
 
 /*
@@ -207,7 +212,7 @@ struct qr_rank_scratch {
     uint64_t *seen;  /* docs holding some positive clause (for an AND: every one fed so far) */
     uint64_t *excl;  /* docs holding an excluded term */
     uint64_t *cand;  /* matching docs, then the ones worth scoring */
-    uint32_t *cnt;   /* positive clauses fed so far that hold the doc */
+    uint32_t *cnt;   /* an AND's positive clauses fed so far that hold the doc */
     double *ub;      /* score bound per doc */
     double *acc;     /* exact score per doc, summed in query order */
     double *nrm;     /* length normalisation per doc being scored */
@@ -341,6 +346,37 @@ static int reserve_entries(qr_rank_scratch *f, size_t n)
 }
 
 /*
+ * The walk every window feeder shares: win_block lends the cursor's block
+ * from its current doc on (n docs, the first m of them below end; m = 0
+ * when the cursor has none left below end), after seeking a cursor left
+ * behind by windows skipped as empty; win_next moves past those m. Docs at
+ * or beyond end (so beyond the segment's, end <= ndocs) are never lent.
+ */
+static int win_block(qr_postings_iter *p, uint32_t base, uint32_t end, const uint32_t **docs,
+                     uint32_t *m, uint32_t *n)
+{
+    *m = *n = 0;
+    if (p->doc < base && qr_postings_seek(p, base))
+        return p->err;
+    if (p->doc >= end)
+        return p->err;
+    uint32_t k = qr_postings_block_docs(p, docs), j = k;
+    if ((*docs)[k - 1] >= end) /* doc ids increase; docs[0] = p->doc < end */
+        for (j = 1; j < k && (*docs)[j] < end; j++)
+            ;
+    *m = j;
+    *n = k;
+    return 0;
+}
+
+static int win_next(qr_postings_iter *p, uint32_t m, uint32_t n, uint32_t end)
+{
+    if (m == n ? qr_postings_next_block(p) : qr_postings_seek(p, end))
+        return p->err;
+    return 0;
+}
+
+/*
  * Feeds the postings of a clause with doc < end into the window starting at
  * base, leaving its cursor on its first doc >= end. `rank` is how many
  * clauses of an AND were fed before this one. Positive clauses mark (and,
@@ -353,22 +389,11 @@ static int feed(qr_rank_scratch *f, struct src *src, enum feed_mode mode, uint32
 {
     qr_postings_iter *p = src->p;
     int rc;
-    if (p->doc < base && qr_postings_seek(p, base))
-        return p->err; /* a clause left behind by windows skipped as empty */
-    while (p->doc < end) {
+    for (;;) {
         const uint32_t *docs, *tfs = NULL;
-        uint32_t n = qr_postings_block_docs(p, &docs);
-        if (n == 0)
-            break;
-        if (docs[n - 1] >= ctx->ndocs && docs[n - 1] < end)
-            return QR_ECORRUPT; /* doc ids increase: checking the last one is enough */
-        uint32_t m = 0;         /* the block's docs below end */
-        if (docs[n - 1] < end) {
-            m = n;
-        } else {
-            while (m < n && docs[m] < end)
-                m++;
-        }
+        uint32_t m, n;
+        if ((rc = win_block(p, base, end, &docs, &m, &n)) || !m)
+            return rc;
         if (mode == FEED_EXCLUDED) {
             for (uint32_t i = 0; i < m; i++) {
                 uint32_t off = docs[i] - base;
@@ -399,6 +424,11 @@ static int feed(qr_rank_scratch *f, struct src *src, enum feed_mode mode, uint32
             struct entry *e = f->e ? f->e + f->ne : NULL; /* no entries on the dense path */
             uint32_t *tfk = dense >= 0 ? f->tfk + (size_t)dense * f->wcap : NULL;
             uint8_t kbit = dense >= 0 ? (uint8_t)(1u << dense) : 0;
+            /*
+             * FEED_ANY finds cnt, ub and kmask cleared over the window (rank_flat):
+             * a first-seen test would be a branch mispredicted about every other
+             * posting of an OR, dearer than the posting.
+             */
             for (uint32_t i = 0; i < m; i++) {
                 uint32_t off = docs[i] - base;
                 uint64_t bit = 1ull << (off & 63);
@@ -406,13 +436,13 @@ static int feed(qr_rank_scratch *f, struct src *src, enum feed_mode mode, uint32
                     if (!(f->seen[off >> 6] & bit) || f->cnt[off] != rank)
                         continue;
                     f->cnt[off]++;
-                } else if (!(f->seen[off >> 6] & bit)) {
+                } else if (mode == FEED_ANY) { /* an OR's matches are read off seen, not cnt */
+                    f->seen[off >> 6] |= bit;
+                } else { /* FEED_FIRST: every doc is new */
                     f->seen[off >> 6] |= bit;
                     f->cnt[off] = 1;
                     f->ub[off] = 0;
                     f->kmask[off] = 0;
-                } else {
-                    f->cnt[off]++;
                 }
                 double b = bb;
                 if (tfs[i] <= QR_TF_BOUNDS) {
@@ -432,16 +462,43 @@ static int feed(qr_rank_scratch *f, struct src *src, enum feed_mode mode, uint32
             if (!tfk)
                 f->ne = (size_t)(e - f->e);
         }
-        if (m == n) {
-            if (qr_postings_next_block(p))
-                return p->err;
-        } else {
-            if (qr_postings_seek(p, end))
-                return p->err;
-            break;
-        }
+        if ((rc = win_next(p, m, n, end)))
+            return rc;
     }
-    return p->err;
+}
+
+/*
+ * An AND's positive clause k in dense mode: marks bit k of each doc's kmask
+ * (cleared over the window by rank_flat) and, when scoring, keeps its tf.
+ * No test per posting: which docs hold every clause is read off kmask
+ * afterwards (and_matches), and bounds are taken only for those.
+ */
+static int feed_mask(qr_rank_scratch *f, qr_postings_iter *p, uint32_t k, bool scoring,
+                     uint32_t base, uint32_t end)
+{
+    uint8_t kbit = (uint8_t)(1u << k);
+    uint32_t *tfk = f->tfk + (size_t)k * f->wcap;
+    for (;;) {
+        const uint32_t *docs, *tfs;
+        uint32_t m, n;
+        int rc = win_block(p, base, end, &docs, &m, &n);
+        if (rc || !m)
+            return rc;
+        if (scoring) {
+            if (qr_postings_block_freqs(p, &tfs))
+                return p->err;
+            for (uint32_t i = 0; i < m; i++) {
+                uint32_t off = docs[i] - base;
+                f->kmask[off] |= kbit;
+                tfk[off] = tfs[i];
+            }
+        } else {
+            for (uint32_t i = 0; i < m; i++)
+                f->kmask[docs[i] - base] |= kbit;
+        }
+        if ((rc = win_next(p, m, n, end)))
+            return rc;
+    }
 }
 
 /* A portable population count (no -mpopcnt needed). */
@@ -474,6 +531,43 @@ static uint64_t window_matches(qr_rank_scratch *f, uint32_t words, uint32_t base
         }
         f->cand[w] = m;
         n += popcount64(m);
+    }
+    return n;
+}
+
+/*
+ * A dense AND's matches (kmask holding every clause; none excluded or
+ * deleted) into f->cand; returns how many. When scoring, each match's
+ * bound (the sum of its clauses' bounds at their tfs) goes to f->ub.
+ */
+static uint64_t and_matches(qr_rank_scratch *f, uint32_t words, uint32_t base, uint32_t end,
+                            struct src *srcs, size_t npos, bool scoring, const qr_evalctx *ctx)
+{
+    uint8_t full = (uint8_t)((1u << npos) - 1);
+    uint64_t n = 0;
+    for (uint32_t w = 0; w < words; w++) {
+        uint32_t lo = w * 64, hi = end - base - lo < 64 ? end - base - lo : 64;
+        uint64_t m = 0;
+        for (uint32_t i = 0; i < hi; i++)
+            m |= (uint64_t)(f->kmask[lo + i] == full) << i;
+        m &= ~f->excl[w];
+        if (ctx->del)
+            m &= ~ctx->del->bits[(base >> 6) + w];
+        f->cand[w] = m;
+        n += popcount64(m);
+        if (!scoring)
+            continue;
+        for (uint64_t x = m; x; x &= x - 1) {
+            uint32_t off = lo + (uint32_t)__builtin_ctzll(x);
+            double ub = 0;
+            for (size_t k = 0; k < npos; k++) {
+                uint32_t tf = f->tfk[k * f->wcap + off];
+                ub += tf <= QR_TF_BOUNDS
+                          ? src_tf_bound(&srcs[k], tf, ctx->avgdl)
+                          : qr_bm25_bound(srcs[k].idf, tf, srcs[k].min_dl, ctx->avgdl);
+            }
+            f->ub[off] = ub;
+        }
     }
     return n;
 }
@@ -634,6 +728,8 @@ static int rank_flat(qr_topk *top, uint64_t *total, const qr_it_flat_view *v, qr
 {
     bool scoring = !count_only && top->cap > 0;
     bool dense = v->npos <= DENSE_K;
+    bool mask_and = dense && !v->is_or; /* see feed_mask */
+    struct src srcs[DENSE_K];
     qr_rank_scratch *f;
     uint32_t W = ctx->flat_w;
     int rc = scratch_get(ctx->scratch, W, v->npos, &f);
@@ -675,15 +771,29 @@ static int rank_flat(qr_topk *top, uint64_t *total, const qr_it_flat_view *v, qr
             continue; /* nothing can match in this window */
         memset(f->seen, 0, words * 8);
         memset(f->excl, 0, words * 8);
-        f->ne = 0;
-        for (size_t r = 0; r < v->npos && !rc; r++) {
-            uint32_t k = f->order[r];
-            enum feed_mode mode = v->is_or ? FEED_ANY : r == 0 ? FEED_FIRST : FEED_NEXT;
-            struct src s;
-            qr_term_it_src(v->pos[k], &s.p, &s.idf, &s.tfb, &s.min_dl);
-            f->seg[2 * k] = f->ne;
-            rc = feed(f, &s, mode, (uint32_t)r, scoring, dense ? (int)k : -1, base, end, ctx);
-            f->seg[2 * k + 1] = f->ne;
+        if (mask_and) {
+            memset(f->kmask, 0, (size_t)(end - base) * sizeof *f->kmask);
+            for (size_t r = 0; r < v->npos && !rc; r++) {
+                uint32_t k = f->order[r];
+                qr_term_it_src(v->pos[k], &srcs[k].p, &srcs[k].idf, &srcs[k].tfb, &srcs[k].min_dl);
+                rc = feed_mask(f, srcs[k].p, k, scoring, base, end);
+            }
+        } else {
+            if (scoring && v->is_or) { /* feed()'s FEED_ANY adds to these, no first-seen test */
+                memset(f->ub, 0, (size_t)(end - base) * sizeof *f->ub);
+                if (dense)
+                    memset(f->kmask, 0, (size_t)(end - base) * sizeof *f->kmask);
+            }
+            f->ne = 0;
+            for (size_t r = 0; r < v->npos && !rc; r++) {
+                uint32_t k = f->order[r];
+                enum feed_mode mode = v->is_or ? FEED_ANY : r == 0 ? FEED_FIRST : FEED_NEXT;
+                struct src s;
+                qr_term_it_src(v->pos[k], &s.p, &s.idf, &s.tfb, &s.min_dl);
+                f->seg[2 * k] = f->ne;
+                rc = feed(f, &s, mode, (uint32_t)r, scoring, dense ? (int)k : -1, base, end, ctx);
+                f->seg[2 * k + 1] = f->ne;
+            }
         }
         for (size_t k = 0; k < v->nneg && !rc; k++) {
             struct src s;
@@ -692,7 +802,8 @@ static int rank_flat(qr_topk *top, uint64_t *total, const qr_it_flat_view *v, qr
         }
         if (rc)
             break;
-        n += window_matches(f, words, base, v->is_or, v->npos, ctx);
+        n += mask_and ? and_matches(f, words, base, end, srcs, v->npos, scoring, ctx)
+                      : window_matches(f, words, base, v->is_or, v->npos, ctx);
         if (scoring)
             window_score(f, words, base, v->npos, dense, top, ctx);
     }
@@ -730,19 +841,12 @@ bool qr_rank_plan_is_prefix(const qr_pnode *p)
 static int accumulate(qr_rank_scratch *f, qr_postings_iter *p, double idf, bool scoring,
                       uint32_t base, uint32_t end, qr_evalctx *ctx)
 {
-    if (p->doc < base && qr_postings_seek(p, base))
-        return p->err;
-    while (p->doc < end) {
+    for (;;) {
         const uint32_t *docs, *tfs;
-        uint32_t n = qr_postings_block_docs(p, &docs);
-        if (n == 0)
-            break;
-        if (docs[n - 1] >= ctx->ndocs && docs[n - 1] < end)
-            return QR_ECORRUPT;
-        uint32_t m = n;
-        if (docs[n - 1] >= end)
-            for (m = 0; m < n && docs[m] < end; m++)
-                ;
+        uint32_t m, n;
+        int rc = win_block(p, base, end, &docs, &m, &n);
+        if (rc || !m)
+            return rc;
         if (!scoring) {
             for (uint32_t i = 0; i < m; i++) {
                 uint32_t off = docs[i] - base;
@@ -751,27 +855,16 @@ static int accumulate(qr_rank_scratch *f, qr_postings_iter *p, double idf, bool 
         } else {
             if (qr_postings_block_freqs(p, &tfs))
                 return p->err;
+            /* acc is zero over the window: no branch on whether a doc was seen */
             for (uint32_t i = 0; i < m; i++) {
                 uint32_t off = docs[i] - base;
-                uint64_t bit = 1ull << (off & 63);
-                if (!(f->seen[off >> 6] & bit)) {
-                    f->seen[off >> 6] |= bit;
-                    f->acc[off] = 0;
-                    f->nrm[off] = qr_evalctx_norm(ctx, docs[i]);
-                }
-                f->acc[off] += qr_bm25_norm(idf, tfs[i], f->nrm[off]);
+                f->seen[off >> 6] |= 1ull << (off & 63);
+                f->acc[off] += qr_bm25_norm(idf, tfs[i], qr_evalctx_norm(ctx, docs[i]));
             }
         }
-        if (m == n) {
-            if (qr_postings_next_block(p))
-                return p->err;
-        } else {
-            if (qr_postings_seek(p, end))
-                return p->err;
-            break;
-        }
+        if ((rc = win_next(p, m, n, end)))
+            return rc;
     }
-    return p->err;
 }
 
 /*
@@ -809,6 +902,8 @@ int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_pnode *p, qr_evalctx 
         uint32_t end = ctx->ndocs - base < w ? ctx->ndocs : base + w;
         uint32_t words = (end - base + 63) / 64;
         memset(f->seen, 0, words * 8);
+        if (scoring)
+            memset(f->acc, 0, (size_t)(end - base) * sizeof *f->acc);
         for (uint32_t k = 0; k < p->nterms && !rc; k++) {
             const qr_pterm *t = &p->terms[k];
             if (t->metas[ctx->segi].df == 0)
