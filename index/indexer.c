@@ -560,7 +560,7 @@ struct worker {
     qr_postings_builder *pb;
     qr_segment_writer *sw; /* open while the builder holds documents */
     uint64_t sw_id;
-    size_t sw_bytes; /* what the segment writer holds: table rows and paths */
+    size_t sw_bytes; /* what the segment writer holds: raw text and table rows */
     qr_buf file;     /* the file being indexed */
     qr_buf fspath;   /* its path */
     pthread_t tid;
@@ -568,28 +568,23 @@ struct worker {
 
 /*
  * The memory a worker's flush will peak at, estimated from what it holds:
- * the builder, plus what the flush adds while the builder is still held:
- * the sorted term list (24 bytes a term, against the table's 43 or more a
- * term and the arena's postings) and the new segment's term dictionary
- * (a few bytes a term), both under a third of the builder; the segment
- * writer's per-document rows (sw_bytes: the stored text is not held, it
- * goes out a compressed block at a time); the file buffer. The writer's
- * stream buffers (about 4 x QR_SEG_FLUSH_BYTES) and the analyzer's cache
- * (analyzer.c, at most 48 MiB) do not grow with the budget: they are part
- * of the fixed overhead per thread. Measured on the Wikipedia sample and a
- * synthetic corpus (README "Memory"), the peak RSS of a run stays within
- * the budget plus that overhead with these factors.
+ * the builder, the segment writer's raw stored text and document table
+ * (it keeps them until finish), and what finish adds while both are still
+ * held: the compressed text (under half the raw text) and the encoded
+ * postings (about the size of the builder's streams, briefly twice when
+ * they are framed). Measured on the Wikipedia sample, the peak RSS of a run
+ * stays within the budget plus the fixed overhead with these factors.
  */
 static size_t worker_bytes(const struct worker *w)
 {
     size_t pb = qr_pbuilder_bytes(w->pb);
-    return pb + pb / 3 + w->sw_bytes + w->file.cap;
+    return pb + pb + pb / 2 + w->sw_bytes + w->sw_bytes / 2 + w->file.cap;
 }
 
-/* What the segment writer keeps of a document until its flush: its table row and path. */
-static size_t stored_bytes(size_t path)
+/* What the segment writer keeps of a document until its flush: raw text and table row. */
+static size_t stored_bytes(size_t text, size_t path)
 {
-    return path + 48;
+    return text + path + 48;
 }
 
 static int flush_worker(struct worker *w)
@@ -673,7 +668,7 @@ static int index_doc(struct worker *w, const char *path, const char *text, size_
     };
     if ((rc = qr_segment_writer_add_doc(w->sw, &in)))
         goto fail;
-    w->sw_bytes += stored_bytes(path_len);
+    w->sw_bytes += stored_bytes(title.n + body.n, path_len);
     if (worker_bytes(w) >= r->limit)
         return flush_worker(w);
     return QR_OK;

@@ -81,10 +81,11 @@ static int cmp_slices(qr_slice a, qr_slice b)
 
 uint64_t qr_merge_cost(const uint64_t bytes[QR_SEG_FILE_COUNT])
 {
-    uint64_t all = 0;
+    uint64_t rest = 0;
     for (int k = 0; k < QR_SEG_FILE_COUNT; k++)
-        all += bytes[k];
-    return all + 2 * (bytes[QR_SEG_TDI] + bytes[QR_SEG_DMT]);
+        if (k != QR_SEG_STO)
+            rest += bytes[k];
+    return 4 * bytes[QR_SEG_STO] + 3 * rest;
 }
 
 static unsigned tier_of(uint64_t cost, unsigned factor)

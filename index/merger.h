@@ -14,13 +14,12 @@
  * into one (of a higher tier), so an index of B bytes has at most (F - 1)
  * segments per tier, O(F log_F B) in all. A segment of which more than half
  * is deleted is rewritten on its own, and one with no live document is
- * simply dropped (by the caller). A merge needs memory: the sources are
- * mapped and read whole (their pages count in the process's RSS), and the
- * segment writer streams the big files but builds the new term dictionary
- * and document table in memory. The policy never picks a group whose
- * estimated cost exceeds the memory it is given, so beyond segments of
- * about the RAM budget the count grows linearly with the index (as
- * Lucene's with its maximum segment size).
+ * simply dropped (by the caller). A merge needs memory (the segment writer
+ * holds the new segment until it writes it, and the sources are mapped):
+ * the policy never picks a group whose estimated cost exceeds the memory it
+ * is given, so beyond segments of about a third of the RAM budget the count
+ * grows linearly with the index (as Lucene's with its maximum segment
+ * size).
  */
 #ifndef QR_INDEX_MERGER_H
 #define QR_INDEX_MERGER_H
@@ -44,11 +43,9 @@ typedef struct qr_merge_cand {
 
 /*
  * The memory merging a segment costs, from its file sizes: its mapped
- * files (all read), plus its share of what the new segment's writer holds
- * until finish and then copies: the term dictionary and the document table
- * (the postings and the stored text stream out). What does not grow with
- * the sources (the writer's stream buffers, about 4 MiB, and per source a
- * decompression context and block, ~150 KiB) is left to the fixed overhead.
+ * files, plus what the new segment's writer holds until it writes: the
+ * raw stored text (about three times the compressed .sto) and the other
+ * files' content, encoded and then framed.
  */
 uint64_t qr_merge_cost(const uint64_t bytes[QR_SEG_FILE_COUNT]);
 

@@ -237,7 +237,7 @@ static void trees_remove(void)
 }
 
 /* Small budget and factor: flushes and merges within and at the end of a run. */
-static const qr_index_options opts = {.threads = 1, .ram_bytes = 256 << 10, .merge_factor = 3};
+static const qr_index_options opts = {.threads = 1, .ram_bytes = 512 << 10, .merge_factor = 3};
 /* No merges, for the merge_all scenario's several segments. */
 static const qr_index_options no_merge = {.threads = 1, .merge_factor = 1000};
 
