@@ -8,7 +8,9 @@
  * the merged docs are too, every map is increasing, so each source's
  * postings stay in new-id order and the postings merge needs no sorting.
  * Stored text is copied through the sources' docstores (decompressed and
- * recompressed by the new segment's writer).
+ * recompressed by the new segment's writer). The new segment's big files
+ * stream out as they are written; the pages of the sources read stay
+ * mapped until the sources close, and qr_merge_cost counts them.
  */
 #include "index/merger.h"
 

@@ -4,13 +4,27 @@
  */
 #include "storage/checksum.h"
 
-#include <xxhash.h>
-
 #include "storage/status.h"
 
 uint64_t qr_checksum(const void *p, size_t n)
 {
     return XXH3_64bits(p, n);
+}
+
+void qr_checksum_reset(qr_checksum_state *s)
+{
+    (void)XXH3_64bits_reset(&s->xxh); /* fails only for a NULL state */
+}
+
+void qr_checksum_update(qr_checksum_state *s, const void *p, size_t n)
+{
+    if (n)
+        (void)XXH3_64bits_update(&s->xxh, p, n); /* fails only for a NULL input */
+}
+
+uint64_t qr_checksum_digest(const qr_checksum_state *s)
+{
+    return XXH3_64bits_digest(&s->xxh);
 }
 
 void qr_file_begin(qr_buf *b, uint32_t magic, uint32_t version)

@@ -19,6 +19,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifndef XXH_STATIC_LINKING_ONLY
+#define XXH_STATIC_LINKING_ONLY /* XXH3_state_t's definition, for a state without allocation */
+#endif
+#include <xxhash.h>
+
 #include "storage/buf.h"
 
 #define QR_FILE_HEADER_SIZE 8
@@ -26,6 +31,20 @@
 
 /* xxh3-64 of bytes (the checksum used everywhere). */
 uint64_t qr_checksum(const void *p, size_t n);
+
+/*
+ * The same checksum over bytes given piece by piece (a file written as a
+ * stream): reset, update with every byte in order, digest. Equal to
+ * qr_checksum of the concatenation. The state is a plain struct (no
+ * allocation); XXH3_state_t wants 64-byte alignment, which the struct keeps.
+ */
+typedef struct qr_checksum_state {
+    XXH3_state_t xxh;
+} qr_checksum_state;
+
+void qr_checksum_reset(qr_checksum_state *s);
+void qr_checksum_update(qr_checksum_state *s, const void *p, size_t n);
+uint64_t qr_checksum_digest(const qr_checksum_state *s);
 
 /* Appends the header to an empty or partly filled buffer. */
 void qr_file_begin(qr_buf *b, uint32_t magic, uint32_t version);

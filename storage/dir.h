@@ -2,9 +2,10 @@
  * The directory layer: the only code in quarry that touches files.
  *
  * An index is a directory of write-once files. Codecs never open files: they
- * serialise into a qr_buf and hand it to qr_dir_write_file(), or read an
- * immutable image lent by qr_dir_map(). Three implementations share this
- * interface:
+ * serialise into a qr_buf and hand it to qr_dir_write_file() (or the segment
+ * writer appends a codec's buffer to a qr_file as it grows, for the big
+ * files of a segment), or read an immutable image lent by qr_dir_map(). Three implementations share
+ * this interface:
  *   - POSIX: files under a path; mmap for reading; O_EXCL creation; fsync of
  *     files and of the directory; rename() for atomic replacement; an
  *     fcntl/flock lock file for the single writer.

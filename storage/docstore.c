@@ -21,8 +21,12 @@
  *
  * A block is closed once its raw records reach QR_STORE_BLOCK bytes, so a
  * fetch decompresses one block of about 32 KiB (more only for a document
- * that is itself larger). The writer keeps the raw records until finish
- * (the zstd level is given there) and compresses block by block.
+ * that is itself larger). The streaming writer (the one segments use)
+ * compresses each block when the next document opens another and hands its
+ * frame to the caller, keeping only the open block's raw records, the block
+ * table and the per-document table; the other writer keeps every raw record
+ * until finish (the zstd level is given there) and compresses block by
+ * block then. Both produce the same bytes.
  *
  * .dmt, magic QR_DOCTABLE_MAGIC: one column per field (the query path reads
  * only `positions` per hit, so it gets its own dense array), then the paths:
@@ -46,7 +50,7 @@
 #include "storage/checksum.h"
 #include "storage/status.h"
 
-#define VERSION           1u
+#define VERSION           QR_DOCSTORE_VERSION
 #define STO_TRAILER       16u /* docs:u32 nblocks:u32 frames_len:u64 */
 #define STO_BLOCK_ENTRY   16u /* first_doc:u32 comp_off:u64 raw_len:u32 */
 #define DMT_FIXED_PER_DOC 36u /* 4 + 4 + 8 + 8 + 8 bytes of columns + 4 of path offset */
@@ -71,27 +75,47 @@ static int cmp_bytes(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 
 /* ---- writer ---- */
 
-/* One block of raw records, before compression. */
+/* One block of records. */
 typedef struct wblock {
     uint32_t first_doc; /* its first doc */
-    size_t raw_off;     /* where its records start in the writer's text */
+    uint64_t raw_off;   /* where its records start in the raw text of all docs */
+    uint64_t comp_off;  /* where its frame starts in the .sto body (once compressed) */
 } wblock;
 
 struct qr_docstore_writer {
-    qr_buf text;    /* every record, raw, in doc order */
-    wblock *blocks; /* blocks started */
+    qr_buf text;       /* raw records from raw_base on: all of them, or the open block's */
+    uint64_t raw_base; /* raw bytes compressed and dropped from text (streaming) */
+    wblock *blocks;    /* blocks started */
     uint32_t nblocks, blocks_cap;
     uint32_t *rec_off; /* per doc: record offset inside its block */
     qr_doc_meta *meta; /* per doc: the table's fixed-width fields */
     uint32_t docs, docs_cap;
-    qr_buf paths;       /* every path, concatenated */
-    uint32_t *path_end; /* per doc: end of its path in `paths` */
+    qr_buf paths;        /* every path, concatenated */
+    uint32_t *path_end;  /* per doc: end of its path in `paths` */
+    qr_buf *frames;      /* streaming: where closed blocks' frames go (not owned); else NULL */
+    int level;           /* streaming: the zstd level */
+    ZSTD_CCtx *cctx;     /* created on the first compression */
+    uint64_t frames_len; /* bytes of frames appended so far */
+    int err;             /* sticky: a failed compression (streaming) */
 };
 
 int qr_docstore_writer_open(qr_docstore_writer **out)
 {
     *out = qr_calloc(1, sizeof **out);
     return *out ? 0 : QR_ENOMEM;
+}
+
+int qr_docstore_writer_open_stream(qr_docstore_writer **out, int zstd_level, qr_buf *frames)
+{
+    *out = NULL;
+    if (!frames || zstd_level < ZSTD_minCLevel() || zstd_level > ZSTD_maxCLevel())
+        return QR_EINVAL;
+    int rc = qr_docstore_writer_open(out);
+    if (rc)
+        return rc;
+    (*out)->frames = frames;
+    (*out)->level = zstd_level;
+    return 0;
 }
 
 void qr_docstore_writer_close(qr_docstore_writer *w)
@@ -104,12 +128,69 @@ void qr_docstore_writer_close(qr_docstore_writer *w)
     qr_free(w->rec_off);
     qr_free(w->meta);
     qr_free(w->path_end);
+    ZSTD_freeCCtx(w->cctx);
     qr_free(w);
 }
 
 uint32_t qr_docstore_writer_count(const qr_docstore_writer *w)
 {
     return w->docs;
+}
+
+/* Raw bytes of every record added so far. */
+static uint64_t raw_total(const qr_docstore_writer *w)
+{
+    return w->raw_base + w->text.n;
+}
+
+/* Raw length of block i. */
+static uint64_t raw_len(const qr_docstore_writer *w, uint32_t i)
+{
+    uint64_t end = i + 1 < w->nblocks ? w->blocks[i + 1].raw_off : raw_total(w);
+    return end - w->blocks[i].raw_off;
+}
+
+static int zstd_rc(size_t r)
+{
+    return ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? QR_ENOMEM : QR_EINVAL;
+}
+
+/* Compresses block i (its records still in text) as one frame appended to out. */
+static int compress_block(qr_docstore_writer *w, uint32_t i, int level, qr_buf *out)
+{
+    if (!w->cctx && !(w->cctx = ZSTD_createCCtx()))
+        return QR_ENOMEM;
+    size_t len = (size_t)raw_len(w, i);
+    size_t bound = ZSTD_compressBound(len);
+    if (qr_buf_reserve(out, bound))
+        return QR_ENOMEM;
+    const uint8_t *raw = w->text.p + (w->blocks[i].raw_off - w->raw_base);
+    size_t n = ZSTD_compressCCtx(w->cctx, out->p + out->n, bound, raw, len, level);
+    if (ZSTD_isError(n))
+        return zstd_rc(n);
+    out->n += n;
+    w->blocks[i].comp_off = w->frames_len;
+    w->frames_len += n;
+    return 0;
+}
+
+/*
+ * Streaming: compresses the open block (the last one) to frames and drops
+ * its records. A large document's buffer is not kept.
+ */
+static int close_block(qr_docstore_writer *w)
+{
+    int rc = compress_block(w, w->nblocks - 1, w->level, w->frames);
+    if (rc) {
+        w->err = rc;
+        return rc;
+    }
+    w->raw_base += w->text.n;
+    if (w->text.cap > 4 * QR_STORE_BLOCK)
+        qr_buf_free(&w->text);
+    else
+        qr_buf_reset(&w->text);
+    return 0;
 }
 
 /* Grows the per-doc arrays to hold one more doc. */
@@ -138,6 +219,8 @@ static int grow_docs(qr_docstore_writer *w)
 
 int qr_docstore_add(qr_docstore_writer *w, const qr_doc_in *doc)
 {
+    if (w->err)
+        return w->err;
     if (w->text.err || w->paths.err)
         return QR_ENOMEM;
     if (doc->title_positions > doc->positions)
@@ -159,12 +242,12 @@ int qr_docstore_add(qr_docstore_writer *w, const qr_doc_in *doc)
     if (rc)
         return rc;
     /* A new block when there is none yet or the current one is full. */
-    bool new_block =
-        w->nblocks == 0 || w->text.n - w->blocks[w->nblocks - 1].raw_off >= QR_STORE_BLOCK;
+    uint64_t open_raw = w->nblocks ? raw_total(w) - w->blocks[w->nblocks - 1].raw_off : 0;
+    bool new_block = w->nblocks == 0 || open_raw >= QR_STORE_BLOCK;
     /* A record may not push a block past the sane maximum the reader accepts. */
     size_t rec_len = qr_varint_len(doc->title_len) + doc->title_len + qr_varint_len(doc->body_len) +
                      doc->body_len;
-    if (!new_block && w->text.n - w->blocks[w->nblocks - 1].raw_off > QR_STORE_MAX_RAW - rec_len)
+    if (!new_block && open_raw > QR_STORE_MAX_RAW - rec_len)
         new_block = true;
     if (new_block && w->nblocks == w->blocks_cap) {
         uint32_t cap = w->blocks_cap ? w->blocks_cap * 2 : 16;
@@ -174,6 +257,9 @@ int qr_docstore_add(qr_docstore_writer *w, const qr_doc_in *doc)
         w->blocks = b;
         w->blocks_cap = cap;
     }
+    if (new_block && w->frames && w->nblocks && (rc = close_block(w)))
+        return rc;
+    uint64_t text_off = raw_total(w);
     size_t text_n = w->text.n, paths_n = w->paths.n;
     qr_buf_reserve(&w->text, rec_len);
     qr_buf_put_varint(&w->text, doc->title_len);
@@ -189,10 +275,11 @@ int qr_docstore_add(qr_docstore_writer *w, const qr_doc_in *doc)
     }
     if (new_block) {
         w->blocks[w->nblocks].first_doc = w->docs;
-        w->blocks[w->nblocks].raw_off = text_n;
+        w->blocks[w->nblocks].raw_off = text_off;
+        w->blocks[w->nblocks].comp_off = 0;
         w->nblocks++;
     }
-    w->rec_off[w->docs] = (uint32_t)(text_n - w->blocks[w->nblocks - 1].raw_off);
+    w->rec_off[w->docs] = (uint32_t)(text_off - w->blocks[w->nblocks - 1].raw_off);
     w->meta[w->docs] =
         (qr_doc_meta){doc->positions, doc->title_positions, doc->size, doc->mtime_ns, doc->hash};
     w->path_end[w->docs] = (uint32_t)w->paths.n;
@@ -200,63 +287,34 @@ int qr_docstore_add(qr_docstore_writer *w, const qr_doc_in *doc)
     return 0;
 }
 
-static int zstd_rc(size_t r)
+/* Appends what follows the frames in the .sto body: block table, record offsets, trailer. */
+static void put_store_index(const qr_docstore_writer *w, qr_buf *out)
 {
-    return ZSTD_getErrorCode(r) == ZSTD_error_memory_allocation ? QR_ENOMEM : QR_EINVAL;
+    for (uint32_t i = 0; i < w->nblocks; i++) {
+        qr_buf_put_u32(out, w->blocks[i].first_doc);
+        qr_buf_put_u64(out, w->blocks[i].comp_off);
+        qr_buf_put_u32(out, (uint32_t)raw_len(w, i));
+    }
+    for (uint32_t d = 0; d < w->docs; d++)
+        qr_buf_put_u32(out, w->rec_off[d]);
+    qr_buf_put_u32(out, w->docs);
+    qr_buf_put_u32(out, w->nblocks);
+    qr_buf_put_u64(out, w->frames_len);
 }
 
 static int finish_store(qr_docstore_writer *w, int level, qr_buf *store)
 {
     size_t start = store->n;
-    ZSTD_CCtx *cctx = ZSTD_createCCtx();
-    if (!cctx)
-        return QR_ENOMEM;
-    int rc = 0;
     qr_file_begin(store, QR_DOCSTORE_MAGIC, VERSION);
-    size_t body_start = store->n;
-    uint64_t *comp_off = NULL;
-    if (w->nblocks) {
-        comp_off = qr_calloc(w->nblocks, sizeof *comp_off);
-        if (!comp_off) {
-            rc = QR_ENOMEM;
-            goto out;
-        }
-    }
+    w->frames_len = 0;
     for (uint32_t i = 0; i < w->nblocks; i++) {
-        size_t raw_off = w->blocks[i].raw_off;
-        size_t raw_end = i + 1 < w->nblocks ? w->blocks[i + 1].raw_off : w->text.n;
-        size_t bound = ZSTD_compressBound(raw_end - raw_off);
-        if (qr_buf_reserve(store, bound)) {
-            rc = QR_ENOMEM;
-            goto out;
-        }
-        comp_off[i] = store->n - body_start;
-        size_t n = ZSTD_compressCCtx(cctx, store->p + store->n, bound, w->text.p + raw_off,
-                                     raw_end - raw_off, level);
-        if (ZSTD_isError(n)) {
-            rc = zstd_rc(n);
-            goto out;
-        }
-        store->n += n;
+        int rc = compress_block(w, i, level, store);
+        if (rc)
+            return rc;
     }
-    uint64_t frames_len = store->n - body_start;
-    for (uint32_t i = 0; i < w->nblocks; i++) {
-        size_t raw_end = i + 1 < w->nblocks ? w->blocks[i + 1].raw_off : w->text.n;
-        qr_buf_put_u32(store, w->blocks[i].first_doc);
-        qr_buf_put_u64(store, comp_off[i]);
-        qr_buf_put_u32(store, (uint32_t)(raw_end - w->blocks[i].raw_off));
-    }
-    for (uint32_t d = 0; d < w->docs; d++)
-        qr_buf_put_u32(store, w->rec_off[d]);
-    qr_buf_put_u32(store, w->docs);
-    qr_buf_put_u32(store, w->nblocks);
-    qr_buf_put_u64(store, frames_len);
+    put_store_index(w, store);
     file_end_at(store, start, QR_DOCSTORE_MAGIC);
-    rc = store->err;
-out:
-    qr_free(comp_off);
-    ZSTD_freeCCtx(cctx);
-    return rc;
+    return store->err;
 }
 
 static void finish_table(qr_docstore_writer *w, qr_buf *table)
@@ -285,6 +343,8 @@ static void finish_table(qr_docstore_writer *w, qr_buf *table)
 
 int qr_docstore_finish(qr_docstore_writer *w, int zstd_level, qr_buf *store, qr_buf *table)
 {
+    if (w->frames)
+        return QR_EINVAL; /* a streaming writer ends with qr_docstore_finish_stream */
     if (w->text.err || w->paths.err)
         return QR_ENOMEM;
     if (store->err || table->err)
@@ -292,6 +352,24 @@ int qr_docstore_finish(qr_docstore_writer *w, int zstd_level, qr_buf *store, qr_
     int rc = finish_store(w, zstd_level, store);
     if (rc)
         return rc;
+    finish_table(w, table);
+    return table->err;
+}
+
+int qr_docstore_finish_stream(qr_docstore_writer *w, qr_buf *table)
+{
+    if (!w->frames)
+        return QR_EINVAL;
+    if (w->err)
+        return w->err;
+    if (w->text.err || w->paths.err || w->frames->err || table->err)
+        return QR_ENOMEM;
+    int rc = w->nblocks ? close_block(w) : 0;
+    if (rc)
+        return rc;
+    put_store_index(w, w->frames);
+    if (w->frames->err)
+        return QR_ENOMEM;
     finish_table(w, table);
     return table->err;
 }

@@ -22,18 +22,19 @@
 
 #include "storage/buf.h"
 
-#define QR_STORE_BLOCK     (32u << 10) /* target raw bytes per compressed block */
-#define QR_STORE_MAX_RAW   (1u << 30)  /* largest decompressed block, so largest title + body */
-#define QR_DOCSTORE_MAGIC  0x54535251u /* "QRST" */
-#define QR_DOCTABLE_MAGIC  0x54445251u /* "QRDT" */
+#define QR_STORE_BLOCK      (32u << 10) /* target raw bytes per compressed block */
+#define QR_STORE_MAX_RAW    (1u << 30)  /* largest decompressed block, so largest title + body */
+#define QR_DOCSTORE_MAGIC   0x54535251u /* "QRST" */
+#define QR_DOCSTORE_VERSION 1u          /* of both files' frames */
+#define QR_DOCTABLE_MAGIC   0x54445251u /* "QRDT" */
 
 /* Everything stored about one document. Pointers are borrowed. */
 typedef struct qr_doc_in {
-    const char *path;         /* identity, e.g. "articles/business/001.txt" */
+    const char *path; /* identity, e.g. "articles/business/001.txt" */
     size_t path_len;
-    const char *title;        /* first non-blank line, trimmed */
+    const char *title; /* first non-blank line, trimmed */
     size_t title_len;
-    const char *body;         /* everything after the title line */
+    const char *body; /* everything after the title line */
     size_t body_len;
     uint32_t positions;       /* document length: positions in title and body */
     uint32_t title_positions; /* positions in the title */
@@ -55,7 +56,28 @@ void qr_docstore_writer_close(qr_docstore_writer *w);
 int qr_docstore_add(qr_docstore_writer *w, const qr_doc_in *doc);
 uint32_t qr_docstore_writer_count(const qr_docstore_writer *w);
 /*
- * Appends the two complete file images. zstd level: segments use 1 (3 is 4 % smaller, 1.3x slower).
+ * A streaming writer: each block is compressed at zstd_level as soon as it
+ * closes (when a document starts the next one) and its frame appended to
+ * *frames (not owned; it must outlive the writer), which the caller may
+ * empty (write out, then qr_buf_reset) between calls: the writer counts the
+ * bytes it appended itself, so the caller may also have put the file's
+ * header there first. The writer keeps only the open block's raw records,
+ * the block table and the document table. QR_EINVAL for a level outside
+ * zstd's range. A failed compression is sticky (every later call returns it).
+ */
+int qr_docstore_writer_open_stream(qr_docstore_writer **out, int zstd_level, qr_buf *frames);
+/*
+ * Ends a streaming writer: appends the last block's frame and the rest of
+ * the .sto body (block table, record offsets, trailer) to frames, and the
+ * complete .dmt image to table. The caller frames the .sto body (checksum.h
+ * header before the first frame, footer after the trailer). QR_EINVAL for
+ * a writer that does not stream.
+ */
+int qr_docstore_finish_stream(qr_docstore_writer *w, qr_buf *table);
+/*
+ * Appends the two complete file images (a writer opened with
+ * qr_docstore_writer_open, which keeps every raw record until here; QR_EINVAL
+ * for a streaming one). zstd level: segments use 1 (3 is 4 % smaller, 1.3x slower).
  * Returns 0, QR_ENOMEM, or QR_EINVAL for a level zstd refuses.
  */
 int qr_docstore_finish(qr_docstore_writer *w, int zstd_level, qr_buf *store, qr_buf *table);
@@ -83,7 +105,8 @@ uint32_t qr_doctable_title_positions(const qr_doctable *t, uint32_t doc);
 void qr_doctable_meta(const qr_doctable *t, uint32_t doc, qr_doc_meta *out);
 /* The path, borrowed from the image. */
 qr_slice qr_doctable_path(const qr_doctable *t, uint32_t doc);
-/* The doc whose path equals path: 0 and *out_doc, or QR_ENOTFOUND (binary search: paths are sorted). */
+/* The doc whose path equals path: 0 and *out_doc, or QR_ENOTFOUND (binary search: paths are
+ * sorted). */
 int qr_doctable_find(const qr_doctable *t, const char *path, size_t len, uint32_t *out_doc);
 
 typedef struct qr_docstore qr_docstore;

@@ -2,13 +2,24 @@
  * Segments: writing the five files of one immutable segment, and opening
  * them again for queries.
  *
- * The writer is what index/ drives: documents go to a docstore writer (and
- * their lengths into an array, which postings need for their block impact
- * bounds), each term's postings to a postings writer appending to two
- * in-memory streams, and each finished term with its qr_term_meta to a term
- * dictionary writer. finish() serialises everything, writes each file whole
- * through the directory layer (qr_dir_write_file: create, write, fsync,
- * close) and removes what it wrote if a later file fails.
+ * The writer is what index/ drives: documents go to a streaming docstore
+ * writer (and their lengths into an array, which postings need for their
+ * block impact bounds), each term's postings to a postings writer, and each
+ * finished term with its qr_term_meta to a term dictionary writer. The
+ * .doc, .pos and .sto files are streamed: each is created on its first
+ * write-out with its checksum.h header, gets the bytes collected in its
+ * buffer once they reach a threshold (QR_SEG_FLUSH_BYTES; postings only
+ * between terms: the postings writer assembles a term in its own buffers
+ * and appends it whole, and nothing appended is patched later; stored text
+ * a compressed block at a time), and keeps a running XXH3 state for the
+ * footer. The postings writer's offsets are into the buffers, so the term
+ * metadata gets the body bytes already written out added. So the writer
+ * holds about 3 x QR_SEG_FLUSH_BYTES, the current term, and the per-term
+ * (.tdi) and per-document (.dmt) metadata, whatever the segment's size.
+ * finish() writes the streams' last bytes and footers, then .tdi and .dmt
+ * whole (qr_dir_write_file), each file fsynced before it is closed; on
+ * failure, or abort, every file the writer created is removed. The files
+ * are the same bytes whatever the threshold.
  *
  * The reader maps the five files, checks their frames (and checksums when
  * asked), opens the term dictionary, document table and store over the
@@ -58,13 +69,32 @@ static int cmp_bytes(const uint8_t *a, size_t an, const uint8_t *b, size_t bn)
 
 /* ---- writer ---- */
 
+/*
+ * A file written as a stream: created on its first write-out, which starts
+ * with the checksum.h header; the body is appended as it grows; finish adds
+ * the footer from the running checksum.
+ */
+typedef struct stream {
+    uint32_t magic, version; /* of the frame */
+    qr_file *f;              /* NULL until the first write-out */
+    qr_buf buf;              /* body bytes not written out yet */
+    uint64_t body;           /* body bytes written out */
+    uint64_t size;           /* bytes written to f (header, body, footer) */
+    qr_checksum_state sum;   /* of the bytes written to f */
+} stream;
+
+/* The streamed files: .doc, .pos, .sto. */
+enum { S_DOC, S_POS, S_STO, S_COUNT };
+static const qr_seg_file stream_kind[S_COUNT] = {QR_SEG_DOC, QR_SEG_POS, QR_SEG_STO};
+
 struct qr_segment_writer {
     qr_dir *dir;               /* where the files go (not owned) */
     uint64_t id;               /* segment id */
-    qr_docstore_writer *store; /* documents: .sto and .dmt */
+    qr_docstore_writer *store; /* documents: frames into streams[S_STO], and .dmt */
     qr_termdict_writer *terms; /* terms: .tdi */
-    qr_postings_writer *post;  /* postings into doc and pos */
-    qr_buf doc, pos;           /* the two postings streams (bodies) */
+    qr_postings_writer *post;  /* postings into streams[S_DOC] and [S_POS] */
+    stream streams[S_COUNT];   /* .doc, .pos, .sto */
+    size_t flush_at;           /* a stream's pending bytes written out at this size */
     uint32_t *dl;              /* per doc: length in positions */
     uint32_t ndocs, dl_cap;    /* docs added, dl's capacity */
     uint64_t total_positions;  /* sum of dl */
@@ -86,17 +116,28 @@ int qr_segment_writer_open(qr_segment_writer **out, qr_dir *dir, uint64_t id)
         return QR_ENOMEM;
     w->dir = dir;
     w->id = id;
-    int rc = qr_docstore_writer_open(&w->store);
+    w->flush_at = QR_SEG_FLUSH_BYTES;
+    w->streams[S_DOC].magic = QR_SEG_DOC_MAGIC;
+    w->streams[S_POS].magic = QR_SEG_POS_MAGIC;
+    w->streams[S_STO].magic = QR_DOCSTORE_MAGIC;
+    w->streams[S_DOC].version = w->streams[S_POS].version = VERSION;
+    w->streams[S_STO].version = QR_DOCSTORE_VERSION;
+    int rc = qr_docstore_writer_open_stream(&w->store, ZSTD_LEVEL, &w->streams[S_STO].buf);
     if (!rc)
         rc = qr_termdict_writer_open(&w->terms);
     if (!rc)
-        rc = qr_postings_writer_open(&w->post, &w->doc, &w->pos);
+        rc = qr_postings_writer_open(&w->post, &w->streams[S_DOC].buf, &w->streams[S_POS].buf);
     if (rc) {
         qr_segment_writer_abort(w);
         return rc;
     }
     *out = w;
     return 0;
+}
+
+void qr_segment_writer_set_flush_bytes(qr_segment_writer *w, size_t bytes)
+{
+    w->flush_at = bytes;
 }
 
 void qr_segment_writer_abort(qr_segment_writer *w)
@@ -106,8 +147,10 @@ void qr_segment_writer_abort(qr_segment_writer *w)
     qr_postings_writer_close(w->post);
     qr_termdict_writer_close(w->terms);
     qr_docstore_writer_close(w->store);
-    qr_buf_free(&w->doc);
-    qr_buf_free(&w->pos);
+    for (int k = 0; k < S_COUNT; k++) {
+        qr_file_abort(w->streams[k].f); /* removes what was written */
+        qr_buf_free(&w->streams[k].buf);
+    }
     qr_free(w->dl);
     qr_free(w);
 }
@@ -117,6 +160,81 @@ static int fail(qr_segment_writer *w, int rc)
 {
     if (rc != QR_EINVAL && rc != QR_ETOOBIG)
         w->err = rc;
+    return rc;
+}
+
+/* Appends n bytes to stream k's file (created with its header first), checksummed. */
+static int stream_write(qr_segment_writer *w, int k, const void *p, size_t n)
+{
+    stream *s = &w->streams[k];
+    int rc;
+    if (!s->f) {
+        char name[32];
+        qr_seg_file_name(name, w->id, stream_kind[k]);
+        if ((rc = qr_dir_create(w->dir, name, &s->f)))
+            return rc;
+        uint8_t head[QR_FILE_HEADER_SIZE];
+        qr_store_u32(head, s->magic);
+        qr_store_u32(head + 4, s->version);
+        qr_checksum_reset(&s->sum);
+        if ((rc = qr_file_write(s->f, head, sizeof head)))
+            return rc;
+        qr_checksum_update(&s->sum, head, sizeof head);
+        s->size = sizeof head;
+    }
+    if (n && (rc = qr_file_write(s->f, p, n)))
+        return rc;
+    qr_checksum_update(&s->sum, p, n);
+    s->size += n;
+    return 0;
+}
+
+/* Writes stream k's pending body bytes out and empties its buffer. */
+static int stream_drain(qr_segment_writer *w, int k)
+{
+    stream *s = &w->streams[k];
+    if (s->buf.err)
+        return QR_ENOMEM;
+    int rc = stream_write(w, k, s->buf.p, s->buf.n);
+    if (rc)
+        return rc;
+    s->body += s->buf.n;
+    /* a huge term's (or document's) buffer is not kept */
+    if (s->buf.cap > 4 * QR_SEG_FLUSH_BYTES)
+        qr_buf_free(&s->buf);
+    else
+        qr_buf_reset(&s->buf);
+    return 0;
+}
+
+/* Drains stream k once its pending bytes reach the threshold. */
+static int stream_maybe_drain(qr_segment_writer *w, int k)
+{
+    return w->streams[k].buf.n >= w->flush_at ? stream_drain(w, k) : 0;
+}
+
+/* Writes stream k's rest and footer, syncs and closes the file. */
+static int stream_finish(qr_segment_writer *w, int k)
+{
+    stream *s = &w->streams[k];
+    int rc = stream_drain(w, k);
+    uint8_t foot[QR_FILE_FOOTER_SIZE];
+    qr_store_u32(foot, ~s->magic);
+    if (!rc)
+        rc = stream_write(w, k, foot, 4);
+    if (rc)
+        return rc;
+    qr_store_u64(foot + 4, qr_checksum_digest(&s->sum));
+    if ((rc = qr_file_write(s->f, foot + 4, 8)) || (rc = qr_file_sync(s->f)))
+        return rc;
+    s->size += 8;
+    rc = qr_file_close(s->f);
+    s->f = NULL;
+    if (rc) {
+        char name[32];
+        qr_seg_file_name(name, w->id, stream_kind[k]);
+        (void)qr_dir_remove(w->dir, name);
+    }
     return rc;
 }
 
@@ -141,6 +259,8 @@ int qr_segment_writer_add_doc(qr_segment_writer *w, const qr_doc_in *doc)
         return fail(w, rc);
     w->dl[w->ndocs++] = doc->positions;
     w->total_positions += doc->positions;
+    if ((rc = stream_maybe_drain(w, S_STO)))
+        return fail(w, rc);
     return 0;
 }
 
@@ -187,8 +307,17 @@ int qr_segment_writer_end_term(qr_segment_writer *w)
         return QR_EINVAL;
     qr_term_meta meta;
     int rc = qr_postings_end(w->post, &meta);
-    if (!rc)
+    if (!rc) {
+        /* the postings writer's offsets are into the buffers: add what was written out */
+        meta.doc_off += w->streams[S_DOC].body;
+        meta.pos_off += w->streams[S_POS].body;
         rc = qr_termdict_add(w->terms, (const char *)w->term, w->term_len, &meta);
+    }
+    /* between terms, nothing in the buffers is patched again: they may go out */
+    if (!rc)
+        rc = stream_maybe_drain(w, S_DOC);
+    if (!rc)
+        rc = stream_maybe_drain(w, S_POS);
     if (rc) {
         /* the postings are in the streams but the term is not: nothing sound is left */
         w->err = rc;
@@ -200,43 +329,37 @@ int qr_segment_writer_end_term(qr_segment_writer *w)
     return 0;
 }
 
-/* Appends a framed file holding body. */
-static void frame(qr_buf *out, uint32_t magic, const qr_buf *body)
-{
-    qr_buf_reserve(out, QR_FILE_HEADER_SIZE + body->n + QR_FILE_FOOTER_SIZE);
-    qr_file_begin(out, magic, VERSION);
-    qr_buf_put(out, body->p, body->n);
-    qr_file_end(out, magic);
-}
-
 int qr_segment_writer_finish(qr_segment_writer *w, qr_segment_info *out)
 {
-    qr_buf files[QR_SEG_FILE_COUNT] = {{0}};
+    qr_buf tdi = {0}, dmt = {0};
     char name[32];
+    bool written[QR_SEG_FILE_COUNT] = {false};
     int rc = w->err;
     if (!rc && w->in_term)
         rc = QR_EINVAL;
     if (!rc)
-        rc = qr_termdict_finish(w->terms, &files[QR_SEG_TDI]);
-    if (!rc) {
-        frame(&files[QR_SEG_DOC], QR_SEG_DOC_MAGIC, &w->doc);
-        qr_buf_free(&w->doc);
-        frame(&files[QR_SEG_POS], QR_SEG_POS_MAGIC, &w->pos);
-        qr_buf_free(&w->pos);
-        rc = files[QR_SEG_DOC].err ? files[QR_SEG_DOC].err : files[QR_SEG_POS].err;
-    }
+        rc = qr_termdict_finish(w->terms, &tdi);
     if (!rc)
-        rc = qr_docstore_finish(w->store, ZSTD_LEVEL, &files[QR_SEG_STO], &files[QR_SEG_DMT]);
-    for (int k = 0; !rc && k < QR_SEG_FILE_COUNT; k++) {
-        qr_seg_file_name(name, w->id, (qr_seg_file)k);
-        rc = qr_dir_write_file(w->dir, name, files[k].p, files[k].n);
-        if (rc) {
-            while (k-- > 0) {
+        rc = qr_docstore_finish_stream(w->store, &dmt);
+    for (int k = 0; !rc && k < S_COUNT; k++)
+        if (!(rc = stream_finish(w, k)))
+            written[stream_kind[k]] = true;
+    if (!rc) {
+        qr_seg_file_name(name, w->id, QR_SEG_TDI);
+        if (!(rc = qr_dir_write_file(w->dir, name, tdi.p, tdi.n)))
+            written[QR_SEG_TDI] = true;
+    }
+    if (!rc) {
+        qr_seg_file_name(name, w->id, QR_SEG_DMT);
+        rc = qr_dir_write_file(w->dir, name, dmt.p, dmt.n);
+    }
+    if (rc) {
+        /* the streams still open are removed by abort; the files closed, here */
+        for (int k = 0; k < QR_SEG_FILE_COUNT; k++)
+            if (written[k]) {
                 qr_seg_file_name(name, w->id, (qr_seg_file)k);
                 (void)qr_dir_remove(w->dir, name);
             }
-            break;
-        }
     }
     if (!rc && out) {
         memset(out, 0, sizeof *out);
@@ -246,11 +369,13 @@ int qr_segment_writer_finish(qr_segment_writer *w, qr_segment_info *out)
         out->terms = qr_termdict_writer_count(w->terms);
         out->postings = w->postings;
         out->positions = w->positions;
-        for (int k = 0; k < QR_SEG_FILE_COUNT; k++)
-            out->bytes[k] = files[k].n;
+        for (int k = 0; k < S_COUNT; k++)
+            out->bytes[stream_kind[k]] = w->streams[k].size;
+        out->bytes[QR_SEG_TDI] = tdi.n;
+        out->bytes[QR_SEG_DMT] = dmt.n;
     }
-    for (int k = 0; k < QR_SEG_FILE_COUNT; k++)
-        qr_buf_free(&files[k]);
+    qr_buf_free(&tdi);
+    qr_buf_free(&dmt);
     qr_segment_writer_abort(w);
     return rc;
 }

@@ -50,7 +50,7 @@ void qr_seg_file_name(char *out, uint64_t id, qr_seg_file kind);
 typedef struct qr_segment_info {
     uint64_t id;
     uint32_t docs;
-    uint64_t total_positions;          /* sum of document lengths */
+    uint64_t total_positions; /* sum of document lengths */
     uint64_t terms;
     uint64_t postings;                 /* sum of df */
     uint64_t positions;                /* sum of ttf */
@@ -59,15 +59,30 @@ typedef struct qr_segment_info {
 
 typedef struct qr_segment_writer qr_segment_writer;
 
+/* Bytes of a streamed file (.doc, .pos, .sto) the writer collects before writing them out. */
+#define QR_SEG_FLUSH_BYTES (1u << 20)
+
 /*
  * Starts a segment with the given id in dir (not owned: it must outlive the
- * writer). The writer copies everything it is given; it holds the whole
- * segment in memory until finish. Every call below returns 0, QR_EINVAL (or
+ * writer). The writer copies everything it is given. It streams the .doc,
+ * .pos and .sto files: each is created on its first write-out and gets its
+ * bytes once QR_SEG_FLUSH_BYTES of them are pending (postings between terms,
+ * stored text a compressed block at a time); it keeps in memory only the
+ * pending bytes, the current term, and the per-term and per-document
+ * metadata that .tdi and .dmt are made of (written whole at finish). Every
+ * call below returns 0, QR_EINVAL (or
  * QR_ETOOBIG) for an argument refused before anything changed (the writer
  * stays usable), or another code (QR_ENOMEM, ...) that is sticky: every later
  * call, finish included, returns it.
  */
 int qr_segment_writer_open(qr_segment_writer **out, qr_dir *dir, uint64_t id);
+/*
+ * Sets the threshold of pending bytes at which a stream is written out
+ * (default QR_SEG_FLUSH_BYTES; 0 or 1: after every term and document). The
+ * files are the same bytes whatever it is; tests use it to reach every
+ * write-out path.
+ */
+void qr_segment_writer_set_flush_bytes(qr_segment_writer *w, size_t bytes);
 /*
  * Adds the next document (ids 0, 1, ... in call order; paths strictly
  * increasing); not inside a term. See qr_docstore_add for its other checks.
@@ -87,13 +102,15 @@ int qr_segment_writer_add_posting(qr_segment_writer *w, uint32_t doc, uint32_t t
 /* Ends the term; QR_EINVAL when it has no posting. */
 int qr_segment_writer_end_term(qr_segment_writer *w);
 /*
- * Writes every file (each written whole, fsynced, closed) and frees the
- * writer. On error the files already written are removed. The caller still
+ * Writes the rest of every file (the streams' last bytes and footers, then
+ * .tdi and .dmt whole; each file fsynced, then closed) and frees the
+ * writer. On error (here or in an earlier call) every file created is
+ * removed, also by abort. The caller still
  * has to name the segment in a manifest for it to exist. out may be NULL.
  * QR_EINVAL when a term is still open.
  */
 int qr_segment_writer_finish(qr_segment_writer *w, qr_segment_info *out);
-/* Frees a writer without writing; accepts NULL. */
+/* Frees a writer, removing the files it created; accepts NULL. */
 void qr_segment_writer_abort(qr_segment_writer *w);
 
 typedef struct qr_segment qr_segment;

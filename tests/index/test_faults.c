@@ -696,3 +696,86 @@ Test(faults, leftovers_of_a_first_run_that_never_committed)
     qr_dir_close(e);
     qr_dir_close(d);
 }
+
+/*
+ * Documents whose stored text is more than QR_SEG_FLUSH_BYTES compressed:
+ * the .sto goes out while documents are still being added (before any
+ * flush, under the default budget). A create, write or sync failing at
+ * each call of such a run, the mid-stream ones included, leaves the last
+ * commit and no file behind; the first create and write are the .sto's,
+ * while the documents are added.
+ */
+Test(faults, a_failed_write_while_stored_text_streams_out, .timeout = 120)
+{
+    enum { N = 48, LEN = 64 << 10 };
+    static char names[N][32];
+    char *texts[N];
+    qr_mem_doc docs[N];
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < N; i++) {
+        texts[i] = malloc(LEN);
+        cr_assert_not_null(texts[i]);
+        /* random punctuation (zstd leaves 60 % of it, the analyzer skips it fast), a word
+         * now and then */
+        static const char punct[] = "!#$%&()*+,-./:;<=>?@[]^_{|}~ ";
+        for (int k = 0; k < LEN; k++) {
+            x ^= x >> 12, x ^= x << 25, x ^= x >> 27;
+            uint64_t r = x * 0x2545F4914F6CDD1Dull;
+            texts[i][k] = r % 97 == 0 ? 'w' : punct[(r >> 8) % (sizeof punct - 1)];
+        }
+        texts[i][0] = 'T';
+        texts[i][40] = '\n';
+        snprintf(names[i], sizeof names[i], "big/%03d.txt", i);
+        docs[i] = (qr_mem_doc){names[i], texts[i], LEN};
+    }
+    const qr_index_options o = {.threads = 1};
+    static const qr_fault_op ops[] = {QR_FAULT_CREATE, QR_FAULT_WRITE, QR_FAULT_SYNC};
+    for (size_t f = 0; f < sizeof ops / sizeof *ops; f++) {
+        for (long nth = 0;; nth++) {
+            qr_dir *mem, *faulty;
+            cr_assert_eq(qr_dir_open_memory(&mem), 0);
+            commit_docs(mem, &o, 0, 6, 0);
+            char *before = results(mem);
+            cr_assert_eq(qr_dir_open_faulty(&faulty, mem), 0);
+            qr_indexer *ix;
+            cr_assert_eq(qr_indexer_open(&ix, faulty, &o, NULL, 0), 0);
+            qr_dir_fault_arm(faulty, ops[f], nth, nth % 2 ? QR_EIO : QR_ENOSPC);
+            qr_index_result r;
+            int rc = qr_indexer_add_docs(ix, docs, N, &r);
+            bool fired = qr_dir_fault_calls(faulty, ops[f]) > nth;
+            if (fired && nth == 0 && ops[f] != QR_FAULT_SYNC)
+                cr_assert(strstr(qr_indexer_error(ix), "cannot index"),
+                          "op %zu: the .sto failed while documents were added: %s", f,
+                          qr_indexer_error(ix));
+            qr_index_result_free(&r);
+            qr_indexer_close(ix);
+            qr_dir_close(faulty);
+            if (!fired) {
+                cr_assert_eq(rc, 0, "op %zu: no fault, no error", f);
+                qr_dir_close(mem);
+                free(before);
+                cr_assert_gt(nth, 2, "op %zu: several calls", f);
+                break;
+            }
+            if (rc == 0) {
+                /* only the clean-up after the commit failed */
+                qr_dir_close(mem);
+                free(before);
+                continue;
+            }
+            cr_assert(rc == QR_EIO || rc == QR_ENOSPC, "op %zu call %ld: %d", f, nth, rc);
+            /* the next writer collects what the failed run left; the commit answers as before */
+            qr_indexer *again;
+            cr_assert_eq(qr_indexer_open(&again, mem, &o, NULL, 0), 0);
+            qr_indexer_close(again);
+            assert_no_garbage(mem, "after a failed streaming run");
+            char *after = results(mem);
+            cr_assert_str_eq(after, before, "op %zu call %ld", f, nth);
+            free(after);
+            free(before);
+            qr_dir_close(mem);
+        }
+    }
+    for (int i = 0; i < N; i++)
+        free(texts[i]);
+}

@@ -635,3 +635,116 @@ Test(docstore, golden_table_bytes)
     qr_buf_free(&sto);
     qr_buf_free(&dmt);
 }
+
+/* ---- the streaming writer ---- */
+
+/*
+ * Builds the store with the streaming writer, taking its frames out after
+ * every document (as the segment writer does) into a framed image; returns
+ * the first error instead of asserting.
+ */
+static int build_stream(const rdoc *d, uint32_t n, int level, qr_buf *sto, qr_buf *dmt)
+{
+    qr_buf frames = {0};
+    qr_docstore_writer *w;
+    int rc = qr_docstore_writer_open_stream(&w, level, &frames);
+    if (rc)
+        return rc;
+    qr_file_begin(sto, QR_DOCSTORE_MAGIC, QR_DOCSTORE_VERSION);
+    for (uint32_t i = 0; !rc && i < n; i++) {
+        rc = qr_docstore_add(w, &d[i].in);
+        qr_buf_put(sto, frames.p, frames.n);
+        qr_buf_reset(&frames);
+    }
+    if (!rc)
+        rc = qr_docstore_finish_stream(w, dmt);
+    qr_buf_put(sto, frames.p, frames.n);
+    qr_file_end(sto, QR_DOCSTORE_MAGIC);
+    if (!rc && sto->err)
+        rc = sto->err;
+    qr_docstore_writer_close(w);
+    qr_buf_free(&frames);
+    return rc;
+}
+
+Test(docstore, streaming_writer_writes_the_same_bytes)
+{
+    static const struct {
+        uint32_t n;
+        size_t max_body;
+    } sets[] = {{0, 0}, {1, 100}, {300, 2000}, {40, 200000}};
+    for (size_t k = 0; k < sizeof sets / sizeof *sets; k++) {
+        rdoc *d = make_docs(sets[k].n, sets[k].max_body, 7 + k);
+        qr_buf sto = {0}, dmt = {0}, ssto = {0}, sdmt = {0};
+        qr_docstore_writer *w;
+        cr_assert_eq(qr_docstore_writer_open(&w), 0);
+        for (uint32_t i = 0; i < sets[k].n; i++)
+            cr_assert_eq(qr_docstore_add(w, &d[i].in), 0);
+        cr_assert_eq(qr_docstore_finish(w, 1, &sto, &dmt), 0);
+        qr_docstore_writer_close(w);
+        cr_assert_eq(build_stream(d, sets[k].n, 1, &ssto, &sdmt), 0);
+        cr_assert_eq(ssto.n, sto.n, "set %zu: .sto size", k);
+        cr_assert(memcmp(ssto.p, sto.p, sto.n) == 0, "set %zu: .sto bytes", k);
+        cr_assert_eq(sdmt.n, dmt.n, "set %zu: .dmt size", k);
+        cr_assert(memcmp(sdmt.p, dmt.p, dmt.n) == 0, "set %zu: .dmt bytes", k);
+        qr_docstore *s;
+        qr_doctable *t;
+        cr_assert_eq(qr_docstore_open(&s, (qr_slice){ssto.p, ssto.n}, true), 0);
+        cr_assert_eq(qr_doctable_open(&t, (qr_slice){sdmt.p, sdmt.n}, true), 0);
+        for (uint32_t i = 0; i < sets[k].n; i++)
+            check_doc(s, t, d, i);
+        qr_docstore_close(s);
+        qr_doctable_close(t);
+        qr_buf_free(&sto);
+        qr_buf_free(&dmt);
+        qr_buf_free(&ssto);
+        qr_buf_free(&sdmt);
+        free_docs(d, sets[k].n);
+    }
+}
+
+Test(docstore, streaming_writer_misuse)
+{
+    qr_buf frames = {0}, sto = {0}, dmt = {0};
+    qr_docstore_writer *w;
+    cr_assert_eq(qr_docstore_writer_open_stream(&w, 1, NULL), QR_EINVAL);
+    cr_assert_null(w);
+    cr_assert_eq(qr_docstore_writer_open_stream(&w, ZSTD_maxCLevel() + 1, &frames), QR_EINVAL);
+    cr_assert_eq(qr_docstore_writer_open_stream(&w, ZSTD_minCLevel() - 1, &frames), QR_EINVAL);
+    cr_assert_eq(qr_docstore_writer_open_stream(&w, 1, &frames), 0);
+    cr_assert_eq(qr_docstore_finish(w, 1, &sto, &dmt), QR_EINVAL, "a streaming writer");
+    qr_docstore_writer_close(w);
+    cr_assert_eq(qr_docstore_writer_open(&w), 0);
+    cr_assert_eq(qr_docstore_finish_stream(w, &dmt), QR_EINVAL, "a writer that does not stream");
+    qr_docstore_writer_close(w);
+    cr_assert_eq(sto.n + dmt.n + frames.n, 0);
+}
+
+Test(docstore, streaming_allocation_failures_are_enomem)
+{
+    rdoc *d = make_docs(300, 800, 31);
+    bool done = false;
+    long failed = 0;
+    for (long k = 0; !done; k++) {
+        qr_buf sto = {0}, dmt = {0};
+        qr_alloc_fail_after(k);
+        int rc = build_stream(d, 300, 1, &sto, &dmt);
+        long failures = qr_alloc_failures();
+        qr_alloc_fail_after(-1);
+        if (failures == 0) {
+            cr_assert_eq(rc, 0);
+            qr_docstore *s;
+            cr_assert_eq(qr_docstore_open(&s, (qr_slice){sto.p, sto.n}, true), 0);
+            qr_docstore_close(s);
+            done = true;
+        } else {
+            cr_assert_eq(rc, QR_ENOMEM, "allocation %ld: %d", k, rc);
+            failed++;
+        }
+        qr_buf_free(&sto);
+        qr_buf_free(&dmt);
+        cr_assert(k < 10000);
+    }
+    cr_assert_gt(failed, 0);
+    free_docs(d, 300);
+}
