@@ -435,19 +435,27 @@ bool qr_varint_get_n(uint32_t *out, size_t n, const uint8_t **pp, const uint8_t 
 
 /* ---- patched frame of reference ------------------------------------------ */
 
+/* How many of in[0..128) need each bit width (cnt[0..32]); returns the widest. */
+static unsigned width_counts(unsigned cnt[33], const uint32_t *in)
+{
+    unsigned maxb = 0;
+    memset(cnt, 0, 33 * sizeof *cnt);
+    for (unsigned i = 0; i < QR_BP_N; i++) {
+        unsigned b = qr_bits(in[i]);
+        cnt[b]++;
+        maxb = b > maxb ? b : maxb;
+    }
+    return maxb;
+}
+
 /*
  * Writes the PFOR header of in[0..128) at out: the width that makes the block
  * smallest (exceptions hold at most 8 bits above it) and the exception count.
  */
 static unsigned pfor_width(uint8_t *out, const uint32_t *in)
 {
-    const unsigned n = QR_BP_N;
-    unsigned cnt[33] = {0}, maxb = 0;
-    for (unsigned i = 0; i < n; i++) {
-        unsigned b = qr_bits(in[i]);
-        cnt[b]++;
-        maxb = b > maxb ? b : maxb;
-    }
+    unsigned cnt[33];
+    unsigned maxb = width_counts(cnt, in);
     unsigned best = maxb, nexc = 0, best_exc = 0;
     size_t best_cost = qr_bitpack_bytes(maxb);
     for (unsigned b = maxb; b-- > 0 && b + 8 >= maxb;) {
@@ -537,12 +545,8 @@ static size_t xpfor_exc_bytes(unsigned nexc, unsigned xw)
 
 size_t qr_xpfor128_encode(uint8_t *out, const uint32_t *in)
 {
-    unsigned cnt[33] = {0}, maxb = 0;
-    for (unsigned i = 0; i < QR_BP_N; i++) {
-        unsigned b = qr_bits(in[i]);
-        cnt[b]++;
-        maxb = b > maxb ? b : maxb;
-    }
+    unsigned cnt[33];
+    unsigned maxb = width_counts(cnt, in);
     /* the width that makes the block smallest, exceptions' bytes counted exactly */
     unsigned best = maxb, nexc = 0, best_exc = 0;
     size_t best_cost = qr_bitpack_bytes(maxb);

@@ -176,31 +176,6 @@ Test(faults, first_search_of_a_searcher_may_fail)
     qr_dir_close(dir);
 }
 
-/* Copies every file of src into a new memory directory, flipping byte `at` of `victim`. */
-static qr_dir *copy_damaged(qr_dir *src, const char *victim, size_t at, uint8_t xor)
-{
-    qr_dir *dst;
-    cr_assert_eq(qr_dir_open_memory(&dst), 0);
-    char **names;
-    size_t n;
-    cr_assert_eq(qr_dir_list(src, &names, &n), 0);
-    for (size_t i = 0; i < n; i++) {
-        qr_mapping *m;
-        qr_slice data;
-        cr_assert_eq(qr_dir_map(src, names[i], &m, &data), 0);
-        uint8_t *copy = malloc(data.n ? data.n : 1);
-        if (data.n)
-            memcpy(copy, data.p, data.n);
-        if (!strcmp(names[i], victim) && at < data.n)
-            copy[at] ^= xor;
-        cr_assert_eq(qr_dir_write_file(dst, names[i], copy, data.n), 0);
-        free(copy);
-        qr_mapping_close(m);
-    }
-    qr_dir_list_free(names, n);
-    return dst;
-}
-
 Test(faults, damaged_segments_give_results_or_corrupt, .timeout = 300)
 {
     qr_dir *dir = corpus(400, 0);
@@ -220,7 +195,7 @@ Test(faults, damaged_segments_give_results_or_corrupt, .timeout = 300)
         for (int trial = 0; trial < 60; trial++) {
             seed = seed * 1103515245 + 12345;
             size_t at = 8 + (seed >> 8) % (size > 28 ? size - 28 : 1); /* inside the body */
-            qr_dir *bad = copy_damaged(dir, names[f], at, (uint8_t)(1u << (seed % 8)));
+            qr_dir *bad = tq_copy_patched(dir, names[f], at, (uint8_t)(1u << (seed % 8)));
             qr_searcher *s;
             int rc = qr_searcher_open_dir(&s, bad, QR_SEARCHER_NO_VERIFY, NULL, 0);
             if (rc) {
@@ -241,7 +216,7 @@ Test(faults, damaged_segments_give_results_or_corrupt, .timeout = 300)
             qr_dir_close(bad);
         }
         /* and with verification, damage is found at once */
-        qr_dir *bad = copy_damaged(dir, names[f], size / 2, 0x40);
+        qr_dir *bad = tq_copy_patched(dir, names[f], size / 2, 0x40);
         qr_searcher *s;
         char err[256] = "";
         cr_assert_eq(qr_searcher_open_dir(&s, bad, 0, err, sizeof err), QR_ECORRUPT, "%s",

@@ -68,33 +68,11 @@ static char *doc_text(size_t nvocab)
     return t;
 }
 
-static bool same_score(double a, double b)
-{
-    return a == b || fabs(a - b) <= 1e-12 * fmax(fabs(a), fabs(b));
-}
-
+/* The reference's total and top hits, then counting alone. */
 static void check(qr_searcher *s, ref_index *r, const char *q, unsigned flags, size_t k)
 {
-    struct tq_res e = tq_search(s, q, flags, k, 0);
-    cr_assert_eq(e.rc, 0, "%s: %s", q, qr_strerror(e.rc));
-    qr_query query;
-    cr_assert_eq(qr_query_parse(&query, NULL, qr_searcher_analyzer(s), q, strlen(q), flags), 0);
-    uint64_t total;
-    ref_hit *hits;
-    size_t nhits;
-    ref_search(r, &query, &total, &hits, &nhits);
-    cr_assert_eq(e.total, total, "total of %s: engine %llu, reference %llu", q,
-                 (unsigned long long)e.total, (unsigned long long)total);
-    cr_assert_eq(e.n, nhits < k ? nhits : k, "%s", q);
-    for (size_t i = 0; i < e.n; i++) {
-        cr_assert(same_score(e.scores[i], hits[i].score), "%s: hit %zu score %.17g, ref %.17g", q,
-                  i + 1, e.scores[i], hits[i].score);
-        cr_assert_str_eq(e.paths[i], hits[i].path, "%s: hit %zu", q, i + 1);
-    }
+    uint64_t total = tq_check_ref(s, r, q, flags, k);
     cr_assert_eq(tq_count(s, q, flags), total, "count of %s", q);
-    free(hits);
-    qr_query_free(&query);
-    tq_res_free(&e);
 }
 
 /* n words from the top `band` ranks, distinct; negated ones (NOT) appended after. */

@@ -86,32 +86,6 @@ Test(phrase, rarer_terms_rule_out_candidates_first)
     free_docs(docs, texts);
 }
 
-/* Copies every file of src into a new memory directory, with byte `at` of `victim` set to v. */
-static qr_dir *copy_patched(qr_dir *src, const char *victim, size_t at, uint8_t v)
-{
-    qr_dir *dst;
-    cr_assert_eq(qr_dir_open_memory(&dst), 0);
-    char **names;
-    size_t n;
-    cr_assert_eq(qr_dir_list(src, &names, &n), 0);
-    for (size_t i = 0; i < n; i++) {
-        qr_mapping *m;
-        qr_slice data;
-        cr_assert_eq(qr_dir_map(src, names[i], &m, &data), 0);
-        uint8_t *copy = malloc(data.n ? data.n : 1);
-        cr_assert(copy);
-        if (data.n)
-            memcpy(copy, data.p, data.n);
-        if (!strcmp(names[i], victim) && at < data.n)
-            copy[at] = v;
-        cr_assert_eq(qr_dir_write_file(dst, names[i], copy, data.n), 0);
-        free(copy);
-        qr_mapping_close(m);
-    }
-    qr_dir_list_free(names, n);
-    return dst;
-}
-
 Test(phrase, damaged_tfs_of_a_candidate_are_corrupt)
 {
     char **texts;
@@ -156,6 +130,7 @@ Test(phrase, damaged_tfs_of_a_candidate_are_corrupt)
     for (uint32_t k = 0; k < 5 * blk + 2; k++) /* the entries before, then gapsum doc_code */
         cr_assert(qr_varint_get64(&p, end, &v));
     size_t in_stream = (size_t)(p - stream.p);
+    uint8_t orig = *p;
     cr_assert(*p >= 2 && *p < 0x80, "the block's max tf - 1: %u", *p); /* tfs 1..5 */
     qr_mapping *m;
     qr_slice file;
@@ -169,7 +144,7 @@ Test(phrase, damaged_tfs_of_a_candidate_are_corrupt)
     cr_assert_neq(at, SIZE_MAX);
 
     /* max tf 1: the block's packed tfs over 1 are then out of bounds */
-    qr_dir *bad = copy_patched(dir, docfile, at, 0);
+    qr_dir *bad = tq_copy_patched(dir, docfile, at, orig); /* the byte becomes 0 */
     qr_searcher *s;
     cr_assert_eq(qr_searcher_open_dir(&s, bad, QR_SEARCHER_NO_VERIFY, NULL, 0), 0);
     struct tq_res r = tq_search(s, "\"alpha beta\"", 0, NDOCS, 0);

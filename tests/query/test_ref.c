@@ -223,44 +223,6 @@ static void gen_query(const struct material *m, char *q, size_t cap)
 
 /* ---- comparisons ------------------------------------------------------------------------ */
 
-static bool same_score(double a, double b)
-{
-    return a == b || fabs(a - b) <= 1e-12 * fmax(fabs(a), fabs(b));
-}
-
-/* The engine's top k against the reference's; returns the engine total. */
-static uint64_t check_against_ref(qr_searcher *s, ref_index *r, const char *q, unsigned flags,
-                                  size_t k)
-{
-    struct tq_res e = tq_search(s, q, flags, k, 0);
-    if (e.rc == QR_ESYNTAX) {
-        tq_res_free(&e);
-        return 0;
-    }
-    cr_assert_eq(e.rc, 0, "%s: %s", q, qr_strerror(e.rc));
-    qr_query query;
-    cr_assert_eq(qr_query_parse(&query, NULL, qr_searcher_analyzer(s), q, strlen(q), flags), 0);
-    uint64_t total;
-    ref_hit *hits;
-    size_t nhits;
-    ref_search(r, &query, &total, &hits, &nhits);
-    cr_assert_eq(e.total, total, "total of %s: engine %llu, reference %llu", q,
-                 (unsigned long long)e.total, (unsigned long long)total);
-    size_t want = nhits < k ? nhits : k;
-    cr_assert_eq(e.n, want, "%s: %zu hits, want %zu", q, e.n, want);
-    for (size_t i = 0; i < e.n; i++) {
-        cr_assert(same_score(e.scores[i], hits[i].score), "%s: hit %zu score %.17g, ref %.17g", q,
-                  i + 1, e.scores[i], hits[i].score);
-        cr_assert_str_eq(e.paths[i], hits[i].path, "%s: hit %zu (score %.17g)", q, i + 1,
-                         e.scores[i]);
-    }
-    free(hits);
-    qr_query_free(&query);
-    uint64_t t = e.total;
-    tq_res_free(&e);
-    return t;
-}
-
 /* The pruned top k against an exhaustive run (every hit kept, nothing pruned). */
 static void check_pruning(qr_searcher *s, const char *q, unsigned flags, size_t k)
 {
@@ -334,7 +296,7 @@ static void run_generated(qr_searcher *s, ref_index *r, const struct material *m
     for (int i = 0; i < nqueries; i++) {
         gen_query(m, q, sizeof q);
         unsigned flags = pick(5) ? 0 : QR_PARSE_ANY;
-        if (check_against_ref(s, r, q, flags, 1 + pick(12)) > 0)
+        if (tq_check_ref(s, r, q, flags, 1 + pick(12)) > 0)
             with_hits++;
     }
     /* the generator must produce queries that match something */
@@ -353,7 +315,7 @@ Test(reference, sample_articles)
     static const char *const demo[] = {"\"cease-fire\" AND crimea", "ceasefire", "ukrain* -russia",
                                        "title:talks", "putin NEAR/5 zelensky"};
     for (size_t i = 0; i < sizeof demo / sizeof demo[0]; i++)
-        cr_assert_gt(check_against_ref(s, r, demo[i], 0, 10), 0, "%s", demo[i]);
+        cr_assert_gt(tq_check_ref(s, r, demo[i], 0, 10), 0, "%s", demo[i]);
     /* NEAR over groups, phrases, prefixes, fields and other NEARs */
     static const char *const nears[] = {"(ceasefire OR truce) NEAR/8 talks",
                                         "(putin NEAR/5 zelensky) NEAR/20 talks",
@@ -366,7 +328,7 @@ Test(reference, sample_articles)
                                         "-ceasefire NEAR/2 grain",
                                         "crimea NEAR/1000000000 NOT"};
     for (size_t i = 0; i < sizeof nears / sizeof nears[0]; i++)
-        check_against_ref(s, r, nears[i], 0, 10);
+        tq_check_ref(s, r, nears[i], 0, 10);
     struct material m = {0};
     learn_index(&m, s, 1);
     rng_state = 0x9e3779b97f4a7c15ull;

@@ -4,11 +4,13 @@
 #include "tq.h"
 
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "index/indexer.h"
+#include "query/parser.h"
 #include "storage/status.h"
 
 static void commit_docs(qr_dir *dir, const char *lang, const struct tdoc *docs, size_t n)
@@ -134,4 +136,65 @@ const char *tq_paths(const struct tq_res *r)
     for (size_t i = 0; i < r->n && at < sizeof buf - 1; i++)
         at += (size_t)snprintf(buf + at, sizeof buf - at, "%s%s", i ? " " : "", r->paths[i]);
     return buf;
+}
+
+static bool same_score(double a, double b)
+{
+    return a == b || fabs(a - b) <= 1e-12 * fmax(fabs(a), fabs(b));
+}
+
+uint64_t tq_check_ref(qr_searcher *s, ref_index *r, const char *q, unsigned flags, size_t k)
+{
+    struct tq_res e = tq_search(s, q, flags, k, 0);
+    if (e.rc == QR_ESYNTAX) {
+        tq_res_free(&e);
+        return 0;
+    }
+    cr_assert_eq(e.rc, 0, "%s: %s", q, qr_strerror(e.rc));
+    qr_query query;
+    cr_assert_eq(qr_query_parse(&query, NULL, qr_searcher_analyzer(s), q, strlen(q), flags), 0);
+    uint64_t total;
+    ref_hit *hits;
+    size_t nhits;
+    ref_search(r, &query, &total, &hits, &nhits);
+    cr_assert_eq(e.total, total, "total of %s: engine %llu, reference %llu", q,
+                 (unsigned long long)e.total, (unsigned long long)total);
+    size_t want = nhits < k ? nhits : k;
+    cr_assert_eq(e.n, want, "%s: %zu hits, want %zu", q, e.n, want);
+    for (size_t i = 0; i < e.n; i++) {
+        cr_assert(same_score(e.scores[i], hits[i].score), "%s: hit %zu score %.17g, ref %.17g", q,
+                  i + 1, e.scores[i], hits[i].score);
+        cr_assert_str_eq(e.paths[i], hits[i].path, "%s: hit %zu (score %.17g)", q, i + 1,
+                         e.scores[i]);
+    }
+    free(hits);
+    qr_query_free(&query);
+    uint64_t t = e.total;
+    tq_res_free(&e);
+    return t;
+}
+
+qr_dir *tq_copy_patched(qr_dir *src, const char *victim, size_t at, uint8_t x)
+{
+    qr_dir *dst;
+    cr_assert_eq(qr_dir_open_memory(&dst), 0);
+    char **names;
+    size_t n;
+    cr_assert_eq(qr_dir_list(src, &names, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        qr_mapping *m;
+        qr_slice data;
+        cr_assert_eq(qr_dir_map(src, names[i], &m, &data), 0);
+        uint8_t *copy = malloc(data.n ? data.n : 1);
+        cr_assert(copy);
+        if (data.n)
+            memcpy(copy, data.p, data.n);
+        if (!strcmp(names[i], victim) && at < data.n)
+            copy[at] ^= x;
+        cr_assert_eq(qr_dir_write_file(dst, names[i], copy, data.n), 0);
+        free(copy);
+        qr_mapping_close(m);
+    }
+    qr_dir_list_free(names, n);
+    return dst;
 }

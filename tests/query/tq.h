@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "query/searcher.h"
+#include "ref.h"
 #include "storage/dir.h"
 
 /* A document of a test corpus. */
@@ -48,5 +49,15 @@ uint64_t tq_count(qr_searcher *s, const char *q, unsigned flags);
 void tq_res_free(struct tq_res *r);
 /* "path path path" of the hits, for compact assertions (static buffer). */
 const char *tq_paths(const struct tq_res *r);
+
+/*
+ * The engine's top k for q against the reference evaluator's: the same total,
+ * the same paths in order, the same scores (to 1e-12 relative). Returns the
+ * total; a query with a syntax error is skipped (returns 0).
+ */
+uint64_t tq_check_ref(qr_searcher *s, ref_index *r, const char *q, unsigned flags, size_t k);
+
+/* Every file of src copied into a new memory directory, byte `at` of `victim` XORed with x. */
+qr_dir *tq_copy_patched(qr_dir *src, const char *victim, size_t at, uint8_t x);
 
 #endif
