@@ -10,11 +10,12 @@
  * equals the indexed one, and analyse the rest into their own postings
  * builder while the segment writer receives the document's stored fields.
  * A worker flushes when its bytes (see worker_bytes) reach its share of the
- * RAM budget, then lets the merge policy merge the run's new segments
- * while the other workers go on. At the end the main thread marks the
- * deletions, applies the merge policy over the whole index, writes the
- * deletion files and commits one manifest. Anything that fails removes the
- * files the run wrote; the previous commit stays intact.
+ * RAM budget (less what the run's lists hold: run_budget), then lets the
+ * merge policy merge the run's new segments while the other workers go
+ * on. At the end the main thread marks the deletions, applies the merge
+ * policy over the whole index, writes the deletion files and commits one
+ * manifest. Anything that fails removes the files the run wrote; the
+ * previous commit stays intact.
  */
 #include "index/indexer.h"
 
@@ -397,7 +398,8 @@ struct run {
     struct item *items;
     size_t nitems;
     uint64_t bytes_total; /* bytes of the items */
-    size_t limit;         /* flush threshold per worker, bytes */
+    uint64_t budget;      /* the RAM budget less what the run's lists hold (run_budget) */
+    size_t limit;         /* flush threshold per worker, bytes: budget / workers */
     uint64_t first_id;    /* the run's first segment id */
     _Atomic uint64_t next_id;
     _Atomic size_t next_batch;
@@ -490,7 +492,7 @@ static int merge_fresh_group(struct run *r, const uint64_t *ids, size_t n, qr_se
         goto out;
     }
     for (size_t i = 0; i < n; i++) {
-        if ((rc = qr_segment_open(&segs[i], dir, ids[i], true)))
+        if ((rc = qr_segment_open_once(&segs[i], dir, ids[i])))
             goto out;
         src[i].seg = segs[i];
         src[i].del = NULL;
@@ -560,31 +562,37 @@ struct worker {
     qr_postings_builder *pb;
     qr_segment_writer *sw; /* open while the builder holds documents */
     uint64_t sw_id;
-    size_t sw_bytes; /* what the segment writer holds: raw text and table rows */
-    qr_buf file;     /* the file being indexed */
-    qr_buf fspath;   /* its path */
+    size_t sw_bytes;  /* what the segment writer holds: table rows and paths */
+    unsigned sw_docs; /* documents given to the segment writer */
+    qr_buf file;      /* the file being indexed */
+    qr_buf fspath;    /* its path */
     pthread_t tid;
 };
 
 /*
  * The memory a worker's flush will peak at, estimated from what it holds:
- * the builder, the segment writer's raw stored text and document table
- * (it keeps them until finish), and what finish adds while both are still
- * held: the compressed text (under half the raw text) and the encoded
- * postings (about the size of the builder's streams, briefly twice when
- * they are framed). Measured on the Wikipedia sample, the peak RSS of a run
- * stays within the budget plus the fixed overhead with these factors.
+ * the builder, plus what the flush adds while the builder is still held:
+ * the sorted term list (24 bytes a term, against the table's 43 or more a
+ * term and the arena's postings) and the new segment's term dictionary
+ * (a few bytes a term), both under a third of the builder; the segment
+ * writer's per-document rows (sw_bytes: the stored text is not held, it
+ * goes out a compressed block at a time); the file buffer. The writer's
+ * stream buffers (about 4 x QR_SEG_FLUSH_BYTES) and the analyzer's cache
+ * (analyzer.c, at most 48 MiB) do not grow with the budget: they are part
+ * of the fixed overhead per thread. Measured on the Wikipedia sample and a
+ * synthetic corpus (README "Memory"), the peak RSS of a run stays within
+ * the budget plus that overhead with these factors.
  */
 static size_t worker_bytes(const struct worker *w)
 {
     size_t pb = qr_pbuilder_bytes(w->pb);
-    return pb + pb + pb / 2 + w->sw_bytes + w->sw_bytes / 2 + w->file.cap;
+    return pb + pb / 3 + w->sw_bytes + w->file.cap;
 }
 
-/* What the segment writer keeps of a document until its flush: raw text and table row. */
-static size_t stored_bytes(size_t text, size_t path)
+/* What the segment writer keeps of a document until its flush: its table row and path. */
+static size_t stored_bytes(size_t path)
 {
-    return text + path + 48;
+    return path + 48;
 }
 
 static int flush_worker(struct worker *w)
@@ -603,6 +611,7 @@ static int flush_worker(struct worker *w)
     }
     qr_pbuilder_reset(w->pb);
     w->sw_bytes = 0;
+    w->sw_docs = 0;
     if (rc) {
         run_fail(r, rc, "cannot write segment %016llx: %s", (unsigned long long)w->sw_id,
                  qr_strerror(rc));
@@ -668,8 +677,10 @@ static int index_doc(struct worker *w, const char *path, const char *text, size_
     };
     if ((rc = qr_segment_writer_add_doc(w->sw, &in)))
         goto fail;
-    w->sw_bytes += stored_bytes(title.n + body.n, path_len);
-    if (worker_bytes(w) >= r->limit)
+    w->sw_bytes += stored_bytes(path_len);
+    w->sw_docs++;
+    unsigned every = r->ix->opt.flush_docs;
+    if (worker_bytes(w) >= r->limit || (every && w->sw_docs >= every))
         return flush_worker(w);
     return QR_OK;
 fail:
@@ -772,6 +783,25 @@ static void report_progress(struct run *r, double t0)
     o->progress(o->progress_ctx, &p);
 }
 
+/*
+ * The part of the RAM budget left to workers and merges: the budget less
+ * what the run holds for its whole length, and which grows with the number
+ * of files rather than with the budget: the work list (56 bytes an item)
+ * and the walk's file list and paths (32 bytes a file and the path): about
+ * 120 bytes a file, so 120 MB of the default 256 MB for a million files.
+ * The lists may take up to three quarters of the budget; beyond that
+ * (about 1.6 M files at the default budget) the run exceeds it.
+ */
+static uint64_t run_budget(const struct run *r)
+{
+    uint64_t ram = r->ix->opt.ram_bytes, lists = (uint64_t)r->nitems * sizeof *r->items;
+    const qr_walk *w = r->walk;
+    if (w)
+        lists += (uint64_t)w->files_cap * sizeof *w->files + (uint64_t)w->nchunks * w->chunk_size +
+                 (uint64_t)w->chunks_cap * sizeof(char *);
+    return lists < ram - ram / 4 ? ram - lists : ram / 4;
+}
+
 /* Runs the workers over r->items; returns the first error. */
 static int run_workers(struct run *r, double t0)
 {
@@ -782,7 +812,7 @@ static int run_workers(struct run *r, double t0)
         n = (unsigned)nbatches;
     if (!n)
         return QR_OK;
-    r->limit = (size_t)(ix->opt.ram_bytes / n);
+    r->limit = (size_t)(r->budget / n);
     struct worker *ws = qr_calloc(n, sizeof *ws);
     if (!ws) {
         set_err(ix, "out of memory");
@@ -945,15 +975,15 @@ static int finish_run(struct run *r, struct cand **pc, size_t *pn, qr_index_resu
             mc[i].deleted = c[i].deleted;
             mc[i].cost = c[i].cost;
         }
-        /* The workers are done: the whole budget is free. */
-        size_t g = qr_merge_pick(pick, mc, n, ix->opt.merge_factor, ix->opt.ram_bytes);
+        /* The workers are done: the whole budget (less the run's lists) is free. */
+        size_t g = qr_merge_pick(pick, mc, n, ix->opt.merge_factor, r->budget);
         if (!g)
             break;
         /* Sources are opened with their checksums verified: never copy corruption. */
         for (size_t j = 0; j < g; j++) {
             struct cand *x = &c[pick[j]];
             uint64_t sid = x->fresh ? x->info.id : ix->old[x->old].m.id;
-            if ((rc = qr_segment_open(&opened[j], dir, sid, true))) {
+            if ((rc = qr_segment_open_once(&opened[j], dir, sid))) {
                 set_err(ix, "cannot read segment %016llx to merge it: %s", (unsigned long long)sid,
                         qr_strerror(rc));
                 goto out;
@@ -1184,6 +1214,7 @@ static int do_run(qr_indexer *ix, const qr_walk *walk, const qr_mem_doc *docs, s
     }
 
     /* 3. Read, analyse, flush, merge. */
+    r.budget = run_budget(&r);
     if ((rc = run_workers(&r, t0)))
         goto out;
 
@@ -1349,7 +1380,7 @@ int qr_indexer_merge_all(qr_indexer *ix, qr_index_result *out)
     }
     for (size_t i = 0; i < ix->nold; i++) {
         qr_segment *seg;
-        if ((rc = qr_segment_open(&seg, ix->dir, ix->old[i].m.id, true))) {
+        if ((rc = qr_segment_open_once(&seg, ix->dir, ix->old[i].m.id))) {
             set_err(ix, "cannot read segment %016llx to merge it: %s",
                     (unsigned long long)ix->old[i].m.id, qr_strerror(rc));
             goto out;

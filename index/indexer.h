@@ -63,6 +63,14 @@ typedef struct qr_index_options {
     uint64_t ram_bytes;     /* 0: QR_DEFAULT_RAM */
     uint64_t max_file_size; /* 0: QR_DEFAULT_MAX_FILE; at most QR_STORE_MAX_RAW - 64 */
     unsigned merge_factor;  /* 0: QR_MERGE_FACTOR (merger.h) */
+    /*
+     * 0: a worker flushes only when its share of the budget is used; N: also
+     * after every N documents it indexed. For tests, whose few small
+     * documents never fill a budget: their flushes and merges then do not
+     * depend on the budget's arithmetic (the estimate's factors, the
+     * builder's allocation sizes).
+     */
+    unsigned flush_docs;
     qr_index_progress_fn progress; /* NULL: none */
     void *progress_ctx;
     unsigned progress_ms; /* 0: 200 ms between progress calls */

@@ -9,8 +9,11 @@
  * postings stay in new-id order and the postings merge needs no sorting.
  * Stored text is copied through the sources' docstores (decompressed and
  * recompressed by the new segment's writer). The new segment's big files
- * stream out as they are written; the pages of the sources read stay
- * mapped until the sources close, and qr_merge_cost counts them.
+ * stream out as they are written. The sources are read once and in order
+ * (documents: .dmt and .sto; then terms: .tdi, .doc and .pos), so the
+ * pages read are given back as the merge goes (qr_segment_release, about
+ * every QR_SEG_RELEASE_BYTES read): they would otherwise stay resident
+ * until the sources close, as much memory as the sources' size.
  */
 #include "index/merger.h"
 
@@ -81,11 +84,7 @@ static int cmp_slices(qr_slice a, qr_slice b)
 
 uint64_t qr_merge_cost(const uint64_t bytes[QR_SEG_FILE_COUNT])
 {
-    uint64_t rest = 0;
-    for (int k = 0; k < QR_SEG_FILE_COUNT; k++)
-        if (k != QR_SEG_STO)
-            rest += bytes[k];
-    return 4 * bytes[QR_SEG_STO] + 3 * rest;
+    return 2 * (bytes[QR_SEG_TDI] + bytes[QR_SEG_DMT]);
 }
 
 static unsigned tier_of(uint64_t cost, unsigned factor)
@@ -168,6 +167,13 @@ static bool doc_less(const void *ctx, size_t a, size_t b)
     return c ? c < 0 : a < b;
 }
 
+/* Releases the pages read of the files in mask of every source. */
+static void release_all(const qr_merge_src *src, size_t n, unsigned mask)
+{
+    for (size_t i = 0; i < n; i++)
+        qr_segment_release(src[i].seg, mask);
+}
+
 /* Adds every live doc in path order to w and fills the id maps; *out_docs = docs added. */
 static int merge_docs(qr_segment_writer *w, const qr_merge_src *src, size_t n, uint32_t **map,
                       size_t *heapv, uint32_t *out_docs)
@@ -186,6 +192,7 @@ static int merge_docs(qr_segment_writer *w, const qr_merge_src *src, size_t n, u
     int rc = QR_OK;
     uint32_t next_id = 0;
     qr_slice last = {NULL, 0};
+    size_t read = 0; /* bytes of text and paths since the last release (.sto is smaller) */
     while (h.n) {
         size_t s = h.v[0];
         uint32_t doc = ds[s].next;
@@ -219,6 +226,11 @@ static int merge_docs(qr_segment_writer *w, const qr_merge_src *src, size_t n, u
                 break;
             map[s][doc] = next_id++;
             last = path;
+            read += path.n + title.n + body.n;
+            if (read >= QR_SEG_RELEASE_BYTES) {
+                release_all(src, n, QR_SEG_BIT(QR_SEG_STO) | QR_SEG_BIT(QR_SEG_DMT));
+                read = 0;
+            }
         }
         if (++ds[s].next < ds[s].count)
             sift_down(&h, 0);
@@ -377,9 +389,12 @@ int qr_merge_segments(qr_segment_info *out, qr_dir *dir, uint64_t id, const qr_m
     }
     if ((rc = qr_segment_writer_open(&w, dir, id)))
         goto out;
+    release_all(src, n, QR_SEG_ALL_FILES); /* what opening them read */
     uint32_t docs;
     if ((rc = merge_docs(w, src, n, map, heapv, &docs)))
         goto out;
+    /* The terms need neither the stored text nor the document tables again. */
+    release_all(src, n, QR_SEG_BIT(QR_SEG_STO) | QR_SEG_BIT(QR_SEG_DMT));
     if (!docs)
         goto out; /* nothing live: no segment */
 
@@ -387,6 +402,7 @@ int qr_merge_segments(qr_segment_info *out, qr_dir *dir, uint64_t id, const qr_m
     if ((rc = terms_start(&h, ts, segs, n)))
         goto out;
     char term[256];
+    uint64_t read = 0; /* postings and positions since the last release: a byte or two each */
     while (h.n) {
         size_t ng = 0;
         size_t len = ts[h.v[0]].term.n;
@@ -398,10 +414,16 @@ int qr_merge_segments(qr_segment_info *out, qr_dir *dir, uint64_t id, const qr_m
         qr_slice cur = {(const uint8_t *)term, len};
         while (h.n && !cmp_slices(ts[h.v[0]].term, cur)) {
             group[ng++] = h.v[0];
+            read += len + ts[h.v[0]].meta.df + ts[h.v[0]].meta.ttf;
             heap_pop(&h);
         }
         if ((rc = merge_term(w, src, map, ts, group, ng, ps, heapv2, term, len)))
             goto out;
+        if (read >= QR_SEG_RELEASE_BYTES) {
+            release_all(src, n,
+                        QR_SEG_BIT(QR_SEG_TDI) | QR_SEG_BIT(QR_SEG_DOC) | QR_SEG_BIT(QR_SEG_POS));
+            read = 0;
+        }
         for (size_t g = 0; g < ng; g++)
             if ((rc = term_advance(&h, ts, group[g])))
                 goto out;

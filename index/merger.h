@@ -9,17 +9,17 @@
  * each term's postings are merged by new doc id, positions copied. Deleted
  * documents disappear, and so do terms found only in them.
  *
- * The policy is tiered by size: a segment's tier is floor(log_F(bytes /
- * QR_MERGE_FLOOR)), and whenever a tier holds F segments they are merged
- * into one (of a higher tier), so an index of B bytes has at most (F - 1)
- * segments per tier, O(F log_F B) in all. A segment of which more than half
- * is deleted is rewritten on its own, and one with no live document is
- * simply dropped (by the caller). A merge needs memory (the segment writer
- * holds the new segment until it writes it, and the sources are mapped):
- * the policy never picks a group whose estimated cost exceeds the memory it
- * is given, so beyond segments of about a third of the RAM budget the count
- * grows linearly with the index (as Lucene's with its maximum segment
- * size).
+ * The policy is tiered by size: a segment's tier is floor(log_F(cost /
+ * QR_MERGE_FLOOR)) (its cost, below, grows with its size), and whenever a tier holds F segments
+ * they are merged into one (of a higher tier), so an index of B bytes has at most (F - 1) segments
+ * per tier, O(F log_F B) in all. A segment of which more than half is deleted is rewritten on its
+ * own, and one with no live document is simply dropped (by the caller). A merge needs memory: the
+ * segment writer streams the big files but builds the new term dictionary and document table in
+ * memory; the sources are mapped, but the merge gives their pages back as it reads them
+ * (qr_segment_release), so they do not stay resident. The policy never picks a group whose
+ * estimated cost exceeds the memory it is given, so beyond segments whose dictionary and table are
+ * about half the RAM budget the count grows linearly with the index (as Lucene's with its maximum
+ * segment size).
  */
 #ifndef QR_INDEX_MERGER_H
 #define QR_INDEX_MERGER_H
@@ -42,10 +42,17 @@ typedef struct qr_merge_cand {
 } qr_merge_cand;
 
 /*
- * The memory merging a segment costs, from its file sizes: its mapped
- * files, plus what the new segment's writer holds until it writes: the
- * raw stored text (about three times the compressed .sto) and the other
- * files' content, encoded and then framed.
+ * The memory merging a segment costs, from its file sizes: its share of
+ * what the new segment's writer holds until finish, the term dictionary and
+ * the document table (the postings and the stored text stream out), twice:
+ * their buffers grow by copying, and the merge's per-document maps (8 bytes
+ * a document: old id -> new id, the writer's lengths, against the table's
+ * 40 or more) fit in the same margin. The source's mapped files are not
+ * counted: the merge releases their pages as it reads (what it holds
+ * between two releases, a few QR_SEG_RELEASE_BYTES, does not grow with the
+ * sources). Neither does the rest (the writer's stream buffers, about 4
+ * MiB, and per source a decompression context and block, ~150 KiB): that
+ * is fixed overhead.
  */
 uint64_t qr_merge_cost(const uint64_t bytes[QR_SEG_FILE_COUNT]);
 

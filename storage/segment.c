@@ -23,7 +23,10 @@
  *
  * The reader maps the five files, checks their frames (and checksums when
  * asked), opens the term dictionary, document table and store over the
- * mapped images, and keeps the mappings until close.
+ * mapped images, and keeps the mappings until close. A merge opens its
+ * sources with qr_segment_open_once, which checks each checksum a few MiB
+ * at a time, and gives the pages it read back (qr_segment_release:
+ * madvise MADV_PAGEOUT) as it goes, as the merge does while it reads.
  *
  * Byte grammar: .tdi is termdict.c's, .sto and .dmt are docstore.c's. The
  * .doc and .pos files frame postings.c's two streams unchanged:
@@ -38,6 +41,8 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "storage/alloc.h"
 #include "storage/checksum.h"
@@ -393,7 +398,66 @@ struct qr_segment {
     qr_segment_info info;                /* counts and sizes, computed at open */
 };
 
+void qr_segment_release(const qr_segment *s, unsigned mask)
+{
+#ifdef MADV_PAGEOUT
+    long ps = sysconf(_SC_PAGESIZE);
+    uintptr_t page = ps > 0 ? (uintptr_t)ps : 4096;
+    for (int k = 0; k < QR_SEG_FILE_COUNT; k++) {
+        if (!(mask & QR_SEG_BIT(k)) || !s->files[k].n)
+            continue;
+        /* Whole pages inside the image only: a memory directory's neighbours are not ours. */
+        uintptr_t a = ((uintptr_t)s->files[k].p + page - 1) & ~(page - 1);
+        uintptr_t e = ((uintptr_t)s->files[k].p + s->files[k].n) & ~(page - 1);
+        if (e > a)
+            (void)madvise((void *)a, e - a, MADV_PAGEOUT); /* a hint: failure is fine */
+    }
+#else
+    (void)s;
+    (void)mask;
+#endif
+}
+
+/*
+ * Checks file k's checksum (checksum.h: XXH3 of all but the last 8 bytes,
+ * which hold it) QR_SEG_RELEASE_BYTES at a time, releasing the pages read.
+ * A file too short to hold a footer is left to the open's own checks.
+ */
+static int verify_released(const qr_segment *s, int k)
+{
+    qr_slice f = s->files[k];
+    if (f.n < QR_FILE_HEADER_SIZE + QR_FILE_FOOTER_SIZE)
+        return QR_OK;
+    qr_checksum_state st;
+    qr_checksum_reset(&st);
+    for (size_t at = 0, end = f.n - 8; at < end;) {
+        size_t n = end - at < QR_SEG_RELEASE_BYTES ? end - at : QR_SEG_RELEASE_BYTES;
+        qr_checksum_update(&st, f.p + at, n);
+        at += n;
+        qr_segment_release(s, QR_SEG_BIT(k));
+    }
+    qr_cursor c = qr_cursor_make(f.p + f.n - 8, 8);
+    uint64_t want = qr_get_u64(&c);
+    return !c.err && qr_checksum_digest(&st) == want ? QR_OK : QR_ECORRUPT;
+}
+
+/*
+ * Opens the segment; with verify, checks each file's checksum first: at
+ * once (qr_file_open_body), or, with release, piecewise (verify_released).
+ */
+static int open_segment(qr_segment **out, qr_dir *dir, uint64_t id, bool verify, bool release);
+
 int qr_segment_open(qr_segment **out, qr_dir *dir, uint64_t id, bool verify)
+{
+    return open_segment(out, dir, id, verify, false);
+}
+
+int qr_segment_open_once(qr_segment **out, qr_dir *dir, uint64_t id)
+{
+    return open_segment(out, dir, id, true, true);
+}
+
+static int open_segment(qr_segment **out, qr_dir *dir, uint64_t id, bool verify, bool release)
 {
     *out = NULL;
     qr_segment *s = qr_calloc(1, sizeof *s);
@@ -406,18 +470,35 @@ int qr_segment_open(qr_segment **out, qr_dir *dir, uint64_t id, bool verify)
         qr_seg_file_name(name, id, (qr_seg_file)k);
         rc = qr_dir_map(dir, name, &s->maps[k], &s->files[k]);
     }
+    /*
+     * With release, each file's checksum is checked piecewise just before
+     * the open that would check it at once (the same order, so the same
+     * first error: a checksum mismatch is QR_ECORRUPT either way, and a
+     * file that passes opens alike with or without verify).
+     */
+    bool at_once = verify && !release;
+    if (!rc && release)
+        rc = verify_released(s, QR_SEG_DOC);
     if (!rc)
         rc = qr_file_open_body(&s->doc_body, NULL, s->files[QR_SEG_DOC], QR_SEG_DOC_MAGIC, VERSION,
-                               VERSION, verify);
+                               VERSION, at_once);
+    if (!rc && release)
+        rc = verify_released(s, QR_SEG_POS);
     if (!rc)
         rc = qr_file_open_body(&s->pos_body, NULL, s->files[QR_SEG_POS], QR_SEG_POS_MAGIC, VERSION,
-                               VERSION, verify);
+                               VERSION, at_once);
+    if (!rc && release)
+        rc = verify_released(s, QR_SEG_TDI);
     if (!rc)
-        rc = qr_termdict_open(&s->terms, s->files[QR_SEG_TDI], verify);
+        rc = qr_termdict_open(&s->terms, s->files[QR_SEG_TDI], at_once);
+    if (!rc && release)
+        rc = verify_released(s, QR_SEG_DMT);
     if (!rc)
-        rc = qr_doctable_open(&s->table, s->files[QR_SEG_DMT], verify);
+        rc = qr_doctable_open(&s->table, s->files[QR_SEG_DMT], at_once);
+    if (!rc && release)
+        rc = verify_released(s, QR_SEG_STO);
     if (!rc)
-        rc = qr_docstore_open(&s->store, s->files[QR_SEG_STO], verify);
+        rc = qr_docstore_open(&s->store, s->files[QR_SEG_STO], at_once);
     if (!rc && qr_doctable_count(s->table) != qr_docstore_count(s->store))
         rc = QR_ECORRUPT;
     /* every term has df >= 1 */

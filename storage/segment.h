@@ -122,7 +122,36 @@ typedef struct qr_segment qr_segment;
  * mappings: it stays readable after its files are removed.
  */
 int qr_segment_open(qr_segment **out, qr_dir *dir, uint64_t id, bool verify);
+/*
+ * qr_segment_open with verify, for a reader that then reads the files once,
+ * in order (a merge): each checksum is computed QR_SEG_RELEASE_BYTES at a
+ * time and the pages read are released as it goes (qr_segment_release), so
+ * opening does not leave the whole segment resident. The same checks and
+ * results as qr_segment_open(..., true).
+ */
+int qr_segment_open_once(qr_segment **out, qr_dir *dir, uint64_t id);
 void qr_segment_close(qr_segment *s);
+
+/* Bytes of a mapped file qr_segment_open_once reads between two releases of its pages. */
+#define QR_SEG_RELEASE_BYTES (8u << 20)
+
+/* The bit of each file kind in qr_segment_release's mask. */
+#define QR_SEG_BIT(kind) (1u << (kind))
+#define QR_SEG_ALL_FILES ((1u << QR_SEG_FILE_COUNT) - 1)
+
+/*
+ * Gives the pages of the mapped files in mask back to the system
+ * (madvise MADV_PAGEOUT): pages of a file mapping that were read count in
+ * the process's resident set until it unmaps them, so a merge, which reads
+ * its sources once and in order, calls this as it goes, and its resident
+ * share of them stays a few MiB whatever their size. Nothing changes for
+ * the reader: a page read again is mapped again, from the page cache or
+ * the disk (clean pages used by this process alone may be evicted; pages
+ * another process maps are left). Memory that is not a file mapping (the
+ * memory directory's) keeps its content (without swap, nothing happens).
+ * A hint: where the system cannot, nothing is done.
+ */
+void qr_segment_release(const qr_segment *s, unsigned mask);
 uint64_t qr_segment_id(const qr_segment *s);
 uint32_t qr_segment_docs(const qr_segment *s);
 /* Sizes and counts, as at writing (bytes from the files' sizes). */

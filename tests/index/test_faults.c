@@ -236,8 +236,14 @@ static void trees_remove(void)
     cr_assert_eq(system(cmd), 0);
 }
 
-/* Small budget and factor: flushes and merges within and at the end of a run. */
-static const qr_index_options opts = {.threads = 1, .ram_bytes = 512 << 10, .merge_factor = 3};
+/*
+ * A flush every 12 documents and a small factor: flushes and merges within
+ * and at the end of a run (3 flushes and a merge in each run), whatever the
+ * budget's arithmetic: with a tiny --ram instead, a change of the estimate's
+ * factors changed the flush count several times over, and the length of
+ * every sweep with it (each has a point per call, each point a whole run).
+ */
+static const qr_index_options opts = {.threads = 1, .flush_docs = 12, .merge_factor = 3};
 /* No merges, for the merge_all scenario's several segments. */
 static const qr_index_options no_merge = {.threads = 1, .merge_factor = 1000};
 
