@@ -1710,3 +1710,32 @@ Test(merger, sources_opened_once_check_alike_and_read_alike_after_release)
     rm_rf(t.root);
     free(texts);
 }
+
+Test(indexer, lists_larger_than_the_budget_leave_the_workers_a_quarter)
+{
+    /* 300 items of 56 bytes outgrow three quarters of a 16 KiB budget: the workers still get
+     * a quarter of it (an empty builder is larger: a flush after every document), where
+     * budget - lists would wrap around and never flush. */
+    size_t n = 300;
+    char **keep;
+    qr_mem_doc *docs = synth(n, 11, &keep);
+    qr_dir *ref = memdir();
+    cr_assert_eq(qr_index_build_docs(ref, NULL, docs, n), 0);
+    char *want = dump(ref);
+    qr_dir *d = memdir();
+    qr_index_options o = {.threads = 1, .ram_bytes = 16 << 10};
+    qr_indexer *ix;
+    cr_assert_eq(qr_indexer_open(&ix, d, &o, NULL, 0), 0);
+    qr_index_result r;
+    cr_assert_eq(qr_indexer_add_docs(ix, docs, n, &r), 0);
+    cr_assert_eq(r.flushes, n);
+    qr_index_result_free(&r);
+    qr_indexer_close(ix);
+    char *got = dump(d);
+    cr_assert(!strcmp(got, want));
+    free(got);
+    free(want);
+    qr_dir_close(d);
+    qr_dir_close(ref);
+    synth_free(docs, keep, n);
+}
