@@ -77,6 +77,29 @@ static bool in_field(qr_field f, uint64_t s, uint64_t e, uint32_t tp)
 }
 
 /*
+ * Keeps the starts s (non-decreasing) with s + off among v (non-decreasing):
+ * a merge whose steps are data, not branches (which start meets which
+ * position is as good as random, and a mispredicted branch per position
+ * cost more than the rest of the walk). A start is kept, in place, when it
+ * meets an equal position; the cursor into v moves only past smaller ones,
+ * so equal starts all meet it. Returns how many are kept.
+ */
+static uint32_t keep_starts(uint32_t *starts, uint32_t ns, const uint32_t *v, uint32_t nv,
+                            uint32_t off)
+{
+    uint32_t j = 0, c = 0, kept = 0;
+    while (j < ns && c < nv) {
+        uint64_t want = (uint64_t)starts[j] + off;
+        uint32_t s = starts[j], x = v[c];
+        starts[kept] = s;
+        kept += x == want;
+        j += x >= want;
+        c += x < want;
+    }
+    return kept;
+}
+
+/*
  * Walks the matches at the current doc; with out != NULL appends their
  * spans, else counts them into p->tf.
  *
@@ -139,18 +162,7 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
         uint32_t nv;
         if ((rc = qr_postings_positions(p->pi[i], &v, &nv)))
             return rc;
-        /* keep the starts s with s + offs[i] among v (both increasing) */
-        uint32_t c = 0, kept = 0, oi = p->offs[i];
-        for (uint32_t j = 0; j < ns; j++) {
-            uint64_t want = (uint64_t)p->starts[j] + oi;
-            while (c < nv && v[c] < want)
-                c++;
-            if (c == nv)
-                break;
-            p->starts[kept] = p->starts[j];
-            kept += v[c] == want;
-        }
-        ns = kept;
+        ns = keep_starts(p->starts, ns, v, nv, p->offs[i]);
     }
     uint32_t tp = ns ? qr_doctable_title_positions(p->ctx->dt, p->base.doc) : 0;
     for (uint32_t j = 0; j < ns; j++) {
