@@ -695,12 +695,15 @@ int qr_postings_seek(qr_postings_iter *it, uint32_t target)
     /*
      * docbuf[block_n - 1] is the block's last doc, >= target: the first doc
      * >= target by a binary search whose halving is data, not a branch
-     * (which half holds the target is a coin toss to the predictor).
+     * (which half holds the target is a coin toss to the predictor). The
+     * docs before in_block are below target too: searching the whole block
+     * gives the same doc, in a number of halvings fixed by the block's size
+     * (seven for a full block), so that the loop's end is predicted as well.
      */
-    const uint32_t *base = it->docbuf + it->in_block;
-    for (uint32_t n = it->block_n - it->in_block; n > 1;) {
+    const uint32_t *base = it->docbuf;
+    for (uint32_t n = it->block_n; n > 1;) {
         uint32_t half = n / 2;
-        base = base[half - 1] < target ? base + half : base;
+        base += (base[half - 1] < target) * half;
         n -= half;
     }
     it->in_block = (uint32_t)(base - it->docbuf);
