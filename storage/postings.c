@@ -840,11 +840,11 @@ static bool pos_fit(const qr_postings_iter *it, uint64_t at, uint64_t n)
 }
 
 /*
- * Decodes the positions of every doc from the current one (whose first
- * position is pos_at) to the block's end into bpos, each doc's as its own
- * running sums, boff[j] where doc j's start. Full position blocks inside
- * the range are decoded straight into bpos; the partial ones at its ends
- * go through pdelta. Returns 0, QR_ECORRUPT (the iterator is then
+ * Decodes the position deltas of every doc from the current one (whose
+ * first position is pos_at) to the block's end into bpos, boff[j] where
+ * doc j's start; an ask then sums only its doc's. Full position blocks
+ * inside the range are decoded straight into bpos; the partial ones at its
+ * ends go through pdelta. Returns 0, QR_ECORRUPT (the iterator is then
  * corrupt) or QR_ENOMEM (bpos could not grow, or would pass 2^32
  * positions; nothing changed).
  */
@@ -887,35 +887,16 @@ static int decode_rest(qr_postings_iter *it)
         done += m;
         a += m;
     }
-    /*
-     * Each doc's running sums in one pass whose steps are data, not
-     * branches (docs hold a few positions each: a loop or a call per doc
-     * mispredicts at every end): the sum restarts where the next doc's
-     * positions start (each doc has at least one). A doc whose sum passes 32
-     * bits is damage.
-     */
     uint32_t off = 0;
     for (uint32_t j = i0; j < it->block_n; j++) {
         it->boff[j] = off;
         off += it->freqbuf[j];
     }
-    it->boff[it->block_n] = off; /* = n */
-    uint64_t t = 0, wide = 0;
-    for (uint32_t k = 0, d = i0, nx = it->boff[i0 + 1]; k < off; k++) {
-        uint64_t fresh = k == nx;
-        d += (uint32_t)fresh;
-        nx = it->boff[d + 1];
-        t = (t & (fresh - 1)) + b[k];
-        b[k] = (uint32_t)t;
-        wide |= t;
-    }
-    if (wide > UINT32_MAX)
-        return corrupt(it);
+    it->boff[it->block_n] = off;
     it->pos_at = at + n;
     it->pos_doc = it->block_n;
     it->pos_valid = false;
     it->blk_pos = true;
-    it->blk_doc = i0;
     return 0;
 }
 
@@ -925,45 +906,42 @@ int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *
     *out_n = 0;
     if (it->doc == QR_DOC_END)
         return it->err;
-    if (it->blk_pos) { /* docs move forward within a block: in_block >= blk_doc */
-        *out = it->bpos + it->boff[it->in_block];
-        *out_n = it->freqbuf[it->in_block];
-        return 0;
-    }
     if (it->pos_valid && it->pos_doc == it->in_block + 1) {
         *out = it->posbuf;
         *out_n = it->pos_n;
         return 0;
     }
-    if (decode_freqs(it))
-        return it->err;
-    if (!it->pos_landed && !land(it))
-        return corrupt(it);
-    /*
-     * pos_at is the first position of doc pos_doc <= in_block: docs only move
-     * forward within a block, and pos_doc = in_block + 1 only with posbuf
-     * valid (returned above).
-     */
-    uint64_t at = it->pos_at;
-    for (uint32_t i = it->pos_doc; i < it->in_block; i++)
-        at += it->freqbuf[i];
-    it->pos_at = at;
-    it->pos_doc = it->in_block;
-    it->pos_valid = false;
-    if (want_block(it)) {
-        int rc = decode_rest(it);
-        if (rc == QR_ECORRUPT)
-            return rc;
-        if (!rc) {
-            *out = it->bpos + it->boff[it->in_block];
-            *out_n = it->freqbuf[it->in_block];
-            return 0;
+    const uint32_t *raw = NULL; /* the doc's deltas, when its block's rest is decoded */
+    uint64_t at = 0;
+    if (it->blk_pos) { /* docs move forward within a block: in_block >= blk_doc */
+        raw = it->bpos + it->boff[it->in_block];
+    } else {
+        if (decode_freqs(it))
+            return it->err;
+        if (!it->pos_landed && !land(it))
+            return corrupt(it);
+        /*
+         * pos_at is the first position of doc pos_doc <= in_block: docs only
+         * move forward within a block, and pos_doc = in_block + 1 only with
+         * posbuf valid (returned above).
+         */
+        at = it->pos_at;
+        for (uint32_t i = it->pos_doc; i < it->in_block; i++)
+            at += it->freqbuf[i];
+        it->pos_at = at;
+        it->pos_doc = it->in_block;
+        it->pos_valid = false;
+        if (want_block(it)) {
+            int rc = decode_rest(it);
+            if (rc == QR_ECORRUPT)
+                return rc;
+            if (!rc) /* else no memory for the block: this doc alone, doc by doc */
+                raw = it->bpos + it->boff[it->in_block];
         }
-        /* no memory for the block: this doc alone, as if asked doc by doc */
+        if (!raw && !pos_fit(it, at, it->freqbuf[it->in_block]))
+            return corrupt(it);
     }
     uint32_t tf = it->freqbuf[it->in_block];
-    if (!pos_fit(it, at, tf))
-        return corrupt(it);
     if (tf > it->posbuf_cap) {
         uint32_t cap = it->posbuf_cap ? it->posbuf_cap : 16;
         while (cap < tf)
@@ -977,18 +955,23 @@ int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *
     /* the doc's first delta is its first position, the others are differences */
     uint32_t sum = 0;
     uint32_t *o = it->posbuf;
-    for (uint32_t done = 0; done < tf;) {
-        uint64_t k = at / QR_BLOCK;
-        if (it->pdec != k && !load_positions(it, k))
+    if (raw) {
+        if (!qr_delta_sum(o, raw, tf, &sum))
             return corrupt(it);
-        uint32_t i = (uint32_t)(at % QR_BLOCK), n = QR_BLOCK - i;
-        n = n < tf - done ? n : tf - done;
-        if (!qr_delta_sum(o + done, it->pdelta + i, n, &sum))
-            return corrupt(it);
-        done += n;
-        at += n;
+    } else {
+        for (uint32_t done = 0; done < tf;) {
+            uint64_t k = at / QR_BLOCK;
+            if (it->pdec != k && !load_positions(it, k))
+                return corrupt(it);
+            uint32_t i = (uint32_t)(at % QR_BLOCK), n = QR_BLOCK - i;
+            n = n < tf - done ? n : tf - done;
+            if (!qr_delta_sum(o + done, it->pdelta + i, n, &sum))
+                return corrupt(it);
+            done += n;
+            at += n;
+        }
+        it->pos_at = at;
     }
-    it->pos_at = at;
     it->pos_doc = it->in_block + 1;
     it->pos_valid = true;
     it->pos_n = tf;

@@ -152,7 +152,7 @@ typedef struct qr_postings_iter {
     uint32_t *posbuf;            /* positions of a doc (grown with qr_reallocarray, kept) */
     uint32_t posbuf_cap;         /* capacity of posbuf */
     uint32_t boff[QR_BLOCK + 1]; /* where each doc's positions start in bpos (from blk_doc on) */
-    uint32_t *bpos;              /* positions of the block's docs, each doc's from 0 (kept) */
+    uint32_t *bpos;              /* position deltas of the block's docs (grown, kept) */
     uint32_t bpos_cap;           /* capacity of bpos */
 } qr_postings_iter;
 
@@ -204,7 +204,7 @@ int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *
  * How qr_postings_positions decodes. QR_POS_DOC: the asked doc's positions
  * only. QR_POS_BLOCK: on the first doc asked in a block, every position
  * from that doc to the block's end, each later doc of the block then a
- * slice. QR_POS_AUTO (the default): per doc, until the docs asked so far in
+ * sum of its own deltas. QR_POS_AUTO (the default): per doc, until the docs asked so far in
  * the block are dense enough that decoding the rest of the block costs less
  * than the asks it is expected to save (a cost per ask of about ten
  * positions). The positions returned are the same in every mode.
