@@ -62,10 +62,12 @@
  * the reader finds the position block of a doc block's first position from
  * the table alone and skips the PFOR blocks before it by their headers (up
  * to three bytes), without decoding them; inside a block it counts the tfs
- * of the docs before the current one. Positions and the landing table are
- * read only when positions are asked for (the table forward, from where the
- * last landing left it), so queries without positions never touch the
- * stream.
+ * of the docs before the current one. When positions are asked at most docs
+ * of a block (a phrase over common terms), the deltas of the block's rest
+ * are decoded at once and each ask sums its own doc's (qr_pos_mode).
+ * Positions and the landing table are read only when positions are asked
+ * for (the table forward, from where the last landing left it), so queries
+ * without positions never touch the stream.
  *
  * Everything read is checked: offsets and lengths stay inside the streams,
  * widths <= 32, doc ids strictly increase, stay below QR_DOC_END and agree
