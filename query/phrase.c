@@ -77,6 +77,50 @@ static bool in_field(qr_field f, uint64_t s, uint64_t e, uint32_t tp)
 }
 
 /*
+ * Keeps the starts s (non-decreasing) with s + off among v (non-decreasing):
+ * a merge whose steps are data, not branches (which start meets which
+ * position is as good as random, and a mispredicted branch per position
+ * cost more than the rest of the walk). A start is kept, in place, when it
+ * meets an equal position; the cursor into v moves only past smaller ones,
+ * so equal starts all meet it. Returns how many are kept.
+ */
+static uint32_t keep_starts(uint32_t *starts, uint32_t ns, const uint32_t *v, uint32_t nv,
+                            uint32_t off)
+{
+    uint32_t j = 0, c = 0, kept = 0;
+    while (j < ns && c < nv) {
+        uint64_t want = (uint64_t)starts[j] + off;
+        uint32_t s = starts[j], x = v[c];
+        starts[kept] = s;
+        kept += x == want;
+        j += x >= want;
+        c += x < want;
+    }
+    return kept;
+}
+
+/*
+ * keep_starts over the starts the driver's positions dv propose (each
+ * position x >= od proposes x - od), without building them first: the
+ * merge reads dv directly and writes the starts that meet a position of v
+ * at offset off. Returns how many.
+ */
+static uint32_t first_starts(uint32_t *starts, const uint32_t *dv, uint32_t dn, uint32_t od,
+                             const uint32_t *v, uint32_t nv, uint32_t off)
+{
+    uint32_t j = 0, c = 0, kept = 0;
+    while (j < dn && c < nv) {
+        uint32_t x = dv[j];
+        int64_t want = (int64_t)x - od + off, y = v[c];
+        starts[kept] = x - od;
+        kept += (y == want) & (x >= od);
+        j += y >= want;
+        c += y < want;
+    }
+    return kept;
+}
+
+/*
  * Walks the matches at the current doc; with out != NULL appends their
  * spans, else counts them into p->tf.
  *
@@ -110,13 +154,17 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
     }
     /* the others by tf, fewest first (insertion sort: phrases are short) */
     size_t no = 0;
-    for (size_t i = 0; i < p->n; i++) {
-        if (i == drv)
-            continue;
-        size_t j = no++;
-        for (; j > 0 && p->npos[p->order[j - 1]] > p->npos[i]; j--)
-            p->order[j] = p->order[j - 1];
-        p->order[j] = (uint32_t)i;
+    if (p->n == 2) {
+        p->order[no++] = (uint32_t)(1 - drv);
+    } else {
+        for (size_t i = 0; i < p->n; i++) {
+            if (i == drv)
+                continue;
+            size_t j = no++;
+            for (; j > 0 && p->npos[p->order[j - 1]] > p->npos[i]; j--)
+                p->order[j] = p->order[j - 1];
+            p->order[j] = (uint32_t)i;
+        }
     }
     const uint32_t *dv;
     uint32_t dn;
@@ -129,29 +177,22 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
         p->starts = nb;
         p->scap = dn;
     }
-    uint32_t ns = 0, od = p->offs[drv];
-    for (uint32_t j = 0; j < dn; j++)
-        if (dv[j] >= od)
-            p->starts[ns++] = dv[j] - od;
-    for (size_t k = 0; ns && k < no; k++) {
+    uint32_t ns = 0;
+    for (size_t k = 0; k < no; k++) {
         size_t i = p->order[k];
         const uint32_t *v;
         uint32_t nv;
         if ((rc = qr_postings_positions(p->pi[i], &v, &nv)))
             return rc;
-        /* keep the starts s with s + offs[i] among v (both increasing) */
-        uint32_t c = 0, kept = 0, oi = p->offs[i];
-        for (uint32_t j = 0; j < ns; j++) {
-            uint64_t want = (uint64_t)p->starts[j] + oi;
-            while (c < nv && v[c] < want)
-                c++;
-            if (c == nv)
-                break;
-            p->starts[kept] = p->starts[j];
-            kept += v[c] == want;
-        }
-        ns = kept;
+        if (k == 0)
+            ns = first_starts(p->starts, dv, dn, p->offs[drv], v, nv, p->offs[i]);
+        else
+            ns = keep_starts(p->starts, ns, v, nv, p->offs[i]);
+        if (!ns)
+            break;
     }
+    if (no == 0) /* a one-term phrase: every position starts a match */
+        ns = first_starts(p->starts, dv, dn, p->offs[drv], dv, dn, p->offs[drv]);
     uint32_t tp = ns ? qr_doctable_title_positions(p->ctx->dt, p->base.doc) : 0;
     for (uint32_t j = 0; j < ns; j++) {
         uint64_t s = p->starts[j];

@@ -62,10 +62,12 @@
  * the reader finds the position block of a doc block's first position from
  * the table alone and skips the PFOR blocks before it by their headers (up
  * to three bytes), without decoding them; inside a block it counts the tfs
- * of the docs before the current one. Positions and the landing table are
- * read only when positions are asked for (the table forward, from where the
- * last landing left it), so queries without positions never touch the
- * stream.
+ * of the docs before the current one. When positions are asked at most docs
+ * of a block (a phrase over common terms), the deltas of the block's rest
+ * are decoded at once and each ask sums its own doc's (qr_pos_mode).
+ * Positions and the landing table are read only when positions are asked
+ * for (the table forward, from where the last landing left it), so queries
+ * without positions never touch the stream.
  *
  * Everything read is checked: offsets and lengths stay inside the streams,
  * widths <= 32, doc ids strictly increase, stay below QR_DOC_END and agree
@@ -375,6 +377,7 @@ static void finish(qr_postings_iter *it)
     it->block_n = 0;
     it->freqs_decoded = false;
     it->pos_valid = false;
+    it->blk_pos = false;
 }
 
 /* Marks the iterator corrupt and exhausted. */
@@ -559,6 +562,8 @@ static int load_block(qr_postings_iter *it)
     it->pos_doc = 0;
     it->pos_valid = false;
     it->pos_landed = false;
+    it->blk_pos = false;
+    it->ask_n = 0;
     if (!is_tail(it, s->block)) {
         if (!decode_full_docs(it))
             return corrupt(it);
@@ -605,6 +610,8 @@ int qr_postings_iter_init(qr_postings_iter *it, qr_slice docs, qr_slice pos,
     memset(it, 0, offsetof(qr_postings_iter, docbuf));
     it->posbuf = NULL;
     it->posbuf_cap = 0;
+    it->bpos = NULL;
+    it->bpos_cap = 0;
     it->doc = QR_DOC_END;
     /* An empty stream may come as NULL: give pointer arithmetic an object. */
     if (!docs.p)
@@ -666,6 +673,9 @@ void qr_postings_iter_free(qr_postings_iter *it)
     qr_free(it->posbuf);
     it->posbuf = NULL;
     it->posbuf_cap = 0;
+    qr_free(it->bpos);
+    it->bpos = NULL;
+    it->bpos_cap = 0;
 }
 
 int qr_postings_next_block(qr_postings_iter *it)
@@ -684,17 +694,22 @@ int qr_postings_seek(qr_postings_iter *it, uint32_t target)
         if (rc || it->doc >= target)
             return rc;
     }
-    /* docbuf[block_n - 1] is the block's last doc, >= target */
-    uint32_t lo = it->in_block, hi = it->block_n - 1;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (it->docbuf[mid] < target)
-            lo = mid + 1;
-        else
-            hi = mid;
+    /*
+     * docbuf[block_n - 1] is the block's last doc, >= target: the first doc
+     * >= target by a binary search whose halving is data, not a branch
+     * (which half holds the target is a coin toss to the predictor). The
+     * docs before in_block are below target too: searching the whole block
+     * gives the same doc, in a number of halvings fixed by the block's size
+     * (seven for a full block), so that the loop's end is predicted as well.
+     */
+    const uint32_t *base = it->docbuf;
+    for (uint32_t n = it->block_n; n > 1;) {
+        uint32_t half = n / 2;
+        base += (base[half - 1] < target) * half;
+        n -= half;
     }
-    it->in_block = lo;
-    it->doc = it->docbuf[lo];
+    it->in_block = (uint32_t)(base - it->docbuf);
+    it->doc = *base;
     return 0;
 }
 
@@ -709,13 +724,21 @@ uint32_t qr_postings_freq_slow(qr_postings_iter *it)
  * Decodes position block k (>= pk, <= pos_full) into pdelta, skipping the
  * blocks before it undecoded; block pos_full is the varint tail.
  */
-static bool load_positions(qr_postings_iter *it, uint64_t k)
+static bool skip_positions(qr_postings_iter *it, uint64_t k)
 {
     const uint8_t *end = it->pos.p + it->pos.n;
     /* k >= pk: positions are asked for at increasing indexes, and land() resets pk */
     for (; it->pk < k; it->pk++)
         if (!qr_xpfor128_skip(&it->pk_p, end))
             return false;
+    return true;
+}
+
+static bool load_positions(qr_postings_iter *it, uint64_t k)
+{
+    const uint8_t *end = it->pos.p + it->pos.n;
+    if (!skip_positions(it, k))
+        return false;
     bool ok = k < it->pos_full
                   ? qr_xpfor128_decode(it->pdelta, &it->pk_p, end)
                   : qr_varint_get_n(it->pdelta, it->meta.ttf % QR_BLOCK, &it->pk_p, end);
@@ -770,6 +793,115 @@ static bool land(qr_postings_iter *it)
     return true;
 }
 
+void qr_postings_set_pos_mode(qr_postings_iter *it, qr_pos_mode mode)
+{
+    it->pos_mode = (uint8_t)mode;
+}
+
+/*
+ * QR_POS_AUTO's estimate of the cost of one ask on the doc-by-doc path
+ * beyond its positions (the call, the landing checks, the sums), in
+ * positions decoded.
+ */
+#define ASK_COST 10
+
+/*
+ * Whether to decode the rest of the block now, at an ask of the current
+ * doc. AUTO: the asks so far, from the first one's doc to this one, give a
+ * density; the rest of the block is expected to see density * docs left
+ * asks, each costing its positions plus ASK_COST on the doc-by-doc path,
+ * against all the positions left once. Reconsidered at 2, 4, 8... asks.
+ */
+static bool want_block(qr_postings_iter *it)
+{
+    if (it->pos_mode != QR_POS_AUTO)
+        return it->pos_mode == QR_POS_BLOCK;
+    uint32_t i = it->in_block;
+    if (it->ask_n++ == 0) {
+        it->ask_first = i;
+        return false;
+    }
+    if (it->ask_n & (it->ask_n - 1))
+        return false;
+    uint64_t n = 0, span = i - it->ask_first + 1, left = it->block_n - i;
+    for (uint32_t j = i; j < it->block_n; j++)
+        n += it->freqbuf[j];
+    return n * span <= (uint64_t)it->ask_n * (n + ASK_COST * left);
+}
+
+/* Can tf positions from the term's at-th on be there? (see qr_postings_positions) */
+static bool pos_fit(const qr_postings_iter *it, uint64_t at, uint64_t n)
+{
+    /*
+     * Every 128 positions (a packed block or up to 128 tail varints) take at
+     * least one byte of the term's share of the stream: a count the bytes
+     * cannot hold is damage, found before a buffer grows to it.
+     */
+    return at <= it->meta.ttf && n <= it->meta.ttf - at &&
+           n <= ((uint64_t)(it->pos.n - it->meta.pos_off) + 1) * QR_BLOCK;
+}
+
+/*
+ * Decodes the position deltas of every doc from the current one (whose
+ * first position is pos_at) to the block's end into bpos, boff[j] where
+ * doc j's start; an ask then sums only its doc's. Full position blocks
+ * inside the range are decoded straight into bpos; the partial ones at its
+ * ends go through pdelta. Returns 0, QR_ECORRUPT (the iterator is then
+ * corrupt) or QR_ENOMEM (bpos could not grow, or would pass 2^32
+ * positions; nothing changed).
+ */
+static int decode_rest(qr_postings_iter *it)
+{
+    uint32_t i0 = it->in_block;
+    uint64_t at = it->pos_at, n = 0;
+    for (uint32_t j = i0; j < it->block_n; j++)
+        n += it->freqbuf[j];
+    if (!pos_fit(it, at, n))
+        return corrupt(it);
+    if (n > it->bpos_cap) {
+        if (n > UINT32_MAX)
+            return QR_ENOMEM; /* more than boff can index: doc by doc */
+        uint32_t cap = it->bpos_cap > 64 ? it->bpos_cap : 64;
+        while (cap < n)
+            cap = cap > UINT32_MAX / 2 ? (uint32_t)n : cap * 2;
+        uint32_t *nb = qr_reallocarray(it->bpos, cap, sizeof *nb);
+        if (!nb)
+            return QR_ENOMEM;
+        it->bpos = nb;
+        it->bpos_cap = cap;
+    }
+    uint32_t *b = it->bpos;
+    const uint8_t *end = it->pos.p + it->pos.n;
+    for (uint64_t done = 0, a = at; done < n;) {
+        uint64_t k = a / QR_BLOCK;
+        uint32_t o = (uint32_t)(a % QR_BLOCK), m = QR_BLOCK - o;
+        m = m < n - done ? m : (uint32_t)(n - done);
+        if (m == QR_BLOCK && k < it->pos_full && it->pdec != k) {
+            if (!skip_positions(it, k) || !qr_xpfor128_decode(b + done, &it->pk_p, end))
+                return corrupt(it);
+            it->pk = k + 1;
+            it->pdec = UINT64_MAX; /* pdelta holds no block the cursor has not passed */
+        } else {
+            if (it->pdec != k && !load_positions(it, k))
+                return corrupt(it);
+            memcpy(b + done, it->pdelta + o, (size_t)m * sizeof *b);
+        }
+        done += m;
+        a += m;
+    }
+    uint32_t off = 0;
+    for (uint32_t j = i0; j < it->block_n; j++) {
+        it->boff[j] = off;
+        off += it->freqbuf[j];
+    }
+    it->boff[it->block_n] = off;
+    it->pos_at = at + n;
+    it->pos_doc = it->block_n;
+    it->pos_valid = false;
+    it->blk_pos = true;
+    return 0;
+}
+
 int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *out_n)
 {
     *out = NULL;
@@ -781,31 +913,37 @@ int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *
         *out_n = it->pos_n;
         return 0;
     }
-    if (decode_freqs(it))
-        return it->err;
-    if (!it->pos_landed && !land(it))
-        return corrupt(it);
-    /*
-     * pos_at is the first position of doc pos_doc <= in_block: docs only move
-     * forward within a block, and pos_doc = in_block + 1 only with posbuf
-     * valid (returned above).
-     */
-    uint64_t at = it->pos_at;
-    for (uint32_t i = it->pos_doc; i < it->in_block; i++)
-        at += it->freqbuf[i];
-    it->pos_at = at;
-    it->pos_doc = it->in_block;
-    it->pos_valid = false;
+    const uint32_t *raw = NULL; /* the doc's deltas, when its block's rest is decoded */
+    uint64_t at = 0;
+    if (it->blk_pos) { /* docs move forward within a block: in_block >= blk_doc */
+        raw = it->bpos + it->boff[it->in_block];
+    } else {
+        if (decode_freqs(it))
+            return it->err;
+        if (!it->pos_landed && !land(it))
+            return corrupt(it);
+        /*
+         * pos_at is the first position of doc pos_doc <= in_block: docs only
+         * move forward within a block, and pos_doc = in_block + 1 only with
+         * posbuf valid (returned above).
+         */
+        at = it->pos_at;
+        for (uint32_t i = it->pos_doc; i < it->in_block; i++)
+            at += it->freqbuf[i];
+        it->pos_at = at;
+        it->pos_doc = it->in_block;
+        it->pos_valid = false;
+        if (want_block(it)) {
+            int rc = decode_rest(it);
+            if (rc == QR_ECORRUPT)
+                return rc;
+            if (!rc) /* else no memory for the block: this doc alone, doc by doc */
+                raw = it->bpos + it->boff[it->in_block];
+        }
+        if (!raw && !pos_fit(it, at, it->freqbuf[it->in_block]))
+            return corrupt(it);
+    }
     uint32_t tf = it->freqbuf[it->in_block];
-    if (at > it->meta.ttf || tf > it->meta.ttf - at)
-        return corrupt(it);
-    /*
-     * Every 128 positions (a packed block or up to 128 tail varints) take at
-     * least one byte of the term's share of the stream: a tf the bytes cannot
-     * hold is damage, found before posbuf grows to it.
-     */
-    if ((uint64_t)tf > ((uint64_t)(it->pos.n - it->meta.pos_off) + 1) * QR_BLOCK)
-        return corrupt(it);
     if (tf > it->posbuf_cap) {
         uint32_t cap = it->posbuf_cap ? it->posbuf_cap : 16;
         while (cap < tf)
@@ -819,18 +957,23 @@ int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *
     /* the doc's first delta is its first position, the others are differences */
     uint32_t sum = 0;
     uint32_t *o = it->posbuf;
-    for (uint32_t done = 0; done < tf;) {
-        uint64_t k = at / QR_BLOCK;
-        if (it->pdec != k && !load_positions(it, k))
+    if (raw) {
+        if (!qr_delta_sum(o, raw, tf, &sum))
             return corrupt(it);
-        uint32_t i = (uint32_t)(at % QR_BLOCK), n = QR_BLOCK - i;
-        n = n < tf - done ? n : tf - done;
-        if (!qr_delta_sum(o + done, it->pdelta + i, n, &sum))
-            return corrupt(it);
-        done += n;
-        at += n;
+    } else {
+        for (uint32_t done = 0; done < tf;) {
+            uint64_t k = at / QR_BLOCK;
+            if (it->pdec != k && !load_positions(it, k))
+                return corrupt(it);
+            uint32_t i = (uint32_t)(at % QR_BLOCK), n = QR_BLOCK - i;
+            n = n < tf - done ? n : tf - done;
+            if (!qr_delta_sum(o + done, it->pdelta + i, n, &sum))
+                return corrupt(it);
+            done += n;
+            at += n;
+        }
+        it->pos_at = at;
     }
-    it->pos_at = at;
     it->pos_doc = it->in_block + 1;
     it->pos_valid = true;
     it->pos_n = tf;

@@ -116,36 +116,44 @@ typedef struct qr_postings_iter {
     uint32_t doc; /* (public) current doc id, QR_DOC_END when exhausted */
     int err;      /* (public) 0, or QR_ECORRUPT once corrupt bytes were met */
     /* private decoding state: postings.c may reshape it freely */
-    qr_slice docs, pos;         /* the whole streams */
-    qr_term_meta meta;          /* the term's entry from the dictionary */
-    uint32_t nblocks;           /* full blocks plus the varint tail block */
-    uint32_t tail_n;            /* docs in the tail block (1..QR_BLOCK) */
-    const uint8_t *skip_end;    /* one past the skip table (NULL when there is none) */
-    qr_block_max term_max;      /* the bound over the whole term */
-    qr_postings_skip cur;       /* the current block */
-    qr_postings_skip peek;      /* how far qr_postings_block_for has looked ahead */
-    uint32_t in_block;          /* index of doc within the current block */
-    uint32_t block_n;           /* docs in the current block (0 at QR_DOC_END) */
-    bool freqs_decoded;         /* freqbuf holds the current block's tfs (false at the end) */
-    bool pos_valid;             /* posbuf holds the positions of doc pos_doc - 1 */
-    bool pos_landed;            /* pos_at, pk, pk_p are set for the current block */
-    uint32_t land_block;        /* block the landing cursor is at (UINT32_MAX: not read yet) */
-    const uint8_t *land_p;      /* its entry in the landing table */
-    const uint8_t *land_end;    /* one past the landing table */
-    uint64_t land_first;        /* the term's positions before block land_block */
-    uint64_t land_off;          /* offset of the position block holding its first */
-    uint32_t pos_doc;           /* index in the block of the doc pos_at starts */
-    uint32_t pos_n;             /* positions in posbuf */
-    uint64_t pos_at;            /* index in the term's positions of doc pos_doc's first */
-    uint64_t pos_full;          /* packed position blocks of the term (ttf / QR_BLOCK) */
-    uint64_t pk;                /* index of the position block at pk_p */
-    const uint8_t *pk_p;        /* position-stream cursor at block pk */
-    uint64_t pdec;              /* index of the position block in pdelta (UINT64_MAX: none) */
-    uint32_t docbuf[QR_BLOCK];  /* the current block's doc ids */
-    uint32_t freqbuf[QR_BLOCK]; /* its term frequencies (once freqs_decoded) */
-    uint32_t pdelta[QR_BLOCK];  /* the position deltas of block pdec */
-    uint32_t *posbuf;           /* positions of a doc (grown with qr_reallocarray, kept) */
-    uint32_t posbuf_cap;        /* capacity of posbuf */
+    qr_slice docs, pos;          /* the whole streams */
+    qr_term_meta meta;           /* the term's entry from the dictionary */
+    uint32_t nblocks;            /* full blocks plus the varint tail block */
+    uint32_t tail_n;             /* docs in the tail block (1..QR_BLOCK) */
+    const uint8_t *skip_end;     /* one past the skip table (NULL when there is none) */
+    qr_block_max term_max;       /* the bound over the whole term */
+    qr_postings_skip cur;        /* the current block */
+    qr_postings_skip peek;       /* how far qr_postings_block_for has looked ahead */
+    uint32_t in_block;           /* index of doc within the current block */
+    uint32_t block_n;            /* docs in the current block (0 at QR_DOC_END) */
+    bool freqs_decoded;          /* freqbuf holds the current block's tfs (false at the end) */
+    bool pos_valid;              /* posbuf holds the positions of doc pos_doc - 1 */
+    bool pos_landed;             /* pos_at, pk, pk_p are set for the current block */
+    uint32_t land_block;         /* block the landing cursor is at (UINT32_MAX: not read yet) */
+    const uint8_t *land_p;       /* its entry in the landing table */
+    const uint8_t *land_end;     /* one past the landing table */
+    uint64_t land_first;         /* the term's positions before block land_block */
+    uint64_t land_off;           /* offset of the position block holding its first */
+    uint32_t pos_doc;            /* index in the block of the doc pos_at starts */
+    uint32_t pos_n;              /* positions in posbuf */
+    uint64_t pos_at;             /* index in the term's positions of doc pos_doc's first */
+    uint64_t pos_full;           /* packed position blocks of the term (ttf / QR_BLOCK) */
+    uint64_t pk;                 /* index of the position block at pk_p */
+    const uint8_t *pk_p;         /* position-stream cursor at block pk */
+    uint64_t pdec;               /* index of the position block in pdelta (UINT64_MAX: none) */
+    uint8_t pos_mode;            /* qr_pos_mode (QR_POS_AUTO after init) */
+    bool blk_pos;                /* bpos holds the block's positions from doc blk_doc on */
+    uint32_t blk_doc;            /* the first doc of the block they are decoded for */
+    uint32_t ask_n;              /* docs of the current block whose positions were asked */
+    uint32_t ask_first;          /* index in the block of the first of them */
+    uint32_t docbuf[QR_BLOCK];   /* the current block's doc ids */
+    uint32_t freqbuf[QR_BLOCK];  /* its term frequencies (once freqs_decoded) */
+    uint32_t pdelta[QR_BLOCK];   /* the position deltas of block pdec */
+    uint32_t *posbuf;            /* positions of a doc (grown with qr_reallocarray, kept) */
+    uint32_t posbuf_cap;         /* capacity of posbuf */
+    uint32_t boff[QR_BLOCK + 1]; /* where each doc's positions start in bpos (from blk_doc on) */
+    uint32_t *bpos;              /* position deltas of the block's docs (grown, kept) */
+    uint32_t bpos_cap;           /* capacity of bpos */
 } qr_postings_iter;
 
 /*
@@ -191,6 +199,20 @@ static inline uint32_t qr_postings_freq(qr_postings_iter *it)
  * not grow (the iterator itself stays usable). At QR_DOC_END: no positions.
  */
 int qr_postings_positions(qr_postings_iter *it, const uint32_t **out, uint32_t *out_n);
+
+/*
+ * How qr_postings_positions decodes. QR_POS_DOC: the asked doc's positions
+ * only. QR_POS_BLOCK: on the first doc asked in a block, every position
+ * from that doc to the block's end, each later doc of the block then a
+ * sum of its own deltas. QR_POS_AUTO (the default): per doc, until the docs asked so far in
+ * the block are dense enough that decoding the rest of the block costs less
+ * than the asks it is expected to save (a cost per ask of about ten
+ * positions). The positions returned are the same in every mode.
+ */
+typedef enum qr_pos_mode { QR_POS_AUTO, QR_POS_DOC, QR_POS_BLOCK } qr_pos_mode;
+
+/* Sets the iterator's mode (kept until the next qr_postings_iter_init). */
+void qr_postings_set_pos_mode(qr_postings_iter *it, qr_pos_mode mode);
 
 /*
  * Block-at-a-time access, for loops that count or score whole blocks: the

@@ -162,3 +162,193 @@ Test(phrase, damaged_tfs_of_a_candidate_are_corrupt)
     qr_dir_close(dir);
     free_docs(docs, texts);
 }
+
+/* ---- block-at-a-time positions against the reference evaluator -------------------- */
+
+#define NMIX 700
+
+static uint64_t mix_state;
+
+static uint32_t mix_rnd(void)
+{
+    mix_state = mix_state * 6364136223846793005ull + 1442695040888963407ull;
+    return (uint32_t)(mix_state >> 33);
+}
+
+/*
+ * NMIX documents (six full doc blocks of the common words) over a small
+ * vocabulary: a title of a few words, a body of 10..40 words (every 50th of
+ * 400, many positions a doc), "a" and "b" in most docs (dense phrase
+ * candidates: blocks decoded at once), "r" in every 37th (a rare term that
+ * makes an AND seek far: candidates doc by doc), repeated words common.
+ */
+static struct tdoc *make_mix(uint64_t seed, size_t n, const char *prefix)
+{
+    static const char *const words[] = {"a", "b", "a", "c", "b", "d", "a", "e"};
+    struct tdoc *docs = calloc(n, sizeof *docs);
+    cr_assert(docs);
+    mix_state = seed;
+    for (size_t i = 0; i < n; i++) {
+        size_t cap = 8 * 420;
+        char *t = malloc(cap), *path = malloc(32);
+        cr_assert(t && path);
+        snprintf(path, 32, "%s/%zu", prefix, i);
+        size_t at = 0;
+        uint32_t nt = 1 + mix_rnd() % 4, nb = i % 50 == 0 ? 400 : 10 + mix_rnd() % 31;
+        for (uint32_t k = 0; k < nt; k++)
+            at += (size_t)snprintf(t + at, cap - at, "%s ", words[mix_rnd() % 8]);
+        t[at - 1] = '\n';
+        for (uint32_t k = 0; k < nb; k++)
+            at += (size_t)snprintf(t + at, cap - at, "%s ", words[mix_rnd() % 8]);
+        if (i % 37 == 0)
+            at += (size_t)snprintf(t + at, cap - at, "r a b");
+        docs[i] = (struct tdoc){path, t};
+    }
+    return docs;
+}
+
+static void free_mix(struct tdoc *docs, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free((char *)docs[i].path);
+        free((char *)docs[i].text);
+    }
+    free(docs);
+}
+
+static const char *const mix_queries[] = {
+    "\"a b\"",         "\"b a\"",
+    "\"a b a\"",       "\"a a\"",
+    "\"a a a\"",       "\"b a b a\"",
+    "\"c d e\"",       "title:\"a b\"",
+    "body:\"a b\"",    "title:\"a a\"",
+    "r \"a b\"",       "r \"b a b\"",
+    "\"a b\" -c",      "\"a b\" OR \"d e\"",
+    "a NEAR/2 b",      "\"a b\" NEAR/3 c",
+    "r NEAR/1 a",      "title:a NEAR/1 b",
+    "\"a b\" \"b a\"", "\"e a\" r",
+};
+
+/* Every mix query: the engine's top 20 and total against the reference. */
+static void check_mix(qr_dir *dir)
+{
+    qr_searcher *s = tq_open(dir);
+    ref_index *r;
+    cr_assert_eq(ref_load(&r, dir), 0);
+    uint64_t matched = 0;
+    for (size_t i = 0; i < sizeof mix_queries / sizeof mix_queries[0]; i++)
+        matched += tq_check_ref(s, r, mix_queries[i], 0, 20) > 0;
+    cr_assert_geq(matched, sizeof mix_queries / sizeof mix_queries[0] - 1,
+                  "the queries find something");
+    ref_free(r);
+    qr_searcher_close(s);
+}
+
+Test(phrase, blocks_of_many_docs_match_the_reference)
+{
+    struct tdoc *docs = make_mix(7, NMIX, "m");
+    qr_dir *dir = tq_index("none", docs, NMIX, 0); /* one segment */
+    check_mix(dir);
+    qr_dir_close(dir);
+    dir = tq_index("none", docs, NMIX, 250); /* three segments */
+    check_mix(dir);
+    /* replace every third doc of the first 300: deletions inside dense blocks */
+    struct tdoc *more = make_mix(8, 300, "m");
+    struct tdoc *repl = calloc(100, sizeof *repl);
+    cr_assert(repl);
+    for (size_t i = 0; i < 100; i++)
+        repl[i] = more[3 * i];
+    tq_add(dir, repl, 100);
+    check_mix(dir);
+    tq_merge_all(dir);
+    check_mix(dir);
+    free(repl);
+    free_mix(more, 300);
+    qr_dir_close(dir);
+    free_mix(docs, NMIX);
+}
+
+/* Where stream (a view into one of dir's files, named file) starts in that file. */
+static size_t stream_in_file(qr_dir *dir, const char *file, qr_slice stream)
+{
+    qr_mapping *m;
+    qr_slice f;
+    cr_assert_eq(qr_dir_map(dir, file, &m, &f), 0);
+    size_t at = SIZE_MAX;
+    for (size_t o = 0; o + stream.n <= f.n && at == SIZE_MAX; o++)
+        if (!memcmp(f.p + o, stream.p, stream.n))
+            at = o;
+    qr_mapping_close(m);
+    cr_assert_neq(at, SIZE_MAX);
+    return at;
+}
+
+/*
+ * Damage in a position block that only the block-at-a-time decoding reads
+ * straight into its buffer: "a" (in every doc, 4 times) has its first doc
+ * block's positions asked at every candidate, so from the second candidate
+ * on the rest of the block is decoded at once, and the second position
+ * block, whose width is made over 32, is decoded there.
+ */
+Test(phrase, damaged_position_block_read_with_its_doc_block_is_corrupt)
+{
+    enum { N = 200 };
+    struct tdoc docs[N];
+    for (int i = 0; i < N; i++) {
+        char *path = malloc(16);
+        cr_assert(path);
+        snprintf(path, 16, "p/%d", i);
+        docs[i] = (struct tdoc){path, "t\na b a x a b a y"};
+    }
+    qr_dir *dir = tq_index("none", docs, N, 0);
+    char **names;
+    size_t n;
+    cr_assert_eq(qr_dir_list(dir, &names, &n), 0);
+    char posfile[64] = "";
+    uint64_t id = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        if (!strncmp(names[i], "seg-", 4) && len > 4 && !strcmp(names[i] + len - 4, ".pos")) {
+            snprintf(posfile, sizeof posfile, "%s", names[i]);
+            id = strtoull(names[i] + 4, NULL, 16);
+        }
+    }
+    qr_dir_list_free(names, n);
+    cr_assert(posfile[0], "no .pos file");
+    qr_segment *seg;
+    cr_assert_eq(qr_segment_open(&seg, dir, id, false), 0);
+    qr_term_meta meta;
+    cr_assert_eq(qr_segment_term(seg, "a", 1, &meta), 0);
+    cr_assert_eq(meta.df, N);
+    cr_assert_eq(meta.ttf, 4 * N);
+    qr_slice stream = qr_segment_pos_stream(seg);
+    const uint8_t *p = stream.p + meta.pos_off, *end = stream.p + stream.n;
+    uint64_t tlen;
+    cr_assert(qr_varint_get64(&p, end, &tlen)); /* df > 128: a landing table */
+    p += tlen;
+    cr_assert(qr_xpfor128_skip(&p, end)); /* position block 0 */
+    size_t at = stream_in_file(dir, posfile, stream) + (size_t)(p - stream.p);
+    uint8_t width = *p;
+    qr_segment_close(seg);
+    cr_assert_leq(width, 32);
+
+    qr_dir *bad = tq_copy_patched(dir, posfile, at, (uint8_t)(width ^ 63)); /* width 63 */
+    qr_searcher *s;
+    cr_assert_eq(qr_searcher_open_dir(&s, bad, QR_SEARCHER_NO_VERIFY, NULL, 0), 0);
+    static const char *const qs[] = {"\"a b\"", "\"b a\"", "a NEAR/1 b", "\"x a b\""};
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        struct tq_res r = tq_search(s, qs[i], 0, N, 0);
+        cr_assert_eq(r.rc, QR_ECORRUPT, "%s: %s", qs[i], qr_strerror(r.rc));
+        tq_res_free(&r);
+    }
+    /* the intact index answers them */
+    qr_searcher *good = tq_open(dir);
+    cr_assert_eq(tq_count(good, "\"a b\"", 0), N);
+    cr_assert_eq(tq_count(good, "\"x a b\"", 0), N);
+    qr_searcher_close(good);
+    qr_searcher_close(s);
+    qr_dir_close(bad);
+    qr_dir_close(dir);
+    for (int i = 0; i < N; i++)
+        free((char *)docs[i].path);
+}

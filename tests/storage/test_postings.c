@@ -169,12 +169,19 @@ static void check_positions(qr_postings_iter *it, const ref *r, uint32_t i)
     cr_assert_arr_eq(p, r->pos + r->poff[i], sizeof(uint32_t) * n, "positions of posting %u", i);
 }
 
-/* Walks the whole term with next, checking docs, tfs, positions (every `pstride`-th doc). */
-static void check_all(const ref *r, qr_slice docs, qr_slice pos, const qr_term_meta *m,
-                      uint32_t pstride)
+static const qr_pos_mode all_modes[] = {QR_POS_AUTO, QR_POS_DOC, QR_POS_BLOCK};
+#define NMODES (sizeof all_modes / sizeof all_modes[0])
+
+/*
+ * Walks the whole term with next, checking docs, tfs, positions (every
+ * `pstride`-th doc), with positions decoded in the given mode.
+ */
+static void check_all_mode(const ref *r, qr_slice docs, qr_slice pos, const qr_term_meta *m,
+                           uint32_t pstride, qr_pos_mode mode)
 {
     qr_postings_iter it;
     cr_assert_eq(qr_postings_iter_init(&it, docs, pos, m), 0);
+    qr_postings_set_pos_mode(&it, mode);
     qr_block_max tm = qr_postings_term_max(&it);
     qr_block_max want = {r->doc[r->n - 1], 0, UINT32_MAX};
     for (uint32_t i = 0; i < r->n; i++) {
@@ -200,6 +207,14 @@ static void check_all(const ref *r, qr_slice docs, qr_slice pos, const qr_term_m
     cr_assert_eq(it.doc, QR_DOC_END);
     cr_assert_eq(qr_postings_freq(&it), 0);
     qr_postings_iter_free(&it);
+}
+
+/* check_all_mode in every mode: doc by doc, the rest of each block at once, and the choice. */
+static void check_all(const ref *r, qr_slice docs, qr_slice pos, const qr_term_meta *m,
+                      uint32_t pstride)
+{
+    for (size_t k = 0; k < NMODES; k++)
+        check_all_mode(r, docs, pos, m, pstride, all_modes[k]);
 }
 
 static qr_slice slice_of(const qr_buf *b)
@@ -470,6 +485,7 @@ static void random_walk(uint32_t n, uint64_t seed, enum gap_mode mode, int ops)
     qr_term_meta m = ref_write(w, &r);
     qr_postings_iter it;
     cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
+    qr_postings_set_pos_mode(&it, all_modes[rnd() % NMODES]);
     uint32_t i = 0; /* reference index of the current posting (n at the end) */
     for (int op = 0; op < ops; op++) {
         uint32_t t;
@@ -533,6 +549,7 @@ static void random_walk(uint32_t n, uint64_t seed, enum gap_mode mode, int ops)
         if (i == n && rnd() % 4 == 0) { /* start over to keep walking */
             qr_postings_iter_free(&it);
             cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
+            qr_postings_set_pos_mode(&it, all_modes[rnd() % NMODES]);
             i = 0;
         }
     }
@@ -788,6 +805,7 @@ Test(postings, positions_allocation_failure)
     qr_term_meta m = ref_write(w, &r);
     qr_postings_iter it;
     cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
+    qr_postings_set_pos_mode(&it, QR_POS_DOC); /* the block path falls back: its own test */
     const uint32_t *p;
     uint32_t n;
     qr_alloc_fail_after(0);
@@ -816,13 +834,113 @@ Test(postings, positions_allocation_failure)
     qr_buf_free(&pos);
 }
 
+/*
+ * Decoding the rest of a block needs its own buffer: when it cannot grow,
+ * the doc's positions come doc by doc (into the doc buffer, which may
+ * itself fail), and a later ask decodes the block once memory is back.
+ */
+Test(postings, block_positions_allocation_failure)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    ref r;
+    ref_gen(&r, 300, 9, GAPS_MIXED, 0);
+    qr_term_meta m = ref_write(w, &r);
+    qr_postings_iter it;
+    cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
+    qr_postings_set_pos_mode(&it, QR_POS_BLOCK);
+    const uint32_t *p;
+    uint32_t n;
+    /* neither buffer can grow: out of memory, not corruption */
+    qr_alloc_fail_after(0);
+    int rc = qr_postings_positions(&it, &p, &n);
+    qr_alloc_fail_after(-1);
+    cr_assert_eq(rc, QR_ENOMEM);
+    cr_assert_eq(it.err, 0);
+    /* the doc buffer grows (doc by doc), then the block buffer is refused: doc by doc */
+    qr_postings_set_pos_mode(&it, QR_POS_DOC);
+    check_positions(&it, &r, 0);
+    qr_postings_set_pos_mode(&it, QR_POS_BLOCK);
+    uint32_t i = 1;
+    while (r.tf[i] > it.posbuf_cap)
+        i++;
+    cr_assert_lt(i, QR_BLOCK, "a doc the doc buffer holds");
+    cr_assert_eq(qr_postings_seek(&it, r.doc[i]), 0);
+    qr_alloc_fail_after(0);
+    check_positions(&it, &r, i);
+    cr_assert_eq(qr_alloc_failures(), 1, "only the block buffer was refused");
+    qr_alloc_fail_after(-1);
+    /* memory is back: the next ask decodes the rest of the block */
+    cr_assert_eq(qr_postings_next(&it), 0);
+    check_positions(&it, &r, i + 1);
+    cr_assert(it.blk_pos);
+    for (uint32_t j = i + 2; j < QR_BLOCK; j++) {
+        cr_assert_eq(qr_postings_next(&it), 0);
+        check_positions(&it, &r, j);
+    }
+    qr_postings_iter_free(&it);
+    ref_free(&r);
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+/*
+ * The automatic choice: positions asked at every doc of a block are
+ * decoded with the rest of the block from the second ask on; asked at
+ * every 40th doc of a block whose docs hold many positions, doc by doc.
+ * Both give the reference's positions.
+ */
+Test(postings, auto_mode_follows_the_density_of_asks)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    ref r;
+    ref_gen(&r, 3 * QR_BLOCK, 17, GAPS_MIXED, 0);
+    qr_term_meta m = ref_write(w, &r);
+    qr_postings_iter it;
+    cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
+    check_positions(&it, &r, 0);
+    cr_assert_not(it.blk_pos, "one ask: doc by doc");
+    cr_assert_eq(qr_postings_next(&it), 0);
+    check_positions(&it, &r, 1);
+    cr_assert(it.blk_pos, "two asks in a row: the rest of the block");
+    for (uint32_t i = 2; i < QR_BLOCK; i++) {
+        cr_assert_eq(qr_postings_next(&it), 0);
+        check_positions(&it, &r, i);
+    }
+    cr_assert_eq(qr_postings_next(&it), 0);
+    cr_assert_not(it.blk_pos, "a new block starts doc by doc");
+    for (uint32_t i = QR_BLOCK; i < 2 * QR_BLOCK; i += 40) {
+        cr_assert_eq(qr_postings_seek(&it, r.doc[i]), 0);
+        check_positions(&it, &r, i);
+        uint64_t left = 0;
+        for (uint32_t j = i; j < 2 * QR_BLOCK; j++)
+            left += r.tf[j];
+        /* sparse asks over docs of many positions: no block decode */
+        if (left > 40 * 11)
+            cr_assert_not(it.blk_pos, "ask at %u", i);
+    }
+    qr_postings_iter_free(&it);
+    ref_free(&r);
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
 /* ---- corrupt input --------------------------------------------------------- */
+
+/* The mode read_everything decodes positions in. */
+static qr_pos_mode read_mode = QR_POS_AUTO;
 
 /* Reads a term in every way; returns its error (0 when it read cleanly). Never trusts values. */
 static int read_everything(qr_slice docs, qr_slice pos, const qr_term_meta *m, int how)
 {
     qr_postings_iter it;
     int rc = qr_postings_iter_init(&it, docs, pos, m);
+    qr_postings_set_pos_mode(&it, read_mode);
     uint32_t seen = 0, prev = 0;
     qr_block_max bm;
     while (rc == 0 && it.doc != QR_DOC_END) {
@@ -905,8 +1023,9 @@ static int read_copies(const uint8_t *d, size_t dn, const uint8_t *p, size_t pn,
     return failed;
 }
 
-Test(postings, corrupt_every_byte_flipped)
+static void every_byte_flipped(qr_pos_mode mode)
 {
+    read_mode = mode;
     qr_buf doc = {0}, pos = {0};
     qr_term_meta m[2];
     two_terms(&doc, &pos, m);
@@ -928,10 +1047,18 @@ Test(postings, corrupt_every_byte_flipped)
     cr_assert_gt(failures, 0, "some flips are detected");
     qr_buf_free(&doc);
     qr_buf_free(&pos);
+    read_mode = QR_POS_AUTO;
 }
 
-Test(postings, corrupt_every_truncation)
+Test(postings, corrupt_every_byte_flipped)
 {
+    for (size_t k = 0; k < NMODES; k++)
+        every_byte_flipped(all_modes[k]);
+}
+
+static void every_truncation(qr_pos_mode mode)
+{
+    read_mode = mode;
     qr_buf doc = {0}, pos = {0};
     qr_term_meta m[2];
     two_terms(&doc, &pos, m);
@@ -948,6 +1075,13 @@ Test(postings, corrupt_every_truncation)
     }
     qr_buf_free(&doc);
     qr_buf_free(&pos);
+    read_mode = QR_POS_AUTO;
+}
+
+Test(postings, corrupt_every_truncation)
+{
+    for (size_t k = 0; k < NMODES; k++)
+        every_truncation(all_modes[k]);
 }
 
 Test(postings, corrupt_meta)
@@ -1491,10 +1625,51 @@ Test(postings, corrupt_position_sum_past_32_bits)
     static const uint8_t doc[] = {0x05, 0x01};                         /* df 1: doc 5, dl 1 */
     static const uint8_t pos[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x01}; /* 2^32 - 1, then + 1 */
     qr_term_meta m = {1, 2, 0, 0};
-    cr_assert_eq(read_everything((qr_slice){doc, sizeof doc}, (qr_slice){pos, sizeof pos}, &m, 0),
-                 QR_ECORRUPT);
     static const uint8_t ok[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x00}; /* 2^32 - 1 twice */
-    cr_assert_eq(read_everything((qr_slice){doc, sizeof doc}, (qr_slice){ok, sizeof ok}, &m, 0), 0);
+    for (size_t k = 0; k < NMODES; k++) {
+        read_mode = all_modes[k];
+        cr_assert_eq(
+            read_everything((qr_slice){doc, sizeof doc}, (qr_slice){pos, sizeof pos}, &m, 0),
+            QR_ECORRUPT);
+        cr_assert_eq(read_everything((qr_slice){doc, sizeof doc}, (qr_slice){ok, sizeof ok}, &m, 0),
+                     0);
+    }
+    read_mode = QR_POS_AUTO;
+}
+
+/* The same in a block of several docs decoded at once: the sum restarts at each doc. */
+Test(postings, corrupt_position_sum_past_32_bits_in_a_block)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    uint32_t big[2] = {UINT32_MAX - 1, UINT32_MAX}, small[2] = {3, 4};
+    qr_postings_begin(w);
+    for (uint32_t d = 0; d < 6; d++)
+        cr_assert_eq(qr_postings_add(w, d, 2, 10, d % 2 ? big : small), 0);
+    qr_term_meta m;
+    cr_assert_eq(qr_postings_end(w, &m), 0);
+    qr_postings_writer_close(w);
+    for (size_t k = 0; k < NMODES; k++) {
+        read_mode = all_modes[k];
+        cr_assert_eq(read_everything(slice_of(&doc), slice_of(&pos), &m, 0), 0,
+                     "sums near 2^32 in every other doc");
+    }
+    /* doc 3's second delta (the 8th varint: 3, 1, big, 1, 3, 1, big, 1) becomes 2: past 2^32 */
+    const uint8_t *p = pos.p, *end = pos.p + pos.n;
+    for (int k = 0; k < 7; k++) {
+        uint64_t v;
+        cr_assert(qr_varint_get64(&p, end, &v));
+    }
+    cr_assert_eq(*p, 1);
+    pos.p[p - pos.p] = 2;
+    for (size_t k = 0; k < NMODES; k++) {
+        read_mode = all_modes[k];
+        cr_assert_eq(read_everything(slice_of(&doc), slice_of(&pos), &m, 0), QR_ECORRUPT);
+    }
+    read_mode = QR_POS_AUTO;
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
 }
 
 /*
@@ -1522,13 +1697,17 @@ Test(postings, tf_beyond_the_position_bytes)
     uint64_t room = ((uint64_t)(p.n - m.pos_off) + 1) * QR_BLOCK;
     qr_term_meta bad = m;
     bad.ttf = room + 1;
-    cr_assert_eq(qr_postings_iter_init(&it, d, p, &bad), 0);
-    qr_alloc_fail_after(0); /* refused before any allocation: not QR_ENOMEM */
-    int rc = qr_postings_positions(&it, &got, &n);
-    qr_alloc_fail_after(-1);
-    cr_assert_eq(rc, QR_ECORRUPT, "rc %d", rc);
-    cr_assert_eq(it.err, QR_ECORRUPT);
-    qr_postings_iter_free(&it);
+    for (size_t k = 0; k < NMODES; k++) {
+        cr_assert_eq(qr_postings_iter_init(&it, d, p, &bad), 0);
+        qr_postings_set_pos_mode(&it, all_modes[k]);
+        qr_alloc_fail_after(0); /* refused before any allocation: not QR_ENOMEM */
+        int rc = qr_postings_positions(&it, &got, &n);
+        qr_alloc_fail_after(-1);
+        cr_assert_eq(rc, QR_ECORRUPT, "rc %d", rc);
+        cr_assert_eq(it.err, QR_ECORRUPT);
+        qr_postings_iter_free(&it);
+    }
+    int rc;
     bad.ttf = (uint64_t)1 << 30;
     cr_assert_eq(qr_postings_iter_init(&it, d, p, &bad), 0);
     qr_alloc_fail_after(0);
