@@ -885,3 +885,51 @@ qr_block_max qr_postings_term_max(const qr_postings_iter *it)
 {
     return it->term_max;
 }
+
+/* ---- small terms, decoded at once ---------------------------------------------- */
+
+int qr_postings_decode_small(uint32_t *out_docs, uint32_t *out_tfs, qr_slice docs, qr_slice pos,
+                             const qr_term_meta *meta)
+{
+    if (meta->df > QR_BLOCK)
+        return QR_EINVAL;
+    /* the checks of qr_postings_iter_init, in its order */
+    if (meta->df == 0 || meta->ttf < meta->df || meta->doc_off > docs.n || meta->pos_off > pos.n)
+        return QR_ECORRUPT;
+    static const uint8_t nothing[1];
+    if (!docs.p) /* an empty stream may come as NULL: give pointer arithmetic an object */
+        docs = (qr_slice){nothing, 0};
+    const uint8_t *p = docs.p + meta->doc_off, *end = docs.p + docs.n;
+    uint32_t first, mdl;
+    if (meta->df == 1) {
+        if (!qr_varint_get32(&p, end, &first) || !qr_varint_get32(&p, end, &mdl) ||
+            first == QR_DOC_END || meta->ttf > UINT32_MAX)
+            return QR_ECORRUPT;
+        out_docs[0] = first;
+        out_tfs[0] = (uint32_t)meta->ttf;
+        return 0;
+    }
+    if (!qr_varint_get32(&p, end, &mdl))
+        return QR_ECORRUPT;
+    /* decode_tail's loop for a term of one block: lo = 0, no bound but 32 bits */
+    uint64_t next = 0;
+    for (uint32_t i = 0; i < meta->df; i++) {
+        uint64_t code;
+        uint32_t tf = 1;
+        if (!qr_varint_get64(&p, end, &code))
+            return QR_ECORRUPT;
+        uint64_t doc = next + (code >> 1);
+        if (doc > QR_DOC_END - 1)
+            return QR_ECORRUPT;
+        if (!(code & 1)) {
+            uint32_t m2;
+            if (!qr_varint_get32(&p, end, &m2) || m2 > UINT32_MAX - 2)
+                return QR_ECORRUPT;
+            tf = m2 + 2;
+        }
+        out_docs[i] = (uint32_t)doc;
+        out_tfs[i] = tf;
+        next = doc + 1;
+    }
+    return 0;
+}
