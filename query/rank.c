@@ -209,17 +209,17 @@ struct entry {
 
 /* Scratch memory of the window pass, kept by the searcher from one query to the next. */
 struct qr_rank_scratch {
-    uint64_t *seen; /* docs holding some positive clause (for an AND: every one fed so far) */
-    uint64_t *excl; /* docs holding an excluded term */
-    uint64_t *cand; /* matching docs, then the ones worth scoring */
-    uint32_t *cnt;  /* an AND's positive clauses fed so far that hold the doc */
-    double *ub;     /* score bound per doc */
-    double *acc;    /* exact score per doc, summed in query order */
-    double *nrm;    /* length normalisation per doc being scored */
-    double *tmp;    /* bounds of the docs to score, for picking the highest */
-    uint8_t *kmask; /* dense mode: which clauses hold the doc (bit k: clause k); prefix: 1 if any */
-    uint32_t *tfk;  /* dense mode: clause k's tf of doc off at tfk[k * wcap + off] */
-    uint32_t wcap;  /* documents the ten arrays above have room for (tfk: DENSE_K times) */
+    uint64_t *seen;  /* docs holding some positive clause (for an AND: every one fed so far) */
+    uint64_t *excl;  /* docs holding an excluded term */
+    uint64_t *cand;  /* matching docs, then the ones worth scoring */
+    uint32_t *cnt;   /* an AND's positive clauses fed so far that hold the doc */
+    double *ub;      /* score bound per doc */
+    double *acc;     /* exact score per doc, summed in query order */
+    double *nrm;     /* length normalisation per doc being scored */
+    double *tmp;     /* bounds of the docs to score, for picking the highest */
+    uint8_t *kmask;  /* dense mode: which clauses hold the doc (bit k: clause k) */
+    uint32_t *tfk;   /* dense mode: clause k's tf of doc off at tfk[k * wcap + off] */
+    uint32_t wcap;   /* documents the ten arrays above have room for (tfk: DENSE_K times) */
     struct entry *e; /* the window's postings, clause after clause */
     size_t ne, cap;
     size_t *seg;     /* clause k's postings: e[seg[2k] .. seg[2k + 1]) */
@@ -839,7 +839,8 @@ bool qr_rank_plan_is_prefix(const qr_pnode *p)
  * doc rather than a bit: setting a bit is a load, an or and a store that the
  * next posting, in the same word, must wait for; a byte is a store. A doc's
  * first term writes its sum (0 + s, so s: the same double as adding it to a
- * zeroed sum), so the sums need no clearing (hit bytes are 0 or 1).
+ * zeroed sum), so the sums need no clearing. hit is the scratch's kmask
+ * (rank_flat clears it for its own use), its bytes 0 or 1.
  */
 static inline void add_postings(uint8_t *restrict hit, double *restrict acc, const uint32_t *docs,
                                 const uint32_t *tfs, uint32_t m, double idf, bool scoring,
