@@ -40,6 +40,8 @@
 
 /* Opening again after a writer collected the generation being opened: at most this often. */
 #define OPEN_ATTEMPTS 16
+/* Document frequencies below this have their idf cached (most terms of a prefix's expansion). */
+#define IDF_TAB 1024
 
 struct qr_searcher {
     qr_dir *dir;     /* the index directory */
@@ -56,6 +58,7 @@ struct qr_searcher {
     double **doc_norms;       /* per segment: normalisations by doc (qr_evalctx), filled lazily */
     qr_rank_scratch *scratch; /* rank.c's memory, kept between queries */
     uint32_t flat_w, wide_w;  /* rank.c's window sizes (0: its defaults) */
+    double idf_tab[IDF_TAB];  /* idf by df (below IDF_TAB), 0 = not computed yet (see idf_of) */
     char errmsg[512];         /* context of the last search error */
 };
 
@@ -380,10 +383,22 @@ static void planner_free(struct planner *pl)
     qr_free(pl->tab);
 }
 
-static double idf_of(const qr_searcher *s, uint64_t df)
+/*
+ * ln(1 + (N - df + 0.5) / (df + 0.5)), cached by df for small ones (N is
+ * fixed for the searcher's generation): a prefix's expansion holds hundreds
+ * of terms, most with the same few small dfs. An idf that happened to be 0
+ * would only be computed again (it cannot be for df < IDF_TAB: the fraction
+ * is at least 0.5 / IDF_TAB away from 0).
+ */
+static double idf_of(qr_searcher *s, uint64_t df)
 {
+    if (df < IDF_TAB && s->idf_tab[df] != 0)
+        return s->idf_tab[df];
     double N = (double)s->N, d = (double)df;
-    return log(1 + (N - d + 0.5) / (d + 0.5));
+    double v = log(1 + (N - d + 0.5) / (d + 0.5));
+    if (df < IDF_TAB)
+        s->idf_tab[df] = v;
+    return v;
 }
 
 static int tab_grow(struct planner *pl)
@@ -519,6 +534,7 @@ static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p
             v[n].meta = meta;
             n++;
             qr_buf_put(&bytes, term.p, term.n);
+            qr_buf_put_u8(&bytes, 0); /* the plan's texts are NUL-terminated */
             if (bytes.err) {
                 rc = QR_ENOMEM;
                 goto done;
@@ -532,10 +548,17 @@ static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p
      * the segments' sorted runs (at most n distinct terms).
      */
     p->terms = palloc(pl, (n ? n : 1) * sizeof *p->terms);
-    if (!p->terms) {
+    char *texts = palloc(pl, bytes.n ? bytes.n : 1); /* every term's text, one copy */
+    if (!p->terms || !texts) {
         rc = QR_ENOMEM;
         goto done;
     }
+    if (bytes.n)
+        memcpy(texts, bytes.p, bytes.n);
+    /* metas come from batches: room for up to as many terms as found entries are left */
+    qr_term_meta *pool = NULL;
+    size_t pool_left = 0, taken = 0;
+    uint32_t nm = s->nsegs ? s->nsegs : 1;
     for (;;) {
         const struct found *min = NULL;
         for (uint32_t h = 0; h < s->nsegs; h++)
@@ -545,14 +568,18 @@ static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p
         if (!min)
             break;
         qr_pterm *t = &p->terms[p->nterms++];
-        char *text = palloc(pl, min->len + 1);
-        qr_term_meta *metas = palloc(pl, (s->nsegs ? s->nsegs : 1) * sizeof *metas);
-        if (!text || !metas) {
-            rc = QR_ENOMEM;
-            goto done;
+        if (pool_left == 0) {
+            pool_left = n - taken < 1024 ? n - taken : 1024;
+            pool = palloc(pl, pool_left * nm * sizeof *pool); /* zeroed: df = 0 where absent */
+            if (!pool) {
+                rc = QR_ENOMEM;
+                goto done;
+            }
         }
-        memcpy(text, bytes.p + min->off, min->len);
-        t->text = text;
+        qr_term_meta *metas = pool;
+        pool += nm;
+        pool_left--;
+        t->text = texts + min->off;
         t->len = min->len;
         for (uint32_t h = 0; h < s->nsegs; h++) {
             if (head[2 * h] == head[2 * h + 1])
@@ -563,6 +590,7 @@ static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p
             metas[h] = f->meta;
             t->df += f->meta.df;
             head[2 * h]++;
+            taken++;
         }
         t->idf = idf_of(s, t->df);
         t->metas = metas;
