@@ -533,12 +533,13 @@ static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p
             v[n].len = (uint32_t)term.n;
             v[n].meta = meta;
             n++;
-            qr_buf_put(&bytes, term.p, term.n);
-            qr_buf_put_u8(&bytes, 0); /* the plan's texts are NUL-terminated */
-            if (bytes.err) {
+            if (bytes.cap - bytes.n < term.n + 1 && qr_buf_reserve(&bytes, term.n + 1)) {
                 rc = QR_ENOMEM;
                 goto done;
             }
+            memcpy(bytes.p + bytes.n, term.p, term.n);
+            bytes.p[bytes.n + term.n] = 0; /* the plan's texts are NUL-terminated */
+            bytes.n += term.n + 1;
         }
         rc = 0;
         head[2 * g + 1] = n;
