@@ -851,9 +851,22 @@ static inline void add_postings(uint8_t *restrict hit, double *restrict acc, con
             hit[docs[i] - base] = 1;
         return;
     }
+    /*
+     * qr_evalctx_norm with the table in a local: the byte stores to hit may
+     * alias anything, so ctx->doc_norm would be loaded again each posting
+     */
+    double *restrict dn = ctx->doc_norm;
     for (uint32_t i = 0; i < m; i++) {
-        uint32_t off = docs[i] - base;
-        double s = qr_bm25_norm(idf, tfs[i], qr_evalctx_norm(ctx, docs[i]));
+        uint32_t doc = docs[i], off = doc - base;
+        double nrm;
+        if (dn) {
+            nrm = dn[doc];
+            if (nrm == 0)
+                nrm = dn[doc] = qr_evalctx_norm_by_length(ctx, doc);
+        } else {
+            nrm = qr_evalctx_norm_by_length(ctx, doc);
+        }
+        double s = qr_bm25_norm(idf, tfs[i], nrm);
         /* the sum so far, or +0.0 before the doc's first term: a mask, not a branch */
         uint64_t bits;
         memcpy(&bits, &acc[off], sizeof bits);
