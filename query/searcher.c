@@ -470,13 +470,28 @@ static int resolve(struct planner *pl, const char *text, uint32_t len, qr_pterm 
 
 /* One term of a prefix expansion found in one segment. */
 struct found {
+    uint64_t key;      /* its first 8 bytes, big endian, zero-padded: orders most pairs */
     uint32_t off, len; /* the term in the planner's byte buffer */
     qr_term_meta meta;
 };
 
-/* Bytewise order of two found terms (memcmp order, shorter first on a common prefix). */
+static uint64_t key8(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++)
+        v = v << 8 | (i < n ? p[i] : 0);
+    return v;
+}
+
+/*
+ * Bytewise order of two found terms (memcmp order, shorter first on a
+ * common prefix): by their keys when those differ (the keys order as the
+ * padded first 8 bytes do), else byte by byte.
+ */
 static int found_cmp(const uint8_t *bytes, const struct found *x, const struct found *y)
 {
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
     const uint8_t *a = bytes + x->off, *b = bytes + y->off;
     uint32_t n = x->len < y->len ? x->len : y->len;
     for (uint32_t i = 0; i < n; i++)
@@ -487,7 +502,8 @@ static int found_cmp(const uint8_t *bytes, const struct found *x, const struct f
 
 static bool same_term(const uint8_t *bytes, const struct found *a, const struct found *b)
 {
-    return a->len == b->len && !memcmp(bytes + a->off, bytes + b->off, a->len);
+    return a->key == b->key && a->len == b->len &&
+           (a->len <= 8 || !memcmp(bytes + a->off + 8, bytes + b->off + 8, a->len - 8));
 }
 
 static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p)
@@ -529,6 +545,7 @@ static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p
                 v = nv;
                 cap = c;
             }
+            v[n].key = key8(term.p, term.n);
             v[n].off = (uint32_t)bytes.n;
             v[n].len = (uint32_t)term.n;
             v[n].meta = meta;
