@@ -40,6 +40,8 @@
 
 /* Opening again after a writer collected the generation being opened: at most this often. */
 #define OPEN_ATTEMPTS 16
+/* Document frequencies below this have their idf cached (most terms of a prefix's expansion). */
+#define IDF_TAB 1024
 
 struct qr_searcher {
     qr_dir *dir;     /* the index directory */
@@ -56,6 +58,7 @@ struct qr_searcher {
     double **doc_norms;       /* per segment: normalisations by doc (qr_evalctx), filled lazily */
     qr_rank_scratch *scratch; /* rank.c's memory, kept between queries */
     uint32_t flat_w, wide_w;  /* rank.c's window sizes (0: its defaults) */
+    double idf_tab[IDF_TAB];  /* idf by df (below IDF_TAB), 0 = not computed yet (see idf_of) */
     char errmsg[512];         /* context of the last search error */
 };
 
@@ -380,10 +383,22 @@ static void planner_free(struct planner *pl)
     qr_free(pl->tab);
 }
 
-static double idf_of(const qr_searcher *s, uint64_t df)
+/*
+ * ln(1 + (N - df + 0.5) / (df + 0.5)), cached by df for small ones (N is
+ * fixed for the searcher's generation): a prefix's expansion holds hundreds
+ * of terms, most with the same few small dfs. An idf that happened to be 0
+ * would only be computed again (it cannot be for df < IDF_TAB: the fraction
+ * is at least 0.5 / IDF_TAB away from 0).
+ */
+static double idf_of(qr_searcher *s, uint64_t df)
 {
+    if (df < IDF_TAB && s->idf_tab[df] != 0)
+        return s->idf_tab[df];
     double N = (double)s->N, d = (double)df;
-    return log(1 + (N - d + 0.5) / (d + 0.5));
+    double v = log(1 + (N - d + 0.5) / (d + 0.5));
+    if (df < IDF_TAB)
+        s->idf_tab[df] = v;
+    return v;
 }
 
 static int tab_grow(struct planner *pl)
@@ -455,13 +470,28 @@ static int resolve(struct planner *pl, const char *text, uint32_t len, qr_pterm 
 
 /* One term of a prefix expansion found in one segment. */
 struct found {
+    uint64_t key;      /* its first 8 bytes, big endian, zero-padded: orders most pairs */
     uint32_t off, len; /* the term in the planner's byte buffer */
     qr_term_meta meta;
 };
 
-/* Bytewise order of two found terms (memcmp order, shorter first on a common prefix). */
+static uint64_t key8(const uint8_t *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t i = 0; i < 8; i++)
+        v = v << 8 | (i < n ? p[i] : 0);
+    return v;
+}
+
+/*
+ * Bytewise order of two found terms (memcmp order, shorter first on a
+ * common prefix): by their keys when those differ (the keys order as the
+ * padded first 8 bytes do), else byte by byte.
+ */
 static int found_cmp(const uint8_t *bytes, const struct found *x, const struct found *y)
 {
+    if (x->key != y->key)
+        return x->key < y->key ? -1 : 1;
     const uint8_t *a = bytes + x->off, *b = bytes + y->off;
     uint32_t n = x->len < y->len ? x->len : y->len;
     for (uint32_t i = 0; i < n; i++)
@@ -472,7 +502,8 @@ static int found_cmp(const uint8_t *bytes, const struct found *x, const struct f
 
 static bool same_term(const uint8_t *bytes, const struct found *a, const struct found *b)
 {
-    return a->len == b->len && !memcmp(bytes + a->off, bytes + b->off, a->len);
+    return a->key == b->key && a->len == b->len &&
+           (a->len <= 8 || !memcmp(bytes + a->off + 8, bytes + b->off + 8, a->len - 8));
 }
 
 static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p)
@@ -514,15 +545,18 @@ static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p
                 v = nv;
                 cap = c;
             }
+            v[n].key = key8(term.p, term.n);
             v[n].off = (uint32_t)bytes.n;
             v[n].len = (uint32_t)term.n;
             v[n].meta = meta;
             n++;
-            qr_buf_put(&bytes, term.p, term.n);
-            if (bytes.err) {
+            if (bytes.cap - bytes.n < term.n + 1 && qr_buf_reserve(&bytes, term.n + 1)) {
                 rc = QR_ENOMEM;
                 goto done;
             }
+            memcpy(bytes.p + bytes.n, term.p, term.n);
+            bytes.p[bytes.n + term.n] = 0; /* the plan's texts are NUL-terminated */
+            bytes.n += term.n + 1;
         }
         rc = 0;
         head[2 * g + 1] = n;
@@ -532,10 +566,17 @@ static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p
      * the segments' sorted runs (at most n distinct terms).
      */
     p->terms = palloc(pl, (n ? n : 1) * sizeof *p->terms);
-    if (!p->terms) {
+    char *texts = palloc(pl, bytes.n ? bytes.n : 1); /* every term's text, one copy */
+    if (!p->terms || !texts) {
         rc = QR_ENOMEM;
         goto done;
     }
+    if (bytes.n)
+        memcpy(texts, bytes.p, bytes.n);
+    /* metas come from batches: room for up to as many terms as found entries are left */
+    qr_term_meta *pool = NULL;
+    size_t pool_left = 0, taken = 0;
+    uint32_t nm = s->nsegs ? s->nsegs : 1;
     for (;;) {
         const struct found *min = NULL;
         for (uint32_t h = 0; h < s->nsegs; h++)
@@ -545,14 +586,18 @@ static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p
         if (!min)
             break;
         qr_pterm *t = &p->terms[p->nterms++];
-        char *text = palloc(pl, min->len + 1);
-        qr_term_meta *metas = palloc(pl, (s->nsegs ? s->nsegs : 1) * sizeof *metas);
-        if (!text || !metas) {
-            rc = QR_ENOMEM;
-            goto done;
+        if (pool_left == 0) {
+            pool_left = n - taken < 1024 ? n - taken : 1024;
+            pool = palloc(pl, pool_left * nm * sizeof *pool); /* zeroed: df = 0 where absent */
+            if (!pool) {
+                rc = QR_ENOMEM;
+                goto done;
+            }
         }
-        memcpy(text, bytes.p + min->off, min->len);
-        t->text = text;
+        qr_term_meta *metas = pool;
+        pool += nm;
+        pool_left--;
+        t->text = texts + min->off;
         t->len = min->len;
         for (uint32_t h = 0; h < s->nsegs; h++) {
             if (head[2 * h] == head[2 * h + 1])
@@ -563,6 +608,7 @@ static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p
             metas[h] = f->meta;
             t->df += f->meta.df;
             head[2 * h]++;
+            taken++;
         }
         t->idf = idf_of(s, t->df);
         t->metas = metas;

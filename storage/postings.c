@@ -1028,3 +1028,81 @@ qr_block_max qr_postings_term_max(const qr_postings_iter *it)
 {
     return it->term_max;
 }
+
+/* ---- small terms, decoded at once ---------------------------------------------- */
+
+/*
+ * One varint at p (bounded by end): the one- and two-byte cases inline, the
+ * rest through bitpack.c. Returns the byte after it, NULL when malformed.
+ * The cursor goes in and out by value so that a loop keeps it in a
+ * register (through a pointer, each read would wait for the last one's
+ * store).
+ */
+static inline const uint8_t *small_varint(const uint8_t *p, const uint8_t *end, uint64_t *out)
+{
+    if (end - p >= 2 && p[1] < 0x80) {
+        bool one = p[0] < 0x80;
+        *out = one ? p[0] : (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
+        return p + 2 - one;
+    }
+    const uint8_t *q = p;
+    return qr_varint_get64_any(&q, end, out) ? q : NULL;
+}
+
+/* The same for a value that must fit 32 bits. */
+static inline const uint8_t *small_varint32(const uint8_t *p, const uint8_t *end, uint32_t *out)
+{
+    if (end - p >= 2 && p[1] < 0x80) {
+        bool one = p[0] < 0x80;
+        *out = one ? p[0] : (uint32_t)(p[0] & 0x7f) | (uint32_t)p[1] << 7;
+        return p + 2 - one;
+    }
+    const uint8_t *q = p;
+    return qr_varint_get32_any(&q, end, out) ? q : NULL;
+}
+
+int qr_postings_decode_small(uint32_t *out_docs, uint32_t *out_tfs, qr_slice docs, qr_slice pos,
+                             const qr_term_meta *meta)
+{
+    if (meta->df > QR_BLOCK)
+        return QR_EINVAL;
+    /* the checks of qr_postings_iter_init, in its order */
+    if (meta->df == 0 || meta->ttf < meta->df || meta->doc_off > docs.n || meta->pos_off > pos.n)
+        return QR_ECORRUPT;
+    static const uint8_t nothing[1];
+    if (!docs.p) /* an empty stream may come as NULL: give pointer arithmetic an object */
+        docs = (qr_slice){nothing, 0};
+    const uint8_t *p = docs.p + meta->doc_off, *end = docs.p + docs.n;
+    uint32_t first, mdl;
+    if (meta->df == 1) {
+        if (!(p = small_varint32(p, end, &first)) || !small_varint32(p, end, &mdl) ||
+            first == QR_DOC_END || meta->ttf > UINT32_MAX)
+            return QR_ECORRUPT;
+        out_docs[0] = first;
+        out_tfs[0] = (uint32_t)meta->ttf;
+        return 0;
+    }
+    if (!(p = small_varint32(p, end, &mdl)))
+        return QR_ECORRUPT;
+    /* decode_tail's loop for a term of one block: lo = 0, no bound but 32 bits */
+    uint64_t next = 0;
+    for (uint32_t i = 0, n = meta->df; i < n; i++) {
+        uint64_t code;
+        uint32_t tf = 1;
+        if (!(p = small_varint(p, end, &code)))
+            return QR_ECORRUPT;
+        uint64_t doc = next + (code >> 1);
+        if (doc > QR_DOC_END - 1)
+            return QR_ECORRUPT;
+        if (!(code & 1)) {
+            uint32_t m2;
+            if (!(p = small_varint32(p, end, &m2)) || m2 > UINT32_MAX - 2)
+                return QR_ECORRUPT;
+            tf = m2 + 2;
+        }
+        out_docs[i] = (uint32_t)doc;
+        out_tfs[i] = tf;
+        next = doc + 1;
+    }
+    return 0;
+}

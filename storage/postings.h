@@ -233,4 +233,18 @@ bool qr_postings_block_for(qr_postings_iter *it, uint32_t target, qr_block_max *
 /* The bound over the whole term (max over its blocks). */
 qr_block_max qr_postings_term_max(const qr_postings_iter *it);
 
+/*
+ * The whole doc stream of a term of at most QR_BLOCK documents (meta->df
+ * 1..QR_BLOCK: one doc, or min_dl and the varint tail) decoded at once into
+ * out_docs and out_tfs (meta->df entries each, room for QR_BLOCK), without
+ * an iterator: for loops that open many rare terms one after the other
+ * (prefix expansions). The docs and tfs are those an iterator yields, with
+ * the same checks: the offsets inside the streams, ttf >= df, every varint
+ * inside the doc stream, doc ids strictly increasing and below QR_DOC_END,
+ * tfs >= 1 and within 32 bits (a single doc's tf is meta->ttf). Returns 0,
+ * QR_ECORRUPT (corrupt bytes or meta) or QR_EINVAL (meta->df > QR_BLOCK).
+ */
+int qr_postings_decode_small(uint32_t *out_docs, uint32_t *out_tfs, qr_slice docs, qr_slice pos,
+                             const qr_term_meta *meta);
+
 #endif

@@ -568,9 +568,17 @@ int qr_termdict_next(qr_termdict_iter *it, qr_slice *term, qr_term_meta *meta)
             return rc;
         }
         const uint8_t *p = (const uint8_t *)it->prefix;
-        if (cmp_bytes(t, it->term_len, p, it->prefix_len) < 0)
-            continue; /* before the range: only in the first block */
-        if (it->term_len < it->prefix_len || memcmp(t, p, it->prefix_len) != 0) {
+        if (!it->in_range) {
+            if (cmp_bytes(t, it->term_len, p, it->prefix_len) < 0)
+                continue; /* before the range: only in the first block */
+            it->in_range = true;
+        }
+        /* terms increase: the first without the prefix ends the range (prefixes are short) */
+        size_t i = 0;
+        if (it->term_len >= it->prefix_len)
+            while (i < it->prefix_len && t[i] == p[i])
+                i++;
+        if (i < it->prefix_len) {
             it->done = true;
             break;
         }

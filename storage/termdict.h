@@ -54,17 +54,18 @@ int qr_termdict_get(const qr_termdict *d, const char *term, size_t len, qr_term_
 /* Ordered iteration over the terms starting with a prefix (an empty prefix: all terms). */
 typedef struct qr_termdict_iter {
     const qr_termdict *d;
-    char prefix[256];     /* the prefix, copied */
+    char prefix[256]; /* the prefix, copied */
     size_t prefix_len;
-    uint64_t block;       /* current block */
-    qr_cursor cur;        /* position inside the block */
-    uint32_t left;        /* terms left in the block */
-    bool first;           /* the next entry is the block's first (its term is in the index) */
-    char term[256];       /* current term (terms are at most 255 bytes) */
+    uint64_t block; /* current block */
+    qr_cursor cur;  /* position inside the block */
+    uint32_t left;  /* terms left in the block */
+    bool first;     /* the next entry is the block's first (its term is in the index) */
+    char term[256]; /* current term (terms are at most 255 bytes) */
     size_t term_len;
-    qr_term_meta meta;    /* current term's metadata (the base of the next entry's deltas) */
+    qr_term_meta meta; /* current term's metadata (the base of the next entry's deltas) */
+    bool in_range;     /* a term >= the prefix was met: later ones, greater, are too */
     bool done;
-    int err;              /* QR_ECORRUPT once corrupt bytes were met */
+    int err; /* QR_ECORRUPT once corrupt bytes were met */
 } qr_termdict_iter;
 
 /*

@@ -1724,3 +1724,178 @@ Test(postings, tf_beyond_the_position_bytes)
     qr_buf_free(&doc);
     qr_buf_free(&pos);
 }
+
+/* ---- qr_postings_decode_small (terms of at most QR_BLOCK docs at once) ---------------- */
+
+/*
+ * decode_small against the iterator on the same bytes: the same status and,
+ * when both read the term, the same docs and tfs. Returns the status.
+ */
+static int small_vs_iter(qr_slice docs, qr_slice pos, const qr_term_meta *m)
+{
+    uint32_t d[QR_BLOCK], t[QR_BLOCK];
+    int rc = qr_postings_decode_small(d, t, docs, pos, m);
+    qr_postings_iter it;
+    int irc = qr_postings_iter_init(&it, docs, pos, m);
+    cr_assert_eq(rc, irc, "decode_small %d, iterator %d (df %u)", rc, irc, m->df);
+    for (uint32_t i = 0; rc == 0 && i < m->df; i++) {
+        cr_assert_eq(it.doc, d[i], "doc %u", i);
+        cr_assert_eq(qr_postings_freq(&it), t[i], "tf %u", i);
+        cr_assert_eq(qr_postings_next(&it), 0);
+    }
+    if (rc == 0)
+        cr_assert_eq(it.doc, QR_DOC_END, "the iterator has no more docs than df");
+    qr_postings_iter_free(&it);
+    return rc;
+}
+
+Test(postings, decode_small_matches_the_reference)
+{
+    static const enum gap_mode modes[] = {GAPS_MIXED, GAPS_DENSE, GAPS_WIDE};
+    for (size_t mi = 0; mi < 3; mi++) {
+        /* every size 1..QR_BLOCK, several terms sharing the streams (offsets > 0) */
+        qr_buf doc = {0}, pos = {0};
+        qr_postings_writer *w;
+        cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+        ref r[QR_BLOCK + 1];
+        qr_term_meta m[QR_BLOCK + 1];
+        for (uint32_t n = 1; n <= QR_BLOCK; n++) {
+            ref_gen(&r[n], n, 7000 + n + 1000 * mi, modes[mi], n % 3 ? n * 11 : 0);
+            m[n] = ref_write(w, &r[n]);
+        }
+        for (uint32_t n = 1; n <= QR_BLOCK; n++) {
+            uint32_t d[QR_BLOCK], t[QR_BLOCK];
+            cr_assert_eq(qr_postings_decode_small(d, t, slice_of(&doc), slice_of(&pos), &m[n]), 0,
+                         "df %u", n);
+            for (uint32_t i = 0; i < n; i++) {
+                cr_assert_eq(d[i], r[n].doc[i], "df %u doc %u", n, i);
+                cr_assert_eq(t[i], r[n].tf[i], "df %u tf %u", n, i);
+            }
+            cr_assert_eq(small_vs_iter(slice_of(&doc), slice_of(&pos), &m[n]), 0);
+            ref_free(&r[n]);
+        }
+        qr_postings_writer_close(w);
+        qr_buf_free(&doc);
+        qr_buf_free(&pos);
+    }
+}
+
+Test(postings, decode_small_refuses_larger_terms)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    ref r;
+    ref_gen(&r, QR_BLOCK + 1, 91, GAPS_MIXED, 0);
+    qr_term_meta m = ref_write(w, &r);
+    uint32_t d[QR_BLOCK], t[QR_BLOCK];
+    cr_assert_eq(qr_postings_decode_small(d, t, slice_of(&doc), slice_of(&pos), &m), QR_EINVAL);
+    ref_free(&r);
+    qr_postings_writer_close(w);
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+/* Every byte of three small terms' doc stream flipped, and every truncation, in exact-size copies.
+ */
+Test(postings, decode_small_agrees_with_the_iterator_on_damage)
+{
+    qr_buf doc = {0}, pos = {0};
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
+    static const uint32_t sizes[] = {1, 2, 9, QR_BLOCK};
+    qr_term_meta m[4];
+    for (size_t k = 0; k < 4; k++) {
+        ref r;
+        ref_gen(&r, sizes[k], 300 + k, k == 2 ? GAPS_WIDE : GAPS_MIXED, 3);
+        m[k] = ref_write(w, &r);
+        ref_free(&r);
+    }
+    qr_postings_writer_close(w);
+    static const uint8_t flips[] = {0xff, 0x01, 0x80, 0x7f, 0x40};
+    int failures = 0;
+    for (size_t i = 0; i < doc.n; i++) {
+        for (size_t f = 0; f < sizeof flips; f++) {
+            uint8_t *copy = malloc(doc.n);
+            cr_assert_not_null(copy);
+            memcpy(copy, doc.p, doc.n);
+            copy[i] ^= flips[f];
+            for (size_t k = 0; k < 4; k++)
+                failures += small_vs_iter((qr_slice){copy, doc.n}, slice_of(&pos), &m[k]) != 0;
+            free(copy);
+        }
+    }
+    cr_assert_gt(failures, 0, "some flips are detected");
+    for (size_t n = 0; n < doc.n; n++) {
+        uint8_t *copy = malloc(n ? n : 1);
+        cr_assert_not_null(copy);
+        memcpy(copy, doc.p, n);
+        for (size_t k = 0; k < 4; k++) {
+            int rc = small_vs_iter((qr_slice){n ? copy : NULL, n}, slice_of(&pos), &m[k]);
+            if (m[k].doc_off >= n) /* nothing of the term is left */
+                cr_assert_eq(rc, QR_ECORRUPT, "term %zu cut at %zu", k, n);
+        }
+        free(copy);
+    }
+    qr_buf_free(&doc);
+    qr_buf_free(&pos);
+}
+
+/* decode_small of one term of df docs and ttf over the varints in v (n of them). */
+static int small_crafted(const uint64_t *v, size_t n, uint32_t df, uint64_t ttf)
+{
+    qr_buf b = {0};
+    for (size_t i = 0; i < n; i++)
+        qr_buf_put_varint(&b, v[i]);
+    uint8_t *copy = malloc(b.n ? b.n : 1); /* exact size, for ASan */
+    cr_assert_not_null(copy);
+    if (b.n)
+        memcpy(copy, b.p, b.n);
+    qr_term_meta m = {df, ttf, 0, 0};
+    uint8_t pos[1] = {0};
+    int rc = small_vs_iter((qr_slice){copy, b.n}, (qr_slice){pos, 1}, &m);
+    free(copy);
+    qr_buf_free(&b);
+    return rc;
+}
+
+Test(postings, decode_small_crafted)
+{
+    /* sound: one doc (doc, dl), and two docs (min_dl, code, code tf_m2) */
+    cr_assert_eq(small_crafted((const uint64_t[]){5, 9}, 2, 1, 3), 0);
+    cr_assert_eq(small_crafted((const uint64_t[]){4, 2 << 1 | 1, 0 << 1, 7}, 4, 2, 10), 0);
+    /* one doc: cut, the doc id QR_DOC_END, a tf past 32 bits, dl cut */
+    cr_assert_eq(small_crafted(NULL, 0, 1, 1), QR_ECORRUPT);
+    cr_assert_eq(small_crafted((const uint64_t[]){UINT32_MAX, 1}, 2, 1, 1), QR_ECORRUPT);
+    cr_assert_eq(small_crafted((const uint64_t[]){7, 1}, 2, 1, (uint64_t)UINT32_MAX + 1),
+                 QR_ECORRUPT);
+    cr_assert_eq(small_crafted((const uint64_t[]){7}, 1, 1, 1), QR_ECORRUPT);
+    cr_assert_eq(small_crafted((const uint64_t[]){(uint64_t)UINT32_MAX + 1, 1}, 2, 1, 1),
+                 QR_ECORRUPT); /* a doc id past 32 bits */
+    /* two docs: min_dl cut, a code cut, a doc past QR_DOC_END - 1, a tf_m2 cut or past 32 bits */
+    cr_assert_eq(small_crafted(NULL, 0, 2, 2), QR_ECORRUPT);
+    cr_assert_eq(small_crafted((const uint64_t[]){4, 1}, 2, 2, 2), QR_ECORRUPT);
+    cr_assert_eq(
+        small_crafted((const uint64_t[]){4, 1, (uint64_t)(QR_DOC_END - 1) << 1 | 1}, 3, 2, 2),
+        QR_ECORRUPT);
+    cr_assert_eq(
+        small_crafted((const uint64_t[]){4, (uint64_t)(QR_DOC_END - 2) << 1 | 1, 1}, 3, 2, 2),
+        0); /* the last doc id there is */
+    cr_assert_eq(small_crafted((const uint64_t[]){4, 1, 0}, 3, 2, 3), QR_ECORRUPT);
+    cr_assert_eq(small_crafted((const uint64_t[]){4, 1, 0, UINT32_MAX - 1}, 4, 2, 3), QR_ECORRUPT);
+    cr_assert_eq(small_crafted((const uint64_t[]){4, 1, 0, UINT32_MAX - 2}, 4, 2, 3), 0);
+    /* metas: df 0, ttf below df, offsets past the streams; an empty stream given as NULL */
+    uint8_t one[2] = {3, 1}, pos[1] = {0};
+    uint32_t d[QR_BLOCK], t[QR_BLOCK];
+    qr_slice ds = {one, 2}, ps = {pos, 1};
+    cr_assert_eq(qr_postings_decode_small(d, t, ds, ps, &(qr_term_meta){1, 1, 0, 0}), 0);
+    cr_assert_eq(d[0], 3);
+    cr_assert_eq(t[0], 1);
+    cr_assert_eq(qr_postings_decode_small(d, t, ds, ps, &(qr_term_meta){0, 1, 0, 0}), QR_ECORRUPT);
+    cr_assert_eq(qr_postings_decode_small(d, t, ds, ps, &(qr_term_meta){2, 1, 0, 0}), QR_ECORRUPT);
+    cr_assert_eq(qr_postings_decode_small(d, t, ds, ps, &(qr_term_meta){1, 1, 3, 0}), QR_ECORRUPT);
+    cr_assert_eq(qr_postings_decode_small(d, t, ds, ps, &(qr_term_meta){1, 1, 0, 2}), QR_ECORRUPT);
+    cr_assert_eq(
+        qr_postings_decode_small(d, t, (qr_slice){NULL, 0}, ps, &(qr_term_meta){1, 1, 0, 0}),
+        QR_ECORRUPT);
+}
