@@ -139,6 +139,18 @@ static qr_term_meta ref_write(qr_postings_writer *w, const ref *r)
     return m;
 }
 
+/* Generates a reference term (ref_gen's arguments) and writes it to doc and pos. */
+static qr_term_meta write_term(qr_buf *doc, qr_buf *pos, ref *r, uint32_t n, uint64_t seed,
+                               enum gap_mode mode, uint32_t first)
+{
+    qr_postings_writer *w;
+    cr_assert_eq(qr_postings_writer_open(&w, doc, pos), 0);
+    ref_gen(r, n, seed, mode, first);
+    qr_term_meta m = ref_write(w, r);
+    qr_postings_writer_close(w);
+    return m;
+}
+
 /* The reference bound of block b (chunks of QR_BLOCK postings). */
 static qr_block_max ref_block(const ref *r, uint32_t b)
 {
@@ -227,16 +239,12 @@ static void roundtrip(uint32_t n, uint64_t seed, enum gap_mode mode, uint32_t fi
                       uint32_t pstride)
 {
     qr_buf doc = {0}, pos = {0};
-    qr_postings_writer *w;
-    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
     ref r;
-    ref_gen(&r, n, seed, mode, first);
-    qr_term_meta m = ref_write(w, &r);
+    qr_term_meta m = write_term(&doc, &pos, &r, n, seed, mode, first);
     cr_assert_eq(m.doc_off, 0);
     cr_assert_eq(m.pos_off, 0);
     check_all(&r, slice_of(&doc), slice_of(&pos), &m, pstride);
     ref_free(&r);
-    qr_postings_writer_close(w);
     qr_buf_free(&doc);
     qr_buf_free(&pos);
 }
@@ -478,11 +486,8 @@ static uint32_t pick_target(const ref *r, uint32_t i)
 static void random_walk(uint32_t n, uint64_t seed, enum gap_mode mode, int ops)
 {
     qr_buf doc = {0}, pos = {0};
-    qr_postings_writer *w;
-    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
     ref r;
-    ref_gen(&r, n, seed, mode, rnd() % 50);
-    qr_term_meta m = ref_write(w, &r);
+    qr_term_meta m = write_term(&doc, &pos, &r, n, seed, mode, rnd() % 50);
     qr_postings_iter it;
     cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
     qr_postings_set_pos_mode(&it, all_modes[rnd() % NMODES]);
@@ -556,7 +561,6 @@ static void random_walk(uint32_t n, uint64_t seed, enum gap_mode mode, int ops)
     cr_assert_eq(it.err, 0);
     qr_postings_iter_free(&it);
     ref_free(&r);
-    qr_postings_writer_close(w);
     qr_buf_free(&doc);
     qr_buf_free(&pos);
 }
@@ -574,11 +578,8 @@ Test(postings, random_walks_against_reference)
 Test(postings, seek_edges)
 {
     qr_buf doc = {0}, pos = {0};
-    qr_postings_writer *w;
-    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
     ref r;
-    ref_gen(&r, 700, 5, GAPS_MIXED, 10);
-    qr_term_meta m = ref_write(w, &r);
+    qr_term_meta m = write_term(&doc, &pos, &r, 700, 5, GAPS_MIXED, 10);
     qr_postings_iter it;
     cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
     cr_assert_eq(it.doc, 10);
@@ -638,7 +639,6 @@ Test(postings, seek_edges)
     qr_postings_iter_free(&it);
 
     ref_free(&r);
-    qr_postings_writer_close(w);
     qr_buf_free(&doc);
     qr_buf_free(&pos);
 }
@@ -798,11 +798,8 @@ Test(postings, writer_allocation_failures)
 Test(postings, positions_allocation_failure)
 {
     qr_buf doc = {0}, pos = {0};
-    qr_postings_writer *w;
-    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
     ref r;
-    ref_gen(&r, 300, 8, GAPS_MIXED, 0);
-    qr_term_meta m = ref_write(w, &r);
+    qr_term_meta m = write_term(&doc, &pos, &r, 300, 8, GAPS_MIXED, 0);
     qr_postings_iter it;
     cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
     qr_postings_set_pos_mode(&it, QR_POS_DOC); /* the block path falls back: its own test */
@@ -829,7 +826,6 @@ Test(postings, positions_allocation_failure)
     check_positions(&it, &r, big);
     qr_postings_iter_free(&it);
     ref_free(&r);
-    qr_postings_writer_close(w);
     qr_buf_free(&doc);
     qr_buf_free(&pos);
 }
@@ -842,11 +838,8 @@ Test(postings, positions_allocation_failure)
 Test(postings, block_positions_allocation_failure)
 {
     qr_buf doc = {0}, pos = {0};
-    qr_postings_writer *w;
-    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
     ref r;
-    ref_gen(&r, 300, 9, GAPS_MIXED, 0);
-    qr_term_meta m = ref_write(w, &r);
+    qr_term_meta m = write_term(&doc, &pos, &r, 300, 9, GAPS_MIXED, 0);
     qr_postings_iter it;
     cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
     qr_postings_set_pos_mode(&it, QR_POS_BLOCK);
@@ -881,7 +874,6 @@ Test(postings, block_positions_allocation_failure)
     }
     qr_postings_iter_free(&it);
     ref_free(&r);
-    qr_postings_writer_close(w);
     qr_buf_free(&doc);
     qr_buf_free(&pos);
 }
@@ -895,11 +887,8 @@ Test(postings, block_positions_allocation_failure)
 Test(postings, auto_mode_follows_the_density_of_asks)
 {
     qr_buf doc = {0}, pos = {0};
-    qr_postings_writer *w;
-    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
     ref r;
-    ref_gen(&r, 3 * QR_BLOCK, 17, GAPS_MIXED, 0);
-    qr_term_meta m = ref_write(w, &r);
+    qr_term_meta m = write_term(&doc, &pos, &r, 3 * QR_BLOCK, 17, GAPS_MIXED, 0);
     qr_postings_iter it;
     cr_assert_eq(qr_postings_iter_init(&it, slice_of(&doc), slice_of(&pos), &m), 0);
     check_positions(&it, &r, 0);
@@ -925,7 +914,6 @@ Test(postings, auto_mode_follows_the_density_of_asks)
     }
     qr_postings_iter_free(&it);
     ref_free(&r);
-    qr_postings_writer_close(w);
     qr_buf_free(&doc);
     qr_buf_free(&pos);
 }
@@ -1783,15 +1771,11 @@ Test(postings, decode_small_matches_the_reference)
 Test(postings, decode_small_refuses_larger_terms)
 {
     qr_buf doc = {0}, pos = {0};
-    qr_postings_writer *w;
-    cr_assert_eq(qr_postings_writer_open(&w, &doc, &pos), 0);
     ref r;
-    ref_gen(&r, QR_BLOCK + 1, 91, GAPS_MIXED, 0);
-    qr_term_meta m = ref_write(w, &r);
+    qr_term_meta m = write_term(&doc, &pos, &r, QR_BLOCK + 1, 91, GAPS_MIXED, 0);
     uint32_t d[QR_BLOCK], t[QR_BLOCK];
     cr_assert_eq(qr_postings_decode_small(d, t, slice_of(&doc), slice_of(&pos), &m), QR_EINVAL);
     ref_free(&r);
-    qr_postings_writer_close(w);
     qr_buf_free(&doc);
     qr_buf_free(&pos);
 }
