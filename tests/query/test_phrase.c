@@ -268,21 +268,6 @@ Test(phrase, blocks_of_many_docs_match_the_reference)
     free_mix(docs, NMIX);
 }
 
-/* Where stream (a view into one of dir's files, named file) starts in that file. */
-static size_t stream_in_file(qr_dir *dir, const char *file, qr_slice stream)
-{
-    qr_mapping *m;
-    qr_slice f;
-    cr_assert_eq(qr_dir_map(dir, file, &m, &f), 0);
-    size_t at = SIZE_MAX;
-    for (size_t o = 0; o + stream.n <= f.n && at == SIZE_MAX; o++)
-        if (!memcmp(f.p + o, stream.p, stream.n))
-            at = o;
-    qr_mapping_close(m);
-    cr_assert_neq(at, SIZE_MAX);
-    return at;
-}
-
 /*
  * Damage in a position block that only the block-at-a-time decoding reads
  * straight into its buffer: "a" (in every doc, 4 times) has its first doc
@@ -327,7 +312,7 @@ Test(phrase, damaged_position_block_read_with_its_doc_block_is_corrupt)
     cr_assert(qr_varint_get64(&p, end, &tlen)); /* df > 128: a landing table */
     p += tlen;
     cr_assert(qr_xpfor128_skip(&p, end)); /* position block 0 */
-    size_t at = stream_in_file(dir, posfile, stream) + (size_t)(p - stream.p);
+    size_t at = tq_file_offset(dir, posfile, stream) + (size_t)(p - stream.p);
     uint8_t width = *p;
     qr_segment_close(seg);
     cr_assert_leq(width, 32);

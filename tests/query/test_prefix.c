@@ -263,21 +263,6 @@ static void only_file(qr_dir *dir, const char *suffix, char *out, size_t len)
     cr_assert(out[0], "no %s file", suffix);
 }
 
-/* Where the bytes of slice `part` (inside file name's mapping) start in the file. */
-static size_t file_offset(qr_dir *dir, const char *name, qr_slice part)
-{
-    qr_mapping *m;
-    qr_slice file;
-    cr_assert_eq(qr_dir_map(dir, name, &m, &file), 0);
-    size_t at = SIZE_MAX;
-    for (size_t o = 0; o + part.n <= file.n && at == SIZE_MAX; o++)
-        if (!memcmp(file.p + o, part.p, part.n))
-            at = o;
-    qr_mapping_close(m);
-    cr_assert_neq(at, SIZE_MAX);
-    return at;
-}
-
 /* A copy of dir whose file name has bytes at .. at + n - 1 set to 0xff. */
 static qr_dir *copy_with_ff(qr_dir *dir, const char *name, size_t at, size_t n)
 {
@@ -324,7 +309,7 @@ Test(prefix, damaged_small_terms_are_corrupt)
     qr_segment *seg;
     cr_assert_eq(qr_segment_open(&seg, dir, strtoull(docfile + 4, NULL, 16), false), 0);
     qr_slice stream = qr_segment_doc_stream(seg);
-    size_t body = file_offset(dir, docfile, stream);
+    size_t body = tq_file_offset(dir, docfile, stream);
     /* pamidb: a tail-only term; pasoloa (doc 0's): one doc */
     static const char *const victims[] = {"pamidb", "pasoloa"};
     for (int v = 0; v < 2; v++) {
@@ -369,7 +354,7 @@ Test(prefix, a_small_term_claiming_more_docs_than_its_segment_is_corrupt)
     only_file(dir, ".tdi", tdi, sizeof tdi);
     /* the entry after "bravo": shared 0, suffix length 5, the suffix, then df (3) */
     static const uint8_t entry[] = {0, 5, 'p', 'q', 'x', 'y', 'z', 3};
-    size_t at = file_offset(dir, tdi, (qr_slice){entry, sizeof entry}) + sizeof entry - 1;
+    size_t at = tq_file_offset(dir, tdi, (qr_slice){entry, sizeof entry}) + sizeof entry - 1;
     qr_dir *bad = tq_copy_patched(dir, tdi, at, 3 ^ 120); /* df 120: at most QR_BLOCK, above N */
     qr_segment *seg;
     cr_assert_eq(qr_segment_open(&seg, bad, strtoull(tdi + 4, NULL, 16), false), 0);

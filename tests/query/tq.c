@@ -198,3 +198,18 @@ qr_dir *tq_copy_patched(qr_dir *src, const char *victim, size_t at, uint8_t x)
     qr_dir_list_free(names, n);
     return dst;
 }
+
+/* Where the bytes of slice `part` (a view into file name's mapping) start in the file. */
+size_t tq_file_offset(qr_dir *dir, const char *name, qr_slice part)
+{
+    qr_mapping *m;
+    qr_slice file;
+    cr_assert_eq(qr_dir_map(dir, name, &m, &file), 0);
+    size_t at = SIZE_MAX;
+    for (size_t o = 0; o + part.n <= file.n && at == SIZE_MAX; o++)
+        if (!memcmp(file.p + o, part.p, part.n))
+            at = o;
+    qr_mapping_close(m);
+    cr_assert_neq(at, SIZE_MAX);
+    return at;
+}

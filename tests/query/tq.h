@@ -60,4 +60,7 @@ uint64_t tq_check_ref(qr_searcher *s, ref_index *r, const char *q, unsigned flag
 /* Every file of src copied into a new memory directory, byte `at` of `victim` XORed with x. */
 qr_dir *tq_copy_patched(qr_dir *src, const char *victim, size_t at, uint8_t x);
 
+/* Where the bytes of slice `part` (a view into file name of dir) start in that file. */
+size_t tq_file_offset(qr_dir *dir, const char *name, qr_slice part);
+
 #endif
