@@ -91,20 +91,8 @@ Test(phrase, damaged_tfs_of_a_candidate_are_corrupt)
     char **texts;
     struct tdoc *docs = make_docs(&texts);
     qr_dir *dir = tq_index("none", docs, NDOCS, 0);
-    char **names;
-    size_t n;
-    cr_assert_eq(qr_dir_list(dir, &names, &n), 0);
-    char docfile[64] = "";
-    uint64_t id = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(names[i]);
-        if (!strncmp(names[i], "seg-", 4) && len > 4 && !strcmp(names[i] + len - 4, ".doc")) {
-            snprintf(docfile, sizeof docfile, "%s", names[i]);
-            id = strtoull(names[i] + 4, NULL, 16);
-        }
-    }
-    qr_dir_list_free(names, n);
-    cr_assert(docfile[0], "no .doc file");
+    char docfile[64];
+    uint64_t id = tq_only_file(dir, ".doc", docfile, sizeof docfile);
 
     /*
      * where alpha's skip entry for the full block holding omega's doc keeps
@@ -286,20 +274,8 @@ Test(phrase, damaged_position_block_read_with_its_doc_block_is_corrupt)
         docs[i] = (struct tdoc){path, "t\na b a x a b a y"};
     }
     qr_dir *dir = tq_index("none", docs, N, 0);
-    char **names;
-    size_t n;
-    cr_assert_eq(qr_dir_list(dir, &names, &n), 0);
-    char posfile[64] = "";
-    uint64_t id = 0;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(names[i]);
-        if (!strncmp(names[i], "seg-", 4) && len > 4 && !strcmp(names[i] + len - 4, ".pos")) {
-            snprintf(posfile, sizeof posfile, "%s", names[i]);
-            id = strtoull(names[i] + 4, NULL, 16);
-        }
-    }
-    qr_dir_list_free(names, n);
-    cr_assert(posfile[0], "no .pos file");
+    char posfile[64];
+    uint64_t id = tq_only_file(dir, ".pos", posfile, sizeof posfile);
     qr_segment *seg;
     cr_assert_eq(qr_segment_open(&seg, dir, id, false), 0);
     qr_term_meta meta;

@@ -245,24 +245,6 @@ Test(prefix, segments_deletions_and_merge_agree, .timeout = 300)
 
 /* ---- damage -------------------------------------------------------------------------- */
 
-/* The name of dir's only file ending in suffix. */
-static void only_file(qr_dir *dir, const char *suffix, char *out, size_t len)
-{
-    char **names;
-    size_t n;
-    out[0] = 0;
-    cr_assert_eq(qr_dir_list(dir, &names, &n), 0);
-    for (size_t i = 0; i < n; i++) {
-        size_t l = strlen(names[i]), sl = strlen(suffix);
-        if (l > sl && !strcmp(names[i] + l - sl, suffix)) {
-            cr_assert_eq(out[0], 0, "one %s file", suffix);
-            snprintf(out, len, "%s", names[i]);
-        }
-    }
-    qr_dir_list_free(names, n);
-    cr_assert(out[0], "no %s file", suffix);
-}
-
 /* A copy of dir whose file name has bytes at .. at + n - 1 set to 0xff. */
 static qr_dir *copy_with_ff(qr_dir *dir, const char *name, size_t at, size_t n)
 {
@@ -304,8 +286,8 @@ Test(prefix, damaged_small_terms_are_corrupt)
     struct corpus *c = corpus_make();
     qr_dir *dir = tq_index("none", c->docs, NDOCS, 0);
     char docfile[64], segname[64];
-    only_file(dir, ".doc", docfile, sizeof docfile);
-    only_file(dir, ".tdi", segname, sizeof segname);
+    tq_only_file(dir, ".doc", docfile, sizeof docfile);
+    tq_only_file(dir, ".tdi", segname, sizeof segname);
     qr_segment *seg;
     cr_assert_eq(qr_segment_open(&seg, dir, strtoull(docfile + 4, NULL, 16), false), 0);
     qr_slice stream = qr_segment_doc_stream(seg);
@@ -351,7 +333,7 @@ Test(prefix, a_small_term_claiming_more_docs_than_its_segment_is_corrupt)
     cr_assert_eq(tq_count(s, "pq*", 0), 3);
     qr_searcher_close(s);
     char tdi[64];
-    only_file(dir, ".tdi", tdi, sizeof tdi);
+    tq_only_file(dir, ".tdi", tdi, sizeof tdi);
     /* the entry after "bravo": shared 0, suffix length 5, the suffix, then df (3) */
     static const uint8_t entry[] = {0, 5, 'p', 'q', 'x', 'y', 'z', 3};
     size_t at = tq_file_offset(dir, tdi, (qr_slice){entry, sizeof entry}) + sizeof entry - 1;

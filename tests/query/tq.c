@@ -213,3 +213,21 @@ size_t tq_file_offset(qr_dir *dir, const char *name, qr_slice part)
     cr_assert_neq(at, SIZE_MAX);
     return at;
 }
+
+uint64_t tq_only_file(qr_dir *dir, const char *suffix, char *out, size_t len)
+{
+    char **names;
+    size_t n;
+    out[0] = 0;
+    cr_assert_eq(qr_dir_list(dir, &names, &n), 0);
+    for (size_t i = 0; i < n; i++) {
+        size_t l = strlen(names[i]), sl = strlen(suffix);
+        if (l > sl && !strcmp(names[i] + l - sl, suffix)) {
+            cr_assert_eq(out[0], 0, "one %s file", suffix);
+            snprintf(out, len, "%s", names[i]);
+        }
+    }
+    qr_dir_list_free(names, n);
+    cr_assert(out[0], "no %s file", suffix);
+    return strncmp(out, "seg-", 4) ? 0 : strtoull(out + 4, NULL, 16);
+}

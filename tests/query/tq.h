@@ -63,4 +63,10 @@ qr_dir *tq_copy_patched(qr_dir *src, const char *victim, size_t at, uint8_t x);
 /* Where the bytes of slice `part` (a view into file name of dir) start in that file. */
 size_t tq_file_offset(qr_dir *dir, const char *name, qr_slice part);
 
+/*
+ * Puts the name of dir's only file ending in suffix in out (len bytes); returns
+ * the segment id of a seg-<hex> name, else 0.
+ */
+uint64_t tq_only_file(qr_dir *dir, const char *suffix, char *out, size_t len);
+
 #endif
