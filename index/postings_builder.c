@@ -145,6 +145,20 @@ static struct term *alloc_table(uint32_t cap, void **mem)
             (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* a hint: failure is fine */
     }
 #endif
+#ifdef MADV_POPULATE_WRITE
+    /*
+     * Map the table's pages writable now, in one call. Otherwise the first
+     * probe of a fresh page maps the shared zero page and the insert that
+     * follows takes a second fault to copy it, whose TLB flush interrupts
+     * every other core running this process (with two workers, those
+     * interrupts cost more CPU than the faults themselves). A hint too:
+     * the pages are zero either way.
+     */
+    uintptr_t plo = ((uintptr_t)m + 4095) & ~(uintptr_t)4095;
+    uintptr_t phi = ((uintptr_t)m + bytes) & ~(uintptr_t)4095;
+    if (phi > plo)
+        (void)madvise((void *)plo, phi - plo, MADV_POPULATE_WRITE);
+#endif
     return (struct term *)(m + (64 - (uintptr_t)m % 64) % 64);
 }
 
