@@ -698,8 +698,8 @@ static int process(struct worker *w, struct item *it)
     if (it->file) {
         int skip, rc;
         if ((rc = qr_walk_fs_path(&w->fspath, r->walk, it->file)) ||
-            (rc = qr_walk_read_file(&w->file, &size, &mtime, &skip, (const char *)w->fspath.p,
-                                    r->ix->opt.max_file_size))) {
+            (rc = qr_walk_read_walked(&w->file, &size, &mtime, &skip, (const char *)w->fspath.p,
+                                      it->file, r->ix->opt.max_file_size))) {
             run_fail(r, rc, "cannot read %s: %s", it->path, qr_strerror(rc));
             return rc;
         }

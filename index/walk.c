@@ -512,3 +512,54 @@ out_close:
     close(fd);
     return rc;
 }
+
+int qr_walk_read_walked(qr_buf *buf, uint64_t *out_size, int64_t *out_mtime_ns, int *out_skip,
+                        const char *fs_path, const qr_walk_file *f, uint64_t max_size)
+{
+    *out_skip = -1;
+    qr_buf_reset(buf);
+    /*
+     * The walk's stat stands for the one before the read: the fstat after
+     * it finds any change since the walk. A matching file is complete once
+     * its walked size is read (a longer file would not match). Anything
+     * else is left to the full check (which also tells a file that changed
+     * before the read, and is indexed as it is now, from one that changes
+     * while read).
+     */
+    if (f->size > max_size || f->size >= SIZE_MAX)
+        return qr_walk_read_file(buf, out_size, out_mtime_ns, out_skip, fs_path, max_size);
+    int fd = open(fs_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return qr_walk_read_file(buf, out_size, out_mtime_ns, out_skip, fs_path, max_size);
+    size_t want = (size_t)f->size, got = 0;
+    int rc = qr_buf_reserve(buf, want + 1);
+    if (rc) {
+        close(fd);
+        return rc;
+    }
+    bool ok = true;
+    while (got <= want) {
+        ssize_t r = read(fd, buf->p + got, want + 1 - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            ok = r == 0;
+            break;
+        }
+        got += (size_t)r;
+        if (got == want)
+            break;
+    }
+    struct stat st;
+    ok = ok && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && got == want &&
+         (uint64_t)st.st_size == f->size && mtime_of(&st) == f->mtime_ns;
+    close(fd);
+    if (!ok)
+        return qr_walk_read_file(buf, out_size, out_mtime_ns, out_skip, fs_path, max_size);
+    buf->n = got;
+    *out_size = f->size;
+    *out_mtime_ns = f->mtime_ns;
+    if (qr_is_binary(buf->p, got))
+        *out_skip = QR_SKIP_BINARY;
+    return QR_OK;
+}

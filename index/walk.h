@@ -122,4 +122,15 @@ bool qr_is_binary(const void *bytes, size_t n);
 int qr_walk_read_file(qr_buf *out, uint64_t *out_size, int64_t *out_mtime_ns, int *out_skip,
                       const char *fs_path, uint64_t max_size);
 
+/*
+ * qr_walk_read_file for a file the walk found, in fewer system calls: when
+ * the file still has the size and mtime the walk saw, one open, one read,
+ * one fstat (after the read) and a close. A file that differs from the walk
+ * (or that the read cannot take as it is) goes through qr_walk_read_file,
+ * so the outcome is the same: its current content when it stays still
+ * while read, else a reason to skip it. Same returns as qr_walk_read_file.
+ */
+int qr_walk_read_walked(qr_buf *out, uint64_t *out_size, int64_t *out_mtime_ns, int *out_skip,
+                        const char *fs_path, const qr_walk_file *f, uint64_t max_size);
+
 #endif

@@ -1185,6 +1185,119 @@ Test(walk, read_file_reports_skips)
     rm_rf(t.root);
 }
 
+/* Reads document `name` of walk w with qr_walk_read_walked; *skip receives the outcome. */
+static void read_walked(const qr_walk *w, const char *name, uint64_t max, qr_buf *b, int *skip,
+                        uint64_t *size, int64_t *mtime)
+{
+    char doc[256];
+    snprintf(doc, sizeof doc, "articles/%s", name);
+    const qr_walk_file *f = qr_walk_find(w, doc, strlen(doc));
+    cr_assert_not_null(f, "%s", doc);
+    qr_buf fs = {0};
+    cr_assert_eq(qr_walk_fs_path(&fs, w, f), 0);
+    *size = 0;
+    *mtime = 0;
+    cr_assert_eq(qr_walk_read_walked(b, size, mtime, skip, (const char *)fs.p, f, max), 0);
+    qr_buf_free(&fs);
+}
+
+/*
+ * The walk's stat stands for the one before the read: an unchanged file is
+ * read in one go with the walk's size and mtime; one that changed since the
+ * walk takes the full check and comes out as qr_walk_read_file says: its
+ * current content, or the reason to skip it.
+ */
+Test(walk, read_walked_trusts_the_walk_only_for_unchanged_files)
+{
+    struct tree t;
+    tree_init(&t);
+    const char *names[] = {"same.txt",   "empty.txt",   "bin",      "touched.txt",
+                           "longer.txt", "shorter.txt", "fifo.txt", "dir.txt",
+                           "link.txt",   "gone.txt",    "grown.txt"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        write_str(t.data, names[i], "A title\nsome words\n");
+    write_str(t.data, "empty.txt", "");
+    write_file(t.data, "bin", "x\0y", 3);
+    qr_walk w;
+    const char *roots[] = {t.data};
+    cr_assert_eq(qr_walk_run(&w, roots, 1, 100, 0, 0, NULL), 0);
+    cr_assert_eq(w.nfiles, sizeof names / sizeof *names);
+
+    char path[512];
+    set_mtime(t.data, "touched.txt", 1000000000);
+    write_str(t.data, "longer.txt", "A title\nsome words, and more\n");
+    write_str(t.data, "shorter.txt", "Short\n");
+    snprintf(path, sizeof path, "%s/fifo.txt", t.data);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(mkfifo(path, 0644), 0);
+    snprintf(path, sizeof path, "%s/dir.txt", t.data);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/link.txt", t.data);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(symlink("same.txt", path), 0);
+    snprintf(path, sizeof path, "%s/gone.txt", t.data);
+    cr_assert_eq(unlink(path), 0);
+    char big[200];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    write_str(t.data, "grown.txt", big);
+
+    qr_buf b = {0};
+    int skip;
+    uint64_t size;
+    int64_t mtime;
+    read_walked(&w, "same.txt", 100, &b, &skip, &size, &mtime);
+    const qr_walk_file *f = qr_walk_find(&w, "articles/same.txt", 17);
+    cr_assert_eq(skip, -1);
+    cr_assert(b.n == 19 && !memcmp(b.p, "A title\nsome words\n", 19));
+    cr_assert(size == f->size && mtime == f->mtime_ns);
+    read_walked(&w, "empty.txt", 100, &b, &skip, &size, &mtime);
+    cr_assert(skip == -1 && b.n == 0 && size == 0);
+    read_walked(&w, "bin", 100, &b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_BINARY);
+    /* Changed since the walk: indexed as they are now. */
+    read_walked(&w, "touched.txt", 100, &b, &skip, &size, &mtime);
+    cr_assert(skip == -1 && b.n == 19 && size == 19);
+    cr_assert_eq(mtime, (int64_t)1000000000 * 1000000000, "the new mtime, not the walk's");
+    read_walked(&w, "longer.txt", 100, &b, &skip, &size, &mtime);
+    cr_assert(skip == -1 && size == 29 && b.n == 29 &&
+              !memcmp(b.p, "A title\nsome words, and", 23));
+    read_walked(&w, "shorter.txt", 100, &b, &skip, &size, &mtime);
+    cr_assert(skip == -1 && size == 6 && b.n == 6 && !memcmp(b.p, "Short\n", 6));
+    /* Or skipped, with the reason the full check gives. */
+    read_walked(&w, "fifo.txt", 100, &b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a FIFO");
+    read_walked(&w, "dir.txt", 100, &b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a directory");
+    read_walked(&w, "link.txt", 100, &b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a symlink is not followed");
+    read_walked(&w, "gone.txt", 100, &b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_VANISHED);
+    read_walked(&w, "grown.txt", 100, &b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_TOO_BIG, "grew past the limit since the walk");
+    read_walked(&w, "same.txt", 10, &b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_TOO_BIG, "a smaller limit than the walk's");
+    qr_buf_free(&b);
+    f = qr_walk_find(&w, "articles/same.txt", 17);
+    qr_buf fs = {0};
+    cr_assert_eq(qr_walk_fs_path(&fs, &w, f), 0);
+    qr_alloc_fail_after(0);
+    int rc = qr_walk_read_walked(&b, &size, &mtime, &skip, (const char *)fs.p, f, 100);
+    qr_alloc_fail_after(-1);
+    cr_assert_eq(rc, QR_ENOMEM);
+    qr_buf_free(&fs);
+    if (geteuid() != 0) {
+        snprintf(path, sizeof path, "%s/same.txt", t.data);
+        cr_assert_eq(chmod(path, 0), 0);
+        read_walked(&w, "same.txt", 100, &b, &skip, &size, &mtime);
+        cr_assert_eq(skip, QR_SKIP_UNREADABLE);
+    }
+    qr_buf_free(&b);
+    qr_walk_free(&w);
+    rm_rf(t.root);
+}
+
 Test(walk, unreadable_files_and_directories)
 {
     if (geteuid() == 0)
