@@ -42,7 +42,8 @@
 #define RAW_CACHE_LIMIT   (4 * QR_MAX_TERM_BYTES) /* longer words bypass the cache */
 #define INLINE_BYTES      44 /* raw + norm + stem up to this size stay inline */
 #define NO_SLOT           UINT32_MAX
-#define BATCH_WORDS       32 /* words scanned (and prefetched) ahead */
+#define BATCH_WORDS       32         /* words scanned (and prefetched) ahead */
+#define HUGE_TABLE        (2u << 20) /* a huge page */
 
 /*
  * One cached surface form: one 64-byte table line. When the raw, normalised and
@@ -123,20 +124,24 @@ static bool known_language(const char *lang)
 /* A zeroed table of cap entries aligned to a cache line; *mem receives the allocation. */
 static struct entry *alloc_table(uint32_t cap, void **mem)
 {
-    uint8_t *m = qr_calloc((size_t)cap + 1, sizeof(struct entry));
+    size_t bytes = (size_t)cap * sizeof(struct entry);
+    /*
+     * Lookups land on random lines: with 4 KiB pages nearly each one also
+     * misses the TLB (and under a hypervisor a TLB miss walks two page
+     * tables). A table of a huge page or more (cap is a power of two, so a
+     * whole number of them) starts on a huge page boundary, inside an
+     * allocation a huge page longer whose slack is never touched, and asks
+     * for huge pages.
+     */
+    size_t align = bytes >= HUGE_TABLE ? HUGE_TABLE : 64;
+    uint8_t *m = qr_calloc(1, bytes + align);
     if (!m)
         return NULL;
     *mem = m;
-    size_t bytes = ((size_t)cap + 1) * sizeof(struct entry);
+    uint8_t *t = (uint8_t *)(((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1));
 #ifdef MADV_HUGEPAGE
-    /* Lookups land on random lines: with 4 KiB pages nearly each one also misses the
-     * TLB. Ask for huge pages on the 2 MiB-aligned part of a big table. */
-    if (bytes >= (4u << 20)) {
-        uintptr_t lo = ((uintptr_t)m + (2u << 20) - 1) & ~(uintptr_t)((2u << 20) - 1);
-        uintptr_t hi = ((uintptr_t)m + bytes) & ~(uintptr_t)((2u << 20) - 1);
-        if (hi > lo)
-            (void)madvise((void *)lo, hi - lo, MADV_HUGEPAGE); /* a hint: failure is fine */
-    }
+    if (align == HUGE_TABLE)
+        (void)madvise(t, bytes, MADV_HUGEPAGE); /* a hint: failure is fine */
 #endif
 #ifdef MADV_POPULATE_WRITE
     /*
@@ -147,12 +152,12 @@ static struct entry *alloc_table(uint32_t cap, void **mem)
      * interrupts cost more CPU than the faults themselves). A hint too:
      * the pages are zero either way.
      */
-    uintptr_t plo = ((uintptr_t)m + 4095) & ~(uintptr_t)4095;
-    uintptr_t phi = ((uintptr_t)m + bytes) & ~(uintptr_t)4095;
+    uintptr_t plo = ((uintptr_t)t + 4095) & ~(uintptr_t)4095;
+    uintptr_t phi = ((uintptr_t)t + bytes) & ~(uintptr_t)4095;
     if (phi > plo)
         (void)madvise((void *)plo, phi - plo, MADV_POPULATE_WRITE);
 #endif
-    return (struct entry *)(m + (64 - (uintptr_t)m % 64) % 64);
+    return (struct entry *)t;
 }
 
 int qr_analyzer_open(qr_analyzer **out, const char *language)
