@@ -500,3 +500,74 @@ Test(builder, allocation_failures_in_arena_chunks, .timeout = 120)
     }
     cr_assert_geq(failed_runs, 5, "chunks and the chunk list both failed to grow");
 }
+
+/* Checks the postings of big_table: term i is "t%06u", at position i of doc 0 and, for
+ * every fifth i, at position i / 5 of doc 1. */
+struct big {
+    uint32_t next; /* the term expected next */
+    uint32_t docs; /* postings seen for the current term */
+    uint64_t postings;
+    bool ok;
+};
+
+static int big_begin(void *ctx, const char *term, size_t len)
+{
+    struct big *g = ctx;
+    char want[16];
+    snprintf(want, sizeof want, "t%06u", g->next);
+    if (len != strlen(want) || memcmp(term, want, len))
+        g->ok = false;
+    g->docs = 0;
+    return 0;
+}
+
+static int big_add(void *ctx, uint32_t doc, uint32_t tf, const uint32_t *pos)
+{
+    struct big *g = ctx;
+    uint32_t i = g->next;
+    bool want = doc == 0 ? pos[0] == i : doc == 1 && i % 5 == 0 && pos[0] == i / 5;
+    if (tf != 1 || doc != g->docs || !want)
+        g->ok = false;
+    g->docs++;
+    g->postings++;
+    return 0;
+}
+
+static int big_end(void *ctx)
+{
+    struct big *g = ctx;
+    if (g->docs != (g->next % 5 == 0 ? 2u : 1u))
+        g->ok = false;
+    g->next++;
+    return 0;
+}
+
+/* Enough terms for the table to outgrow a huge page twice (32k then 64k slots of 64 bytes:
+ * the tables that start on a huge page boundary); every posting survives the growths. */
+Test(builder, table_past_a_huge_page, .timeout = 120)
+{
+    enum { N = 50000 };
+    qr_postings_builder *b;
+    cr_assert_eq(qr_pbuilder_open(&b), 0);
+    char term[16];
+    cr_assert_eq(qr_pbuilder_begin_doc(b, NULL), 0);
+    for (uint32_t i = 0; i < N; i++) {
+        snprintf(term, sizeof term, "t%06u", i);
+        cr_assert_eq(qr_pbuilder_add(b, term, strlen(term), i), 0);
+    }
+    cr_assert_eq(qr_pbuilder_begin_doc(b, NULL), 0);
+    for (uint32_t i = 0; i < N; i += 5) {
+        snprintf(term, sizeof term, "t%06u", i);
+        cr_assert_eq(qr_pbuilder_add(b, term, strlen(term), i / 5), 0);
+    }
+    cr_assert_eq(qr_pbuilder_end_doc(b), 0);
+    cr_assert_eq(qr_pbuilder_terms(b), N);
+    cr_assert_geq(qr_pbuilder_bytes(b), (size_t)65536 * 64, "the table has 64k slots");
+    struct big g = {.ok = true};
+    qr_pb_sink sink = {big_begin, big_add, big_end, &g};
+    cr_assert_eq(qr_pbuilder_emit(b, &sink), 0);
+    cr_assert(g.ok);
+    cr_assert_eq(g.next, N);
+    cr_assert_eq(g.postings, N + N / 5);
+    qr_pbuilder_close(b);
+}
