@@ -5,7 +5,10 @@
  * document (known from the tfs, before any position is decoded) and checks
  * the others, fewest positions first, with cursors that only move forward,
  * so a document costs at most O(sum of its terms' positions), and a term is
- * not decoded once the rarer ones have ruled every start out. NEAR splits
+ * not decoded once the rarer ones have ruled every start out. The
+ * candidates (the conjunction of the terms) are found window by window
+ * (qr_conj_win, iter.h): most of them fail the positions, and a seek per
+ * lead doc cost more than the merge of the terms' blocks. NEAR splits
  * both sides' spans by field and counts, for each span of the left side,
  * the right spans with start <= e_a + k minus those with end < s_a - k
  * (every span ending before s_a - k also starts before e_a + k), by binary
@@ -41,14 +44,13 @@ struct phrase_it {
     uint32_t scap;         /* capacity of starts */
     uint32_t tf_doc;       /* the doc whose matches are counted in tf */
     uint32_t tf;
+    qr_conj_win win; /* steps the conjunction of lead */
 };
 
 static int phrase_next(qr_it *it)
 {
     struct phrase_it *p = (struct phrase_it *)it;
-    int rc = qr_it_next(p->lead[0]);
-    if (!rc)
-        rc = qr_conj_align(p->lead, p->nd);
+    int rc = qr_conj_win_next(&p->win);
     it->doc = rc ? QR_DOC_END : p->lead[0]->doc;
     return rc;
 }
@@ -56,6 +58,7 @@ static int phrase_next(qr_it *it)
 static int phrase_seek(qr_it *it, uint32_t target)
 {
     struct phrase_it *p = (struct phrase_it *)it;
+    qr_conj_win_reset(&p->win);
     int rc = qr_it_seek(p->lead[0], target);
     if (!rc)
         rc = qr_conj_align(p->lead, p->nd);
@@ -269,6 +272,7 @@ static void phrase_free(qr_it *it)
     qr_free(p->npos);
     qr_free(p->order);
     qr_free(p->starts);
+    qr_conj_win_free(&p->win);
     qr_free(p);
 }
 
@@ -376,7 +380,7 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
         }
         p->base.max_score = qr_bm25_bound(p->idf, max_tf, min_dl, ctx->avgdl);
     }
-    if ((rc = qr_conj_align(p->lead, p->nd)))
+    if ((rc = qr_conj_align(p->lead, p->nd)) || (rc = qr_conj_win_init(&p->win, p->lead, p->nd)))
         goto fail;
     p->base.doc = p->lead[0]->doc;
     *out = &p->base;
@@ -563,14 +567,13 @@ struct near_it {
     uint32_t tf_doc; /* the doc whose pairs are counted in tf */
     double tf;
     struct side side[2];
+    qr_conj_win win; /* steps the conjunction of lead */
 };
 
 static int near_next(qr_it *it)
 {
     struct near_it *n = (struct near_it *)it;
-    int rc = qr_it_next(n->lead[0]);
-    if (!rc)
-        rc = qr_conj_align(n->lead, 2);
+    int rc = qr_conj_win_next(&n->win);
     it->doc = rc ? QR_DOC_END : n->lead[0]->doc;
     return rc;
 }
@@ -578,6 +581,7 @@ static int near_next(qr_it *it)
 static int near_seek(qr_it *it, uint32_t target)
 {
     struct near_it *n = (struct near_it *)it;
+    qr_conj_win_reset(&n->win);
     int rc = qr_it_seek(n->lead[0], target);
     if (!rc)
         rc = qr_conj_align(n->lead, 2);
@@ -704,6 +708,7 @@ static void near_free(qr_it *it)
     qr_it_free(n->kid[1]);
     side_free(&n->side[0]);
     side_free(&n->side[1]);
+    qr_conj_win_free(&n->win);
     qr_free(n);
 }
 
@@ -732,6 +737,8 @@ int qr_near_open(qr_it **out, const qr_pnode *pn, qr_it *left, qr_it *right, qr_
     /* tf (k1 + 1) / (tf + norm) < k1 + 1 for every tf: the bound of any NEAR. */
     n->base.max_score = pn->scores && n->idf > 0 ? n->idf * (QR_K1 + 1) : 0;
     int rc = qr_conj_align(n->lead, 2);
+    if (!rc)
+        rc = qr_conj_win_init(&n->win, n->lead, 2);
     if (rc) {
         near_free(&n->base);
         return rc;
