@@ -12,7 +12,8 @@
  * both sides' spans by field and counts, for each span of the left side,
  * the right spans with start <= e_a + k minus those with end < s_a - k
  * (every span ending before s_a - k also starts before e_a + k), by binary
- * search over sorted starts and ends.
+ * search over sorted starts and ends; whether a NEAR of two terms matches
+ * at all (most candidates do not) is one merge of their positions.
  */
 #include "query/phrase.h"
 
@@ -628,6 +629,27 @@ static uint64_t near_pairs(struct near_it *n, bool any)
                      b->n - sb, n->k, any);
 }
 
+/*
+ * Whether two terms' positions a and b (increasing) have a pair at most k
+ * apart in one field (title: below tp): one merge whose steps are data.
+ * Each position is compared with the other side's first one not below it
+ * (ties: a's first), and a pair in one field always has such a neighbour
+ * pair between them, in that field and no farther apart.
+ */
+static bool near_any_points(const uint32_t *a, uint32_t na, const uint32_t *b, uint32_t nb,
+                            uint32_t k, uint32_t tp)
+{
+    uint32_t i = 0, j = 0;
+    bool found = false;
+    while (i < na && j < nb && !found) {
+        uint32_t x = a[i], y = b[j], d = x > y ? x - y : y - x;
+        found = (d <= k) & ((x < tp) == (y < tp));
+        i += x <= y;
+        j += y < x;
+    }
+    return found;
+}
+
 static int near_match(qr_it *it, bool *out)
 {
     struct near_it *n = (struct near_it *)it;
@@ -635,7 +657,14 @@ static int near_match(qr_it *it, bool *out)
         int rc = near_load(n);
         if (rc)
             return rc;
-        n->matched = n->loaded && near_pairs(n, true) > 0;
+        const struct side *a = &n->side[0], *b = &n->side[1];
+        if (!n->loaded)
+            n->matched = false;
+        else if (a->s == a->pe && b->s == b->pe) /* two terms: their positions */
+            n->matched = near_any_points(a->s, a->n, b->s, b->n, n->k,
+                                         qr_doctable_title_positions(n->ctx->dt, it->doc));
+        else
+            n->matched = near_pairs(n, true) > 0;
         n->match_doc = it->doc;
     }
     *out = n->matched;
