@@ -321,10 +321,12 @@ Test(phrase, damaged_position_block_read_with_its_doc_block_is_corrupt)
 /*
  * NWIN documents whose terms make every kind of window: "a" .. "d" in
  * almost every doc (windows of dense common docs, phrases of up to four
- * distinct terms whose merges chain), "q" in every doc of the first 200 and
+ * distinct terms whose merges chain), "q" in every doc of the first 400 and
  * then in every 45th (windows first even, then lopsided: a rare lead with
- * common others, stepped by seeks, and back), "z" only near the end, and
+ * common others, stepped by seeks, and back), "z" only near the end (too
+ * rare against the common words for windows at all), and
  * "r" in every 61st (an AND that seeks the phrase, resetting its window).
+ * Paths are numbered with leading zeros: doc ids follow i.
  */
 static struct tdoc *make_win(uint64_t seed, size_t n, const char *prefix)
 {
@@ -336,17 +338,17 @@ static struct tdoc *make_win(uint64_t seed, size_t n, const char *prefix)
         size_t cap = 8 * 64;
         char *t = malloc(cap), *path = malloc(32);
         cr_assert(t && path);
-        snprintf(path, 32, "%s/%zu", prefix, i);
+        snprintf(path, 32, "%s/%04zu", prefix, i);
         size_t at = (size_t)snprintf(t, cap, "%s\n", words[mix_rnd() % 7]);
         uint32_t nb = 6 + mix_rnd() % 30;
         for (uint32_t k = 0; k < nb; k++) {
             uint32_t x = mix_rnd() % 40;
-            const char *w = x == 0 && (i < 200 || i % 45 == 0) ? "q"
+            const char *w = x == 0 && (i < 400 || i % 45 == 0) ? "q"
                             : x == 1 && i > n - 60             ? "z"
                                                                : words[x % 7];
             at += (size_t)snprintf(t + at, cap - at, "%s ", w);
         }
-        if (i < 200 || i % 45 == 0)
+        if (i < 400 || i % 45 == 0)
             at += (size_t)snprintf(t + at, cap - at, "q a b ");
         if (i % 61 == 0)
             snprintf(t + at, cap - at, "r a b c d");
