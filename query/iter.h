@@ -301,6 +301,44 @@ int qr_conj_align(qr_it **lead, size_t n);
 /* Sorts its[0..n) by increasing cost (stable; if memory runs out, maybe not at all). */
 void qr_sort_by_cost(qr_it **its, size_t n);
 
+/*
+ * A conjunction stepped window by window (for the candidates of phrases and
+ * NEAR): when every clause is a term iterator, the docs of their current
+ * postings blocks, up to the first block end among them, are intersected
+ * at once by a merge and the common docs then visited by moving each
+ * cursor inside its block, instead of a seek of every clause at every
+ * lead doc (a binary search over a block, mostly to move one or two docs
+ * when the terms are common). When the others' docs in the window far
+ * outnumber the lead's (a rare term with common ones), the window is
+ * stepped the usual way, lead doc by lead doc with seeks. Visits exactly
+ * the docs qr_conj_align's stepping would.
+ */
+typedef struct qr_conj_win {
+    qr_it **lead;        /* the clauses, cheapest first (borrowed) */
+    size_t n;            /* how many */
+    bool terms;          /* every clause is a term iterator: windows apply */
+    bool open;           /* a window is built: its common docs are being visited */
+    uint32_t hi;         /* the window's last doc (while open, or while stepped by seeks) */
+    bool seeks;          /* docs up to hi are stepped with seeks (a lopsided window) */
+    uint32_t nc, at;     /* common docs in the window, the next to visit */
+    uint32_t *doc;       /* QR_BLOCK: the window's common docs */
+    uint8_t *idx;        /* n * QR_BLOCK: clause t's index of each, from where the window began */
+    uint8_t *cur;        /* n: each clause's index from where the window began */
+    const uint32_t **dv; /* n: scratch, each clause's block docs */
+    uint32_t *dn;        /* n: and how many */
+} qr_conj_win;
+
+/* Sets w up over lead[0..n) (sorted by cost). Returns 0 or QR_ENOMEM. */
+int qr_conj_win_init(qr_conj_win *w, qr_it **lead, size_t n);
+void qr_conj_win_free(qr_conj_win *w);
+/* Forgets the window (after the clauses were moved by hand, e.g. a seek). */
+void qr_conj_win_reset(qr_conj_win *w);
+/*
+ * From a doc where all clauses stand, moves them all to the next doc they
+ * share (lead[0]->doc; QR_DOC_END when none). Returns 0 or an error.
+ */
+int qr_conj_win_next(qr_conj_win *w);
+
 /* Constructors in phrase.c. */
 int qr_phrase_open(qr_it **out, const qr_pnode *p, qr_evalctx *ctx);
 int qr_near_open(qr_it **out, const qr_pnode *p, qr_it *left, qr_it *right, qr_evalctx *ctx);

@@ -5,11 +5,15 @@
  * document (known from the tfs, before any position is decoded) and checks
  * the others, fewest positions first, with cursors that only move forward,
  * so a document costs at most O(sum of its terms' positions), and a term is
- * not decoded once the rarer ones have ruled every start out. NEAR splits
+ * not decoded once the rarer ones have ruled every start out. The
+ * candidates (the conjunction of the terms) are found window by window
+ * (qr_conj_win, iter.h): most of them fail the positions, and a seek per
+ * lead doc cost more than the merge of the terms' blocks. NEAR splits
  * both sides' spans by field and counts, for each span of the left side,
  * the right spans with start <= e_a + k minus those with end < s_a - k
  * (every span ending before s_a - k also starts before e_a + k), by binary
- * search over sorted starts and ends.
+ * search over sorted starts and ends; whether a NEAR of two terms matches
+ * at all (most candidates do not) is one merge of their positions.
  */
 #include "query/phrase.h"
 
@@ -41,14 +45,13 @@ struct phrase_it {
     uint32_t scap;         /* capacity of starts */
     uint32_t tf_doc;       /* the doc whose matches are counted in tf */
     uint32_t tf;
+    qr_conj_win win; /* steps the conjunction of lead */
 };
 
 static int phrase_next(qr_it *it)
 {
     struct phrase_it *p = (struct phrase_it *)it;
-    int rc = qr_it_next(p->lead[0]);
-    if (!rc)
-        rc = qr_conj_align(p->lead, p->nd);
+    int rc = qr_conj_win_next(&p->win);
     it->doc = rc ? QR_DOC_END : p->lead[0]->doc;
     return rc;
 }
@@ -56,6 +59,7 @@ static int phrase_next(qr_it *it)
 static int phrase_seek(qr_it *it, uint32_t target)
 {
     struct phrase_it *p = (struct phrase_it *)it;
+    qr_conj_win_reset(&p->win);
     int rc = qr_it_seek(p->lead[0], target);
     if (!rc)
         rc = qr_conj_align(p->lead, p->nd);
@@ -269,6 +273,7 @@ static void phrase_free(qr_it *it)
     qr_free(p->npos);
     qr_free(p->order);
     qr_free(p->starts);
+    qr_conj_win_free(&p->win);
     qr_free(p);
 }
 
@@ -376,7 +381,7 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
         }
         p->base.max_score = qr_bm25_bound(p->idf, max_tf, min_dl, ctx->avgdl);
     }
-    if ((rc = qr_conj_align(p->lead, p->nd)))
+    if ((rc = qr_conj_align(p->lead, p->nd)) || (rc = qr_conj_win_init(&p->win, p->lead, p->nd)))
         goto fail;
     p->base.doc = p->lead[0]->doc;
     *out = &p->base;
@@ -563,14 +568,13 @@ struct near_it {
     uint32_t tf_doc; /* the doc whose pairs are counted in tf */
     double tf;
     struct side side[2];
+    qr_conj_win win; /* steps the conjunction of lead */
 };
 
 static int near_next(qr_it *it)
 {
     struct near_it *n = (struct near_it *)it;
-    int rc = qr_it_next(n->lead[0]);
-    if (!rc)
-        rc = qr_conj_align(n->lead, 2);
+    int rc = qr_conj_win_next(&n->win);
     it->doc = rc ? QR_DOC_END : n->lead[0]->doc;
     return rc;
 }
@@ -578,6 +582,7 @@ static int near_next(qr_it *it)
 static int near_seek(qr_it *it, uint32_t target)
 {
     struct near_it *n = (struct near_it *)it;
+    qr_conj_win_reset(&n->win);
     int rc = qr_it_seek(n->lead[0], target);
     if (!rc)
         rc = qr_conj_align(n->lead, 2);
@@ -624,6 +629,27 @@ static uint64_t near_pairs(struct near_it *n, bool any)
                      b->n - sb, n->k, any);
 }
 
+/*
+ * Whether two terms' positions a and b (increasing) have a pair at most k
+ * apart in one field (title: below tp): one merge whose steps are data.
+ * Each position is compared with the other side's first one not below it
+ * (ties: a's first), and a pair in one field always has such a neighbour
+ * pair between them, in that field and no farther apart.
+ */
+static bool near_any_points(const uint32_t *a, uint32_t na, const uint32_t *b, uint32_t nb,
+                            uint32_t k, uint32_t tp)
+{
+    uint32_t i = 0, j = 0;
+    bool found = false;
+    while (i < na && j < nb && !found) {
+        uint32_t x = a[i], y = b[j], d = x > y ? x - y : y - x;
+        found = (d <= k) & ((x < tp) == (y < tp));
+        i += x <= y;
+        j += y < x;
+    }
+    return found;
+}
+
 static int near_match(qr_it *it, bool *out)
 {
     struct near_it *n = (struct near_it *)it;
@@ -631,7 +657,14 @@ static int near_match(qr_it *it, bool *out)
         int rc = near_load(n);
         if (rc)
             return rc;
-        n->matched = n->loaded && near_pairs(n, true) > 0;
+        const struct side *a = &n->side[0], *b = &n->side[1];
+        if (!n->loaded)
+            n->matched = false;
+        else if (a->s == a->pe && b->s == b->pe) /* two terms: their positions */
+            n->matched = near_any_points(a->s, a->n, b->s, b->n, n->k,
+                                         qr_doctable_title_positions(n->ctx->dt, it->doc));
+        else
+            n->matched = near_pairs(n, true) > 0;
         n->match_doc = it->doc;
     }
     *out = n->matched;
@@ -704,6 +737,7 @@ static void near_free(qr_it *it)
     qr_it_free(n->kid[1]);
     side_free(&n->side[0]);
     side_free(&n->side[1]);
+    qr_conj_win_free(&n->win);
     qr_free(n);
 }
 
@@ -732,6 +766,8 @@ int qr_near_open(qr_it **out, const qr_pnode *pn, qr_it *left, qr_it *right, qr_
     /* tf (k1 + 1) / (tf + norm) < k1 + 1 for every tf: the bound of any NEAR. */
     n->base.max_score = pn->scores && n->idf > 0 ? n->idf * (QR_K1 + 1) : 0;
     int rc = qr_conj_align(n->lead, 2);
+    if (!rc)
+        rc = qr_conj_win_init(&n->win, n->lead, 2);
     if (rc) {
         near_free(&n->base);
         return rc;

@@ -186,6 +186,17 @@ static inline int qr_postings_next(qr_postings_iter *it)
     return qr_postings_next_block(it);
 }
 
+/*
+ * Moves k docs forward inside the current block (k < the number
+ * qr_postings_block_docs gives): for loops that intersect whole blocks and
+ * then visit the common docs.
+ */
+static inline void qr_postings_advance_in_block(qr_postings_iter *it, uint32_t k)
+{
+    it->in_block += k;
+    it->doc = it->docbuf[it->in_block];
+}
+
 /* Term frequency in the current doc (0 at QR_DOC_END or on corrupt bytes). */
 static inline uint32_t qr_postings_freq(qr_postings_iter *it)
 {

@@ -313,3 +313,165 @@ Test(phrase, damaged_position_block_read_with_its_doc_block_is_corrupt)
     for (int i = 0; i < N; i++)
         free((char *)docs[i].path);
 }
+
+/* ---- the conjunction window by window (qr_conj_win) ------------------------------- */
+
+#define NWIN 900
+
+/*
+ * NWIN documents whose terms make every kind of window: "a" .. "d" in
+ * almost every doc (windows of dense common docs, phrases of up to four
+ * distinct terms whose merges chain), "q" in every doc of the first 400 and
+ * then in every 45th (windows first even, then lopsided: a rare lead with
+ * common others, stepped by seeks, and back), "z" only near the end (too
+ * rare against the common words for windows at all), and
+ * "r" in every 61st (an AND that seeks the phrase, resetting its window).
+ * Paths are numbered with leading zeros: doc ids follow i.
+ */
+static struct tdoc *make_win(uint64_t seed, size_t n, const char *prefix)
+{
+    static const char *const words[] = {"a", "b", "c", "d", "a", "b", "e"};
+    struct tdoc *docs = calloc(n, sizeof *docs);
+    cr_assert(docs);
+    mix_state = seed;
+    for (size_t i = 0; i < n; i++) {
+        size_t cap = 8 * 64;
+        char *t = malloc(cap), *path = malloc(32);
+        cr_assert(t && path);
+        snprintf(path, 32, "%s/%04zu", prefix, i);
+        size_t at = (size_t)snprintf(t, cap, "%s\n", words[mix_rnd() % 7]);
+        uint32_t nb = 6 + mix_rnd() % 30;
+        for (uint32_t k = 0; k < nb; k++) {
+            uint32_t x = mix_rnd() % 40;
+            const char *w = x == 0 && (i < 400 || i % 45 == 0) ? "q"
+                            : x == 1 && i > n - 60             ? "z"
+                                                               : words[x % 7];
+            at += (size_t)snprintf(t + at, cap - at, "%s ", w);
+        }
+        if (i < 400 || i % 45 == 0)
+            at += (size_t)snprintf(t + at, cap - at, "q a b ");
+        if (i % 61 == 0)
+            snprintf(t + at, cap - at, "r a b c d");
+        docs[i] = (struct tdoc){path, t};
+    }
+    return docs;
+}
+
+static const char *const win_queries[] = {
+    "\"a b\"",
+    "\"b a c\"",
+    "\"a b c d\"",
+    "\"d c b a\"",
+    "\"a b a b\"",
+    "\"q a\"",
+    "\"a q b\"",
+    "\"q a b\"",
+    "\"z a\"",
+    "\"a z\"",
+    "r \"a b\"",
+    "r \"a b c d\"",
+    "\"c d\" -r",
+    "q NEAR/2 a",
+    "a NEAR/1 b",
+    "z NEAR/3 c",
+    "title:a NEAR/2 b",
+    "\"a b\" NEAR/2 q",
+    "\"q a\" OR \"z b\"",
+    "title:\"a b\"",
+    "z NEAR/40 e",
+    "e NEAR/0 e",
+    "body:q NEAR/1 title:a",
+    "r NEAR/3 d",
+};
+
+static void check_win(qr_dir *dir)
+{
+    qr_searcher *s = tq_open(dir);
+    ref_index *r;
+    cr_assert_eq(ref_load(&r, dir), 0);
+    uint64_t matched = 0;
+    for (size_t i = 0; i < sizeof win_queries / sizeof win_queries[0]; i++)
+        matched += tq_check_ref(s, r, win_queries[i], 0, 20) > 0;
+    cr_assert_geq(matched, sizeof win_queries / sizeof win_queries[0] - 3,
+                  "the queries find something");
+    ref_free(r);
+    qr_searcher_close(s);
+}
+
+Test(phrase, windows_of_common_and_rare_terms_match_the_reference)
+{
+    struct tdoc *docs = make_win(11, NWIN, "w");
+    qr_dir *dir = tq_index("none", docs, NWIN, 0); /* one segment */
+    check_win(dir);
+    qr_dir_close(dir);
+    dir = tq_index("none", docs, NWIN, 350); /* three segments */
+    check_win(dir);
+    struct tdoc *more = make_win(12, 400, "w");
+    struct tdoc *repl = calloc(100, sizeof *repl);
+    cr_assert(repl);
+    for (size_t i = 0; i < 100; i++)
+        repl[i] = more[4 * i]; /* deletions inside the windows */
+    tq_add(dir, repl, 100);
+    check_win(dir);
+    free(repl);
+    free_mix(more, 400);
+    qr_dir_close(dir);
+    free_mix(docs, NWIN);
+}
+
+/*
+ * A doc id past the segment's documents that every term of a phrase shares
+ * is a common doc of a window: moving there is corrupt data. "a" and "b"
+ * are in each of N docs once (a tail block of one-byte codes, gap 0 and tf
+ * 1), and both have their last code's gap made 32.
+ */
+Test(phrase, a_window_doc_past_the_segment_is_corrupt)
+{
+    enum { N = 100 };
+    struct tdoc docs[N];
+    for (int i = 0; i < N; i++) {
+        char *path = malloc(16);
+        cr_assert(path);
+        snprintf(path, 16, "p/%02d", i);
+        docs[i] = (struct tdoc){path, "t\na b"};
+    }
+    qr_dir *dir = tq_index("none", docs, N, 0);
+    char docfile[64];
+    uint64_t id = tq_only_file(dir, ".doc", docfile, sizeof docfile);
+    qr_segment *seg;
+    cr_assert_eq(qr_segment_open(&seg, dir, id, false), 0);
+    qr_slice stream = qr_segment_doc_stream(seg);
+    size_t base = tq_file_offset(dir, docfile, stream), at[2];
+    for (int t = 0; t < 2; t++) {
+        qr_term_meta meta;
+        cr_assert_eq(qr_segment_term(seg, t ? "b" : "a", 1, &meta), 0);
+        cr_assert_eq(meta.df, N);
+        const uint8_t *p = stream.p + meta.doc_off, *end = stream.p + stream.n;
+        uint64_t v;
+        cr_assert(qr_varint_get64(&p, end, &v)); /* min_dl */
+        p += N - 1;                              /* the codes before the last */
+        cr_assert_eq(*p, 0x01, "gap 0, tf 1");
+        at[t] = base + (size_t)(p - stream.p);
+    }
+    qr_segment_close(seg);
+    qr_dir *half = tq_copy_patched(dir, docfile, at[0], 0x40); /* code 0x41: gap 32 */
+    qr_dir *bad = tq_copy_patched(half, docfile, at[1], 0x40);
+    qr_searcher *s;
+    cr_assert_eq(qr_searcher_open_dir(&s, bad, QR_SEARCHER_NO_VERIFY, NULL, 0), 0);
+    static const char *const qs[] = {"\"a b\"", "a NEAR/1 b"};
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        struct tq_res r = tq_search(s, qs[i], 0, N, 0);
+        cr_assert_eq(r.rc, QR_ECORRUPT, "%s: %s", qs[i], qr_strerror(r.rc));
+        tq_res_free(&r);
+    }
+    qr_searcher_close(s);
+    qr_searcher *good = tq_open(dir);
+    cr_assert_eq(tq_count(good, "\"a b\"", 0), N);
+    cr_assert_eq(tq_count(good, "a NEAR/1 b", 0), N);
+    qr_searcher_close(good);
+    qr_dir_close(bad);
+    qr_dir_close(half);
+    qr_dir_close(dir);
+    for (int i = 0; i < N; i++)
+        free((char *)docs[i].path);
+}
