@@ -217,12 +217,6 @@ struct nacc {
     double acc;
 };
 
-/* qr_rank_prefix's table of one segment. */
-struct nacc_tab {
-    struct nacc *t;
-    uint32_t n; /* docs it has room for */
-};
-
 /* Scratch memory of the window pass, kept by the searcher from one query to the next. */
 struct qr_rank_scratch {
     uint64_t *seen;  /* docs holding some positive clause (for an AND: every one fed so far) */
@@ -238,12 +232,12 @@ struct qr_rank_scratch {
     uint32_t wcap;   /* documents the ten arrays above have room for (tfk: DENSE_K times) */
     struct entry *e; /* the window's postings, clause after clause */
     size_t ne, cap;
-    size_t *seg;         /* clause k's postings: e[seg[2k] .. seg[2k + 1]) */
-    uint32_t *order;     /* the order clauses are fed in */
-    double *idf;         /* each clause's idf */
-    size_t nk;           /* clauses the three arrays above have room for */
-    struct nacc_tab *pd; /* qr_rank_prefix: per segment, its docs' normalisations and sums */
-    uint32_t npd;        /* segments pd has room for */
+    size_t *seg;      /* clause k's postings: e[seg[2k] .. seg[2k + 1]) */
+    uint32_t *order;  /* the order clauses are fed in */
+    double *idf;      /* each clause's idf */
+    size_t nk;        /* clauses the three arrays above have room for */
+    struct nacc **pd; /* qr_rank_prefix: per segment, its docs' normalisations and sums */
+    uint32_t npd;     /* segments pd has room for */
 };
 
 void qr_rank_scratch_free(qr_rank_scratch *s)
@@ -265,7 +259,7 @@ void qr_rank_scratch_free(qr_rank_scratch *s)
     qr_free(s->order);
     qr_free(s->idf);
     for (uint32_t i = 0; i < s->npd; i++)
-        qr_free(s->pd[i].t);
+        qr_free(s->pd[i]);
     qr_free(s->pd);
     qr_free(s);
 }
@@ -854,37 +848,35 @@ bool qr_rank_plan_is_prefix(const qr_pnode *p)
 }
 
 /*
- * The table of segment segi (ctx's, ndocs docs) in f, made and filled with
- * every doc's normalisation on the segment's first scored prefix (measured:
+ * The table of ctx's segment in f (its segment index names the same segment
+ * for the scratch's life: the searcher's), made and filled with every doc's
+ * normalisation on the segment's first scored prefix (measured:
  * enwiki Prefix3 one segment, the slowest query 213 -> 198-205 us, the class
  * median 57.0 -> 55.2 us, against the lazily filled doc_norm beside a
  * separate sum array); the normalisations stay valid for the searcher's life
  * (avgdl is fixed), the sums mean something only where the hit bytes say so.
  */
-static int nacc_get(qr_rank_scratch *f, qr_evalctx *ctx, uint32_t segi, uint32_t ndocs,
-                    struct nacc **out)
+static int nacc_get(qr_rank_scratch *f, qr_evalctx *ctx, struct nacc **out)
 {
+    uint32_t segi = ctx->segi;
     if (segi >= f->npd) {
         uint32_t n = segi + 1;
-        struct nacc_tab *pd = qr_reallocarray(f->pd, n, sizeof *pd);
+        struct nacc **pd = qr_reallocarray(f->pd, n, sizeof *pd);
         if (!pd)
             return QR_ENOMEM;
         memset(pd + f->npd, 0, (n - f->npd) * sizeof *pd);
         f->pd = pd;
         f->npd = n;
     }
-    struct nacc_tab *t = &f->pd[segi];
-    if (t->n < ndocs || !t->t) {
-        qr_free(t->t);
-        t->n = 0;
-        t->t = qr_calloc(ndocs ? ndocs : 1, sizeof *t->t);
-        if (!t->t)
+    if (!f->pd[segi]) {
+        struct nacc *t = qr_calloc(ctx->ndocs ? ctx->ndocs : 1, sizeof *t);
+        if (!t)
             return QR_ENOMEM;
-        t->n = ndocs;
-        for (uint32_t d = 0; d < ndocs; d++)
-            t->t[d].nrm = qr_evalctx_norm(ctx, d);
+        for (uint32_t d = 0; d < ctx->ndocs; d++)
+            t[d].nrm = qr_evalctx_norm(ctx, d);
+        f->pd[segi] = t;
     }
-    *out = t->t;
+    *out = f->pd[segi];
     return 0;
 }
 
@@ -1010,7 +1002,7 @@ int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_pnode *p, qr_evalctx 
     struct nacc *na = NULL;
     int rc = scratch_get(ctx->scratch, w ? w : 64, 1, &f);
     if (!rc && scoring)
-        rc = nacc_get(f, ctx, ctx->segi, ctx->ndocs, &na);
+        rc = nacc_get(f, ctx, &na);
     if (rc)
         return rc;
     qr_postings_iter *cur = NULL;
