@@ -7,7 +7,8 @@
  * in dictionary order, which must give the same hits with bit-identical
  * scores (the accumulator sums a doc's terms in the expansion's order, as
  * the OR does); on one segment, several segments, with deletions, with
- * windows small enough that terms cross many of them, and merged. Damaged
+ * windows small enough that terms cross many of them, and merged; and a
+ * searcher reused across prefixes and other queries as fresh ones. Damaged
  * doc streams of a tail-only and a single-doc term, and a dictionary entry
  * claiming more docs than its segment holds, are QR_ECORRUPT naming the file.
  */
@@ -238,6 +239,66 @@ Test(prefix, segments_deletions_and_merge_agree, .timeout = 300)
     tq_merge_all(dir);
     check_all(dir);
     for (uint32_t i = 0; i < 90; i++)
+        free(texts[i]);
+    qr_dir_close(dir);
+    corpus_free(c);
+}
+
+/*
+ * A searcher keeps, per segment, every doc's normalisation beside its sum
+ * (made on the segment's first prefix, reused by later ones, sums left over
+ * from earlier queries): prefixes run in another order on one searcher,
+ * twice each and between other queries, must give what a fresh searcher
+ * gives each of them, bit for bit.
+ */
+static void check_reuse(qr_dir *dir)
+{
+    enum { NQ = sizeof queries / sizeof queries[0] };
+    struct tq_res fresh[NQ];
+    for (size_t i = 0; i < NQ; i++) {
+        qr_searcher *s = tq_open(dir);
+        fresh[i] = tq_search(s, queries[i], 0, 50, 0);
+        cr_assert_eq(fresh[i].rc, 0, "%s", queries[i]);
+        cr_assert_gt(fresh[i].n, 0, "%s", queries[i]);
+        qr_searcher_close(s);
+    }
+    qr_searcher *s = tq_open(dir);
+    for (size_t j = 0; j < 2 * NQ; j++) {
+        size_t i = NQ - 1 - j % NQ;
+        struct tq_res o = tq_search(s, "padense OR paheavy", 0, 10, 0);
+        cr_assert_eq(o.rc, 0);
+        tq_res_free(&o);
+        struct tq_res a = tq_search(s, queries[i], 0, 50, 0);
+        cr_assert_eq(a.rc, 0, "%s", queries[i]);
+        cr_assert_eq(a.total, fresh[i].total, "%s", queries[i]);
+        cr_assert_eq(a.n, fresh[i].n, "%s", queries[i]);
+        for (size_t h = 0; h < a.n; h++) {
+            cr_assert(a.scores[h] == fresh[i].scores[h], "%s: hit %zu score %.17g, fresh %.17g",
+                      queries[i], h + 1, a.scores[h], fresh[i].scores[h]);
+            cr_assert_str_eq(a.paths[h], fresh[i].paths[h], "%s: hit %zu", queries[i], h + 1);
+        }
+        tq_res_free(&a);
+    }
+    qr_searcher_close(s);
+    for (size_t i = 0; i < NQ; i++)
+        tq_res_free(&fresh[i]);
+}
+
+Test(prefix, a_searcher_reused_agrees_with_fresh_ones, .timeout = 300)
+{
+    struct corpus *c = corpus_make();
+    qr_dir *dir = tq_index("none", c->docs, NDOCS, NDOCS / 3);
+    check_reuse(dir); /* three segments */
+    struct tdoc more[40];
+    char *texts[40];
+    for (uint32_t i = 0; i < 40; i++) {
+        texts[i] = doc_text(i * 11, 1);
+        more[i].path = c->paths[i * 11];
+        more[i].text = texts[i];
+    }
+    tq_add(dir, more, 40); /* deletions */
+    check_reuse(dir);
+    for (uint32_t i = 0; i < 40; i++)
         free(texts[i]);
     qr_dir_close(dir);
     corpus_free(c);
