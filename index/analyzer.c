@@ -23,7 +23,6 @@
 #include <libstemmer.h>
 #include <pthread.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <utf8proc.h>
 #define XXH_INLINE_ALL /* the hash of a short word is a few instructions: inline it */
 #include <xxhash.h>
@@ -42,8 +41,7 @@
 #define RAW_CACHE_LIMIT   (4 * QR_MAX_TERM_BYTES) /* longer words bypass the cache */
 #define INLINE_BYTES      44 /* raw + norm + stem up to this size stay inline */
 #define NO_SLOT           UINT32_MAX
-#define BATCH_WORDS       32         /* words scanned (and prefetched) ahead */
-#define HUGE_TABLE        (2u << 20) /* a huge page */
+#define BATCH_WORDS       32 /* words scanned (and prefetched) ahead */
 
 /*
  * One cached surface form: one 64-byte table line. When the raw, normalised and
@@ -121,43 +119,10 @@ static bool known_language(const char *lang)
     return false;
 }
 
-/* A zeroed table of cap entries aligned to a cache line; *mem receives the allocation. */
+/* A zeroed table of cap entries (qr_calloc_table); *mem receives the allocation. */
 static struct entry *alloc_table(uint32_t cap, void **mem)
 {
-    size_t bytes = (size_t)cap * sizeof(struct entry);
-    /*
-     * Lookups land on random lines: with 4 KiB pages nearly each one also
-     * misses the TLB (and under a hypervisor a TLB miss walks two page
-     * tables). A table of a huge page or more (cap is a power of two, so a
-     * whole number of them) starts on a huge page boundary, inside an
-     * allocation a huge page longer whose slack is never touched, and asks
-     * for huge pages.
-     */
-    size_t align = bytes >= HUGE_TABLE ? HUGE_TABLE : 64;
-    uint8_t *m = qr_calloc(1, bytes + align);
-    if (!m)
-        return NULL;
-    *mem = m;
-    uint8_t *t = (uint8_t *)(((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1));
-#ifdef MADV_HUGEPAGE
-    if (align == HUGE_TABLE)
-        (void)madvise(t, bytes, MADV_HUGEPAGE); /* a hint: failure is fine */
-#endif
-#ifdef MADV_POPULATE_WRITE
-    /*
-     * Map the table's pages writable now, in one call. Otherwise the first
-     * probe of a fresh page maps the shared zero page and the insert that
-     * follows takes a second fault to copy it, whose TLB flush interrupts
-     * every other core running this process (with two workers, those
-     * interrupts cost more CPU than the faults themselves). A hint too:
-     * the pages are zero either way.
-     */
-    uintptr_t plo = ((uintptr_t)t + 4095) & ~(uintptr_t)4095;
-    uintptr_t phi = ((uintptr_t)t + bytes) & ~(uintptr_t)4095;
-    if (phi > plo)
-        (void)madvise((void *)plo, phi - plo, MADV_POPULATE_WRITE);
-#endif
-    return (struct entry *)t;
+    return qr_calloc_table((size_t)cap * sizeof(struct entry), mem);
 }
 
 int qr_analyzer_open(qr_analyzer **out, const char *language)

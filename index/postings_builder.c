@@ -61,8 +61,7 @@
 
 #define POOL_SHIFT   17
 #define POOL_BLOCK   (1u << POOL_SHIFT)
-#define HUGE_PAGE    (2u << 20)
-#define HUGE_TABLE   HUGE_PAGE
+#define HUGE_PAGE    QR_HUGE_PAGE
 #define CHUNK_BLOCKS (HUGE_PAGE / POOL_BLOCK)
 #define NO_DOC       UINT32_MAX
 #define MAX_TERM     255
@@ -128,43 +127,10 @@ _Static_assert(sizeof(struct term) == 64, "a term is one cache line");
 
 #define INITIAL_CAP 1024
 
-/* A zeroed table of cap entries aligned to a cache line; *mem receives the allocation. */
+/* A zeroed table of cap entries (qr_calloc_table); *mem receives the allocation. */
 static struct term *alloc_table(uint32_t cap, void **mem)
 {
-    size_t bytes = (size_t)cap * sizeof(struct term);
-    /*
-     * Lookups land on random lines: with 4 KiB pages nearly each one also
-     * misses the TLB (and under a hypervisor a TLB miss walks two page
-     * tables). A table of a huge page or more (cap is a power of two, so a
-     * whole number of them) starts on a huge page boundary, inside an
-     * allocation a huge page longer whose slack is never touched, and asks
-     * for huge pages.
-     */
-    size_t align = bytes >= HUGE_TABLE ? HUGE_TABLE : 64;
-    uint8_t *m = qr_calloc(1, bytes + align);
-    if (!m)
-        return NULL;
-    *mem = m;
-    uint8_t *t = (uint8_t *)(((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1));
-#ifdef MADV_HUGEPAGE
-    if (align == HUGE_TABLE)
-        (void)madvise(t, bytes, MADV_HUGEPAGE); /* a hint: failure is fine */
-#endif
-#ifdef MADV_POPULATE_WRITE
-    /*
-     * Map the table's pages writable now, in one call. Otherwise the first
-     * probe of a fresh page maps the shared zero page and the insert that
-     * follows takes a second fault to copy it, whose TLB flush interrupts
-     * every other core running this process (with two workers, those
-     * interrupts cost more CPU than the faults themselves). A hint too:
-     * the pages are zero either way.
-     */
-    uintptr_t plo = ((uintptr_t)t + 4095) & ~(uintptr_t)4095;
-    uintptr_t phi = ((uintptr_t)t + bytes) & ~(uintptr_t)4095;
-    if (phi > plo)
-        (void)madvise((void *)plo, phi - plo, MADV_POPULATE_WRITE);
-#endif
-    return (struct term *)t;
+    return qr_calloc_table((size_t)cap * sizeof(struct term), mem);
 }
 
 /* The term's bytes. */

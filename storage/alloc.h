@@ -27,6 +27,17 @@ char *qr_strdup(const char *s);
 char *qr_strndup(const char *s, size_t n);
 
 /*
+ * A zeroed table of bytes (a hash table probed at random) for the indexer's
+ * hot tables: aligned to a cache line, or, from QR_HUGE_PAGE bytes up, to a
+ * huge page (inside an allocation a huge page longer, whose slack is never
+ * touched) with huge pages asked for, and its pages mapped writable at once.
+ * Returns the table; *mem receives the allocation to qr_free. NULL on
+ * failure or injected fault.
+ */
+#define QR_HUGE_PAGE (2u << 20)
+void *qr_calloc_table(size_t bytes, void **mem);
+
+/*
  * Fault injection: after `n` more successful allocations, every allocation
  * fails (n = 0: the very next one). A negative n disarms it.
  */

@@ -1,8 +1,9 @@
 /*
  * Tests for storage/buf.c (buffers, varints, bounds-checked cursors) and
- * storage/checksum.c (file framing).
+ * storage/checksum.c (file framing), and storage/alloc.c's tables.
  */
 #include <criterion/criterion.h>
+#include <stdint.h>
 #include <string.h>
 
 #include "storage/alloc.h"
@@ -147,4 +148,37 @@ Test(status, strerror_names_every_code)
     for (int c = 0; c >= QR_ETOOBIG; c--)
         cr_assert_str_neq(qr_strerror(c), "unknown error", "code %d", c);
     cr_assert_str_eq(qr_strerror(-1000), "unknown error");
+}
+
+/* qr_calloc_table: zeroed, aligned (a huge page from QR_HUGE_PAGE bytes up), writable, freed by
+ * mem. */
+Test(alloc, table_is_zeroed_aligned_and_writable)
+{
+    const size_t sizes[] = {64, 4096 * 3 + 64, QR_HUGE_PAGE, 2 * (size_t)QR_HUGE_PAGE};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        void *mem = NULL;
+        uint8_t *t = qr_calloc_table(sizes[i], &mem);
+        cr_assert_not_null(t);
+        cr_assert_not_null(mem);
+        size_t align = sizes[i] >= QR_HUGE_PAGE ? QR_HUGE_PAGE : 64;
+        cr_assert_eq((uintptr_t)t % align, 0, "size %zu", sizes[i]);
+        cr_assert_geq((uintptr_t)t, (uintptr_t)mem);
+        cr_assert_lt((uintptr_t)t - (uintptr_t)mem, align);
+        for (size_t j = 0; j < sizes[i]; j++)
+            cr_assert_eq(t[j], 0, "byte %zu of %zu", j, sizes[i]);
+        memset(t, 0xa5, sizes[i]);
+        cr_assert_eq(t[sizes[i] - 1], 0xa5);
+        qr_free(mem);
+    }
+}
+
+Test(alloc, table_size_overflow_and_injected_fault_give_null)
+{
+    void *mem = (void *)&mem;
+    cr_assert_null(qr_calloc_table(SIZE_MAX - 8, &mem));
+    cr_assert_eq(mem, (void *)&mem, "mem untouched on failure");
+    qr_alloc_fail_after(0);
+    cr_assert_null(qr_calloc_table(4096, &mem));
+    qr_alloc_fail_after(-1);
+    cr_assert_eq(mem, (void *)&mem);
 }
