@@ -880,6 +880,19 @@ static int nacc_get(qr_rank_scratch *f, qr_evalctx *ctx, struct nacc **out)
     return 0;
 }
 
+/* Two doubles, for two postings' divisions in one (GCC/clang vector extension). */
+typedef double v2d __attribute__((vector_size(16)));
+
+/* sum when the hit byte h (0 or 1) is set, else +0.0: a mask, not a branch */
+static inline double sum_or_zero(double sum, uint8_t h)
+{
+    uint64_t bits;
+    memcpy(&bits, &sum, sizeof bits);
+    bits &= 0 - (uint64_t)h;
+    memcpy(&sum, &bits, sizeof sum);
+    return sum;
+}
+
 /*
  * Marks docs[0..m) (all in the window at base) in hit and, when scoring,
  * adds each one's BM25 at its tf (tfs aligned) to its sum: the term's exact
@@ -889,7 +902,12 @@ static int nacc_get(qr_rank_scratch *f, qr_evalctx *ctx, struct nacc **out)
  * first term writes its sum (0 + s, so s: the same double as adding it to a
  * zeroed sum), so the sums need no clearing. hit is the scratch's kmask
  * (rank_flat clears it for its own use), its bytes 0 or 1; na is the
- * segment's table, by doc.
+ * segment's table, by doc. Postings go two at a time, their two scores
+ * computed in one vector (one division instruction for two: the division
+ * is most of a posting's cost); IEEE rounds each lane exactly as the scalar
+ * qr_bm25_norm's operations, in the same order, so every score is the same
+ * double (measured: enwiki Prefix3 one segment, CPU time of 200 repeats,
+ * median of six interleaved runs 463 -> 435 ms).
  */
 static inline void add_postings(uint8_t *restrict hit, struct nacc *restrict na,
                                 const uint32_t *docs, const uint32_t *tfs, uint32_t m, double idf,
@@ -900,17 +918,25 @@ static inline void add_postings(uint8_t *restrict hit, struct nacc *restrict na,
             hit[docs[i] - base] = 1;
         return;
     }
-    for (uint32_t i = 0; i < m; i++) {
+    uint32_t i = 0;
+    for (; i + 2 <= m; i += 2) {
+        /* two postings' scores at once: each lane rounds as qr_bm25_norm's scalar ops */
+        uint32_t d0 = docs[i], d1 = docs[i + 1];
+        struct nacc *x0 = &na[d0], *x1 = &na[d1]; /* distinct: a term's docs increase */
+        v2d tf = {(double)tfs[i], (double)tfs[i + 1]};
+        v2d nr = {x0->nrm, x1->nrm};
+        v2d vi = {idf, idf}, k = {QR_K1 + 1, QR_K1 + 1};
+        v2d s = vi * tf * k / (tf + nr);
+        x0->acc = sum_or_zero(x0->acc, hit[d0 - base]) + s[0];
+        x1->acc = sum_or_zero(x1->acc, hit[d1 - base]) + s[1];
+        hit[d0 - base] = 1;
+        hit[d1 - base] = 1;
+    }
+    for (; i < m; i++) {
         uint32_t doc = docs[i], off = doc - base;
         struct nacc *x = &na[doc];
         double s = qr_bm25_norm(idf, tfs[i], x->nrm);
-        /* the sum so far, or +0.0 before the doc's first term: a mask, not a branch */
-        uint64_t bits;
-        memcpy(&bits, &x->acc, sizeof bits);
-        bits &= 0 - (uint64_t)hit[off];
-        double sum;
-        memcpy(&sum, &bits, sizeof sum);
-        x->acc = sum + s;
+        x->acc = sum_or_zero(x->acc, hit[off]) + s;
         hit[off] = 1;
     }
 }
