@@ -1257,20 +1257,6 @@ void qr_conj_win_reset(qr_conj_win *w)
     w->nc = w->at = 0;
 }
 
-/* Number of v[0..n) (increasing) that are <= x. */
-static uint32_t win_count_le(const uint32_t *v, uint32_t n, uint32_t x)
-{
-    uint32_t lo = 0, hi = n;
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (v[mid] <= x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /*
  * Builds the window from the doc where all clauses stand: the common docs
  * after it up to the first block end among the clauses (w->hi), with each
@@ -1289,7 +1275,7 @@ static bool win_build(qr_conj_win *w)
     }
     w->hi = hi;
     for (size_t t = 0; t < n; t++) /* the docs after the common one, up to hi */
-        w->dn[t] = win_count_le(w->dv[t] + 1, w->dn[t] - 1, hi);
+        w->dn[t] = (uint32_t)qr_count_le(w->dv[t] + 1, w->dn[t] - 1, hi);
     for (size_t t = 1; t < n; t++)
         if (w->dn[t] > WIN_SKEW * w->dn[0] + WIN_SLACK)
             return false;

@@ -328,6 +328,20 @@ typedef struct qr_conj_win {
     uint32_t *dn;        /* n: and how many */
 } qr_conj_win;
 
+/* Number of v[0..n) (increasing) that are <= x: for windows and position lists. */
+static inline size_t qr_count_le(const uint32_t *v, size_t n, uint64_t x)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v[mid] <= x)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 /* Sets w up over lead[0..n) (sorted by cost). Returns 0 or QR_ENOMEM. */
 int qr_conj_win_init(qr_conj_win *w, qr_it **lead, size_t n);
 void qr_conj_win_free(qr_conj_win *w);

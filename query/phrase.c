@@ -399,26 +399,12 @@ static int cmp_u32(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Number of v[0..n) (sorted) that are <= x. */
-static size_t count_le(const uint32_t *v, size_t n, uint64_t x)
-{
-    size_t lo = 0, hi = n;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (v[mid] <= x)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
-}
-
 /* Number of v[0..n) (sorted) that are < x (x may be negative). */
 static size_t count_lt(const uint32_t *v, size_t n, int64_t x)
 {
     if (x <= 0)
         return 0;
-    return count_le(v, n, (uint64_t)x - 1);
+    return qr_count_le(v, n, (uint64_t)x - 1);
 }
 
 /*
@@ -444,7 +430,7 @@ static uint64_t pairs(const uint32_t *as, const uint32_t *ae, size_t na, bool a_
             c_le = le;
             c_lt = lt;
         } else {
-            c_le = count_le(bs, nb, x);
+            c_le = qr_count_le(bs, nb, x);
             c_lt = count_lt(be, nb, y);
         }
         total += c_le - c_lt;
