@@ -221,25 +221,34 @@ Test(prefix, one_segment_agrees, .timeout = 300)
     corpus_free(c);
 }
 
+/* Replaces docs 0, stride, 2 stride, ... (n of them) with new texts (doc_text's second variant). */
+static void replace_docs(qr_dir *dir, const struct corpus *c, uint32_t n, uint32_t stride)
+{
+    struct tdoc *more = calloc(n, sizeof *more);
+    char **texts = calloc(n, sizeof *texts);
+    cr_assert(more && texts);
+    for (uint32_t i = 0; i < n; i++) {
+        texts[i] = doc_text(i * stride, 1);
+        more[i].path = c->paths[i * stride];
+        more[i].text = texts[i];
+    }
+    tq_add(dir, more, n);
+    for (uint32_t i = 0; i < n; i++)
+        free(texts[i]);
+    free(texts);
+    free(more);
+}
+
 Test(prefix, segments_deletions_and_merge_agree, .timeout = 300)
 {
     struct corpus *c = corpus_make();
     qr_dir *dir = tq_index("none", c->docs, NDOCS, NDOCS / 4);
     check_all(dir); /* four segments */
     /* 90 docs replaced: deletions in the old segments, new texts in a fifth */
-    struct tdoc more[90];
-    char *texts[90];
-    for (uint32_t i = 0; i < 90; i++) {
-        texts[i] = doc_text(i * 7, 1);
-        more[i].path = c->paths[i * 7];
-        more[i].text = texts[i];
-    }
-    tq_add(dir, more, 90);
+    replace_docs(dir, c, 90, 7);
     check_all(dir);
     tq_merge_all(dir);
     check_all(dir);
-    for (uint32_t i = 0; i < 90; i++)
-        free(texts[i]);
     qr_dir_close(dir);
     corpus_free(c);
 }
@@ -288,18 +297,9 @@ Test(prefix, a_searcher_reused_agrees_with_fresh_ones, .timeout = 300)
 {
     struct corpus *c = corpus_make();
     qr_dir *dir = tq_index("none", c->docs, NDOCS, NDOCS / 3);
-    check_reuse(dir); /* three segments */
-    struct tdoc more[40];
-    char *texts[40];
-    for (uint32_t i = 0; i < 40; i++) {
-        texts[i] = doc_text(i * 11, 1);
-        more[i].path = c->paths[i * 11];
-        more[i].text = texts[i];
-    }
-    tq_add(dir, more, 40); /* deletions */
+    check_reuse(dir);             /* three segments */
+    replace_docs(dir, c, 40, 11); /* deletions */
     check_reuse(dir);
-    for (uint32_t i = 0; i < 40; i++)
-        free(texts[i]);
     qr_dir_close(dir);
     corpus_free(c);
 }
