@@ -842,11 +842,6 @@ static bool flat_pays(const qr_it_flat_view *v)
     return sum < 10 * min * v->npos;
 }
 
-bool qr_rank_plan_is_prefix(const qr_pnode *p)
-{
-    return p->kind == QR_P_PREFIX && p->field == QR_FIELD_ANY && p->scores;
-}
-
 /*
  * The table of ctx's segment in f (its segment index names the same segment
  * for the scratch's life: the searcher's), made and filled with every doc's
@@ -1019,8 +1014,8 @@ static int accumulate_small(qr_rank_scratch *f, struct nacc *na, const qr_term_m
  * an iterator, hit bytes instead of bits, and a cheaper expansion took the
  * same measure to 116-119 us (one segment: 72 -> 57 us).
  */
-int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_pnode *p, qr_evalctx *ctx,
-                   bool count_only)
+int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_termdict_ent *terms, const double *idf,
+                   size_t nterms, qr_evalctx *ctx, bool count_only)
 {
     bool scoring = !count_only && top->cap > 0;
     uint32_t w = ctx->ndocs < ctx->wide_w ? (ctx->ndocs + 63) / 64 * 64 : ctx->wide_w;
@@ -1037,13 +1032,12 @@ int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_pnode *p, qr_evalctx 
         uint32_t end = ctx->ndocs - base < w ? ctx->ndocs : base + w;
         uint32_t words = (end - base + 63) / 64;
         memset(f->kmask, 0, (size_t)words * 64); /* w, a multiple of 64, <= wcap */
-        for (uint32_t k = 0; k < p->nterms && !rc; k++) {
-            const qr_pterm *t = &p->terms[k];
-            const qr_term_meta *meta = &t->metas[ctx->segi];
+        for (size_t k = 0; k < nterms && !rc; k++) {
+            const qr_term_meta *meta = &terms[k].meta;
             if (meta->df == 0)
-                continue;
+                continue; /* no postings here: absent, as a term query takes it */
             if (meta->df <= QR_BLOCK) {
-                rc = accumulate_small(f, na, meta, t->idf, scoring, base, end, ctx);
+                rc = accumulate_small(f, na, meta, idf[k], scoring, base, end, ctx);
                 continue;
             }
             if (!cur && !(cur = qr_malloc(sizeof *cur))) {
@@ -1051,7 +1045,7 @@ int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_pnode *p, qr_evalctx 
                 break;
             }
             if (!(rc = qr_segment_postings(ctx->seg, meta, cur)))
-                rc = accumulate(f, na, cur, t->idf, scoring, base, end);
+                rc = accumulate(f, na, cur, idf[k], scoring, base, end);
             qr_postings_iter_free(cur);
         }
         if (rc)

@@ -38,6 +38,7 @@
 #include <stdint.h>
 
 #include "query/iter.h"
+#include "storage/termdict.h"
 
 /* A ranked document. */
 typedef struct qr_hit {
@@ -75,13 +76,16 @@ void qr_topk_sort(qr_topk *t);
  */
 int qr_rank_segment(qr_topk *top, uint64_t *total, qr_it *root, qr_evalctx *ctx, bool count_only);
 
-/* True when plan p is a prefix over every field that scores: qr_rank_prefix runs it. */
-bool qr_rank_plan_is_prefix(const qr_pnode *p);
 /*
- * Runs such a prefix over the segment of ctx without building an iterator
- * per expanded term; otherwise as qr_rank_segment.
+ * A query that is one prefix over every field (the searcher's fast path,
+ * without a plan): its expansion's terms found in the segment of ctx,
+ * terms[0..n) in bytewise order with idf[i] the idf of terms[i] (its df over
+ * every segment), accumulated term after term without building an
+ * iterator per term, each doc's score summed in that order exactly as the
+ * OR of the terms sums it; every match is counted into *total and, unless
+ * count_only, offered to top. Returns 0, QR_ECORRUPT or QR_ENOMEM.
  */
-int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_pnode *p, qr_evalctx *ctx,
-                   bool count_only);
+int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_termdict_ent *terms, const double *idf,
+                   size_t n, qr_evalctx *ctx, bool count_only);
 
 #endif

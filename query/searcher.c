@@ -6,7 +6,13 @@
  * qr_term_meta there, df = 0 where absent) and sums the document
  * frequencies into the index-wide df and idf; a prefix walks every
  * segment's term dictionary range and merges the segments' sorted
- * expansions into one list of distinct terms. NOT NOT x becomes x marked
+ * expansions into one list of distinct terms. A query that is one prefix
+ * over every field skips the plan: each segment's range, collected at once,
+ * goes to qr_rank_prefix as it is, with each term's idf from its df summed
+ * over the segments in a hash table of the distinct terms (measured, enwiki
+ * "sha*", cachegrind instructions a query: 8 segments 2.85M -> 1.97M, one
+ * segment 1.51M -> 1.25M, the plan's rows of metas, nsegs per distinct
+ * term, zeroed, no longer made). NOT NOT x becomes x marked
  * as non-scoring (nothing under a NOT scores). Phrase and NEAR idfs are
  * summed left to right over their terms in query order. Running keeps,
  * per segment, each document's length normalisation once computed (8
@@ -59,6 +65,9 @@ struct qr_searcher {
     qr_rank_scratch *scratch; /* rank.c's memory, kept between queries */
     uint32_t flat_w, wide_w;  /* rank.c's window sizes (0: its defaults) */
     double idf_tab[IDF_TAB];  /* idf by df (below IDF_TAB), 0 = not computed yet (see idf_of) */
+    qr_termdict_ent *pfx;     /* expand_prefix's terms found, kept between queries */
+    size_t pfx_cap;           /* entries pfx has room for */
+    qr_buf pfx_bytes;         /* their bytes, kept between queries */
     char errmsg[512];         /* context of the last search error */
 };
 
@@ -297,6 +306,8 @@ void qr_searcher_close(qr_searcher *s)
     qr_free(s->doc_norms);
     qr_free(s->norm_tab);
     qr_rank_scratch_free(s->scratch);
+    qr_free(s->pfx);
+    qr_buf_free(&s->pfx_bytes);
     qr_analyzer_close(s->an);
     qr_manifest_free(&s->man);
     if (s->own_dir)
@@ -468,13 +479,6 @@ static int resolve(struct planner *pl, const char *text, uint32_t len, qr_pterm 
     return 0;
 }
 
-/* One term of a prefix expansion found in one segment. */
-struct found {
-    uint64_t key;      /* its first 8 bytes, big endian, zero-padded: orders most pairs */
-    uint32_t off, len; /* the term in the planner's byte buffer */
-    qr_term_meta meta;
-};
-
 static uint64_t key8(const uint8_t *p, size_t n)
 {
     uint64_t v = 0;
@@ -485,13 +489,14 @@ static uint64_t key8(const uint8_t *p, size_t n)
 
 /*
  * Bytewise order of two found terms (memcmp order, shorter first on a
- * common prefix): by their keys when those differ (the keys order as the
- * padded first 8 bytes do), else byte by byte.
+ * common prefix): by their keys (key8: they order as the padded first 8
+ * bytes do) when those differ, else byte by byte.
  */
-static int found_cmp(const uint8_t *bytes, const struct found *x, const struct found *y)
+static int found_cmp(const uint8_t *bytes, const qr_termdict_ent *x, uint64_t xk,
+                     const qr_termdict_ent *y, uint64_t yk)
 {
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
+    if (xk != yk)
+        return xk < yk ? -1 : 1;
     const uint8_t *a = bytes + x->off, *b = bytes + y->off;
     uint32_t n = x->len < y->len ? x->len : y->len;
     for (uint32_t i = 0; i < n; i++)
@@ -500,129 +505,210 @@ static int found_cmp(const uint8_t *bytes, const struct found *x, const struct f
     return x->len < y->len ? -1 : x->len > y->len;
 }
 
-static bool same_term(const uint8_t *bytes, const struct found *a, const struct found *b)
+/*
+ * The expansion of a prefix, found: every segment's range collected at once
+ * (qr_termdict_collect) into the searcher's reused arrays, segment g's
+ * terms at s->pfx[head[2g] .. head[2g + 1]) in bytewise order; *out_n
+ * entries in all. Returns 0, QR_ENOMEM, or QR_ECORRUPT with the segment's
+ * dictionary named in s->errmsg. head has room for 2 nsegs entries.
+ */
+static int collect_prefix(qr_searcher *s, const qr_qterm *prefix, size_t *head, size_t *out_n)
 {
-    return a->key == b->key && a->len == b->len &&
-           (a->len <= 8 || !memcmp(bytes + a->off + 8, bytes + b->off + 8, a->len - 8));
+    size_t n = 0;
+    int rc = 0;
+    s->pfx_bytes.n = 0;
+    s->pfx_bytes.err = 0;
+    *out_n = 0;
+    for (uint32_t g = 0; g < s->nsegs; g++) {
+        head[2 * g] = head[2 * g + 1] = n;
+        if (prefix->len > 255)
+            continue; /* no term is that long */
+        qr_termdict_iter it;
+        if (!(rc = qr_segment_prefix(s->segs[g], prefix->text, prefix->len, &it)))
+            rc = qr_termdict_collect(&it, &s->pfx_bytes, &s->pfx, &n, &s->pfx_cap);
+        if (rc == QR_ENOMEM)
+            return rc;
+        if (rc) {
+            char name[32];
+            qr_seg_file_name(name, qr_segment_id(s->segs[g]), QR_SEG_TDI);
+            say(s->errmsg, sizeof s->errmsg, "%s/%s: %s", qr_dir_path(s->dir), name,
+                qr_strerror(rc));
+            return rc;
+        }
+        head[2 * g + 1] = n;
+    }
+    *out_n = n;
+    return 0;
 }
 
+/*
+ * The distinct terms of the n entries collect_prefix found: out_tid[i] is
+ * entry i's place among them in bytewise order, *out_nd their number. One
+ * segment's run is that order already; several are merged (head, consumed).
+ */
+static int distinct_terms(qr_searcher *s, size_t n, size_t *head, uint32_t *out_tid, size_t *out_nd)
+{
+    const qr_termdict_ent *v = s->pfx;
+    const uint8_t *bytes = s->pfx_bytes.p;
+    if (s->nsegs <= 1) {
+        for (size_t i = 0; i < n; i++)
+            out_tid[i] = (uint32_t)i;
+        *out_nd = n;
+        return 0;
+    }
+    uint64_t *keys = qr_malloc((n ? n : 1) * sizeof *keys);
+    if (!keys)
+        return QR_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+        keys[i] = key8(bytes + v[i].off, v[i].len);
+    uint32_t nd = 0;
+    for (;; nd++) {
+        size_t min = SIZE_MAX;
+        for (uint32_t h = 0; h < s->nsegs; h++) {
+            size_t i = head[2 * h];
+            if (i < head[2 * h + 1] &&
+                (min == SIZE_MAX || found_cmp(bytes, &v[i], keys[i], &v[min], keys[min]) < 0))
+                min = i;
+        }
+        if (min == SIZE_MAX)
+            break;
+        for (uint32_t h = 0; h < s->nsegs; h++) {
+            size_t i = head[2 * h];
+            if (i == head[2 * h + 1] ||
+                (i != min && found_cmp(bytes, &v[i], keys[i], &v[min], keys[min]) != 0))
+                continue;
+            out_tid[i] = nd;
+            head[2 * h]++;
+        }
+    }
+    qr_free(keys);
+    *out_nd = nd;
+    return 0;
+}
+
+/*
+ * The expansion of a prefix as plan terms: the distinct terms in bytewise
+ * order, each with its metas per segment (df = 0 where absent).
+ */
 static int expand_prefix(struct planner *pl, const qr_qterm *prefix, qr_pnode *p)
 {
     qr_searcher *s = pl->s;
-    qr_buf bytes = {0};
-    struct found *v = NULL;
-    size_t n = 0, cap = 0;
-    size_t *head = NULL; /* per segment: its next term in v (each segment's run is sorted) */
-    uint32_t g = 0;
-    int rc = 0;
-    if (prefix->len > 255)
-        goto done; /* no term is that long */
-    head = qr_calloc(2 * (size_t)(s->nsegs ? s->nsegs : 1), sizeof *head);
-    if (!head) {
-        rc = QR_ENOMEM;
-        goto done;
-    }
-    for (g = 0; g < s->nsegs; g++) {
-        head[2 * g] = n;
-        qr_termdict_iter it;
-        if ((rc = qr_segment_prefix(s->segs[g], prefix->text, prefix->len, &it)))
-            goto corrupt;
-        for (;;) {
-            qr_slice term;
-            qr_term_meta meta;
-            rc = qr_termdict_next(&it, &term, &meta);
-            if (rc == 0)
-                break;
-            if (rc < 0)
-                goto corrupt;
-            if (n == cap) {
-                size_t c = cap ? cap * 2 : 64;
-                struct found *nv = qr_reallocarray(v, c, sizeof *nv);
-                if (!nv) {
-                    rc = QR_ENOMEM;
-                    goto done;
-                }
-                v = nv;
-                cap = c;
-            }
-            v[n].key = key8(term.p, term.n);
-            v[n].off = (uint32_t)bytes.n;
-            v[n].len = (uint32_t)term.n;
-            v[n].meta = meta;
-            n++;
-            if (bytes.cap - bytes.n < term.n + 1 && qr_buf_reserve(&bytes, term.n + 1)) {
-                rc = QR_ENOMEM;
-                goto done;
-            }
-            memcpy(bytes.p + bytes.n, term.p, term.n);
-            bytes.p[bytes.n + term.n] = 0; /* the plan's texts are NUL-terminated */
-            bytes.n += term.n + 1;
-        }
-        rc = 0;
-        head[2 * g + 1] = n;
-    }
-    /*
-     * Distinct terms in order, each with its metas per segment: a merge of
-     * the segments' sorted runs (at most n distinct terms).
-     */
-    p->terms = palloc(pl, (n ? n : 1) * sizeof *p->terms);
-    char *texts = palloc(pl, bytes.n ? bytes.n : 1); /* every term's text, one copy */
-    if (!p->terms || !texts) {
-        rc = QR_ENOMEM;
-        goto done;
-    }
-    if (bytes.n)
-        memcpy(texts, bytes.p, bytes.n);
-    /* metas come from batches: room for up to as many terms as found entries are left */
-    qr_term_meta *pool = NULL;
-    size_t pool_left = 0, taken = 0;
     uint32_t nm = s->nsegs ? s->nsegs : 1;
-    for (;;) {
-        const struct found *min = NULL;
-        for (uint32_t h = 0; h < s->nsegs; h++)
-            if (head[2 * h] < head[2 * h + 1] &&
-                (!min || found_cmp(bytes.p, &v[head[2 * h]], min) < 0))
-                min = &v[head[2 * h]];
-        if (!min)
-            break;
-        qr_pterm *t = &p->terms[p->nterms++];
-        if (pool_left == 0) {
-            pool_left = n - taken < 1024 ? n - taken : 1024;
-            pool = palloc(pl, pool_left * nm * sizeof *pool); /* zeroed: df = 0 where absent */
-            if (!pool) {
-                rc = QR_ENOMEM;
-                goto done;
-            }
-        }
-        qr_term_meta *metas = pool;
-        pool += nm;
-        pool_left--;
-        t->text = texts + min->off;
-        t->len = min->len;
-        for (uint32_t h = 0; h < s->nsegs; h++) {
-            if (head[2 * h] == head[2 * h + 1])
-                continue; /* this segment's run is done */
-            const struct found *f = &v[head[2 * h]];
-            if (f != min && !same_term(bytes.p, f, min))
-                continue;
-            metas[h] = f->meta;
-            t->df += f->meta.df;
-            head[2 * h]++;
-            taken++;
-        }
-        t->idf = idf_of(s, t->df);
-        t->metas = metas;
+    size_t n = 0, nd = 0;
+    uint32_t *tid = NULL;
+    size_t *head = qr_calloc(2 * (size_t)nm, sizeof *head);
+    int rc = head ? collect_prefix(s, prefix, head, &n) : QR_ENOMEM;
+    if (rc)
+        goto done;
+    tid = qr_malloc((n ? n : 1) * sizeof *tid);
+    size_t *h2 = qr_malloc(2 * (size_t)nm * sizeof *h2);
+    if (tid && h2) {
+        memcpy(h2, head, 2 * (size_t)nm * sizeof *h2);
+        rc = distinct_terms(s, n, h2, tid, &nd);
+    } else {
+        rc = QR_ENOMEM;
     }
-    goto done;
-corrupt : {
-    char name[32];
-    qr_seg_file_name(name, qr_segment_id(s->segs[g]), QR_SEG_TDI);
-    say(s->errmsg, sizeof s->errmsg, "%s/%s: %s", qr_dir_path(s->dir), name, qr_strerror(rc));
-}
+    qr_free(h2);
+    if (rc)
+        goto done;
+    p->terms = palloc(pl, (nd ? nd : 1) * sizeof *p->terms);
+    char *texts = palloc(pl, s->pfx_bytes.n ? s->pfx_bytes.n : 1);      /* every term's text */
+    qr_term_meta *rows = palloc(pl, (nd ? nd : 1) * nm * sizeof *rows); /* zeroed: df = 0 */
+    if (!p->terms || !texts || !rows) {
+        rc = QR_ENOMEM;
+        goto done;
+    }
+    if (s->pfx_bytes.n)
+        memcpy(texts, s->pfx_bytes.p, s->pfx_bytes.n);
+    const qr_termdict_ent *v = s->pfx;
+    for (uint32_t g = 0; g < s->nsegs; g++)
+        for (size_t i = head[2 * g]; i < head[2 * g + 1]; i++) {
+            qr_pterm *t = &p->terms[tid[i]];
+            t->text = texts + v[i].off;
+            t->len = v[i].len;
+            t->metas = rows + (size_t)tid[i] * nm;
+            rows[(size_t)tid[i] * nm + g] = v[i].meta;
+            t->df += v[i].meta.df;
+        }
+    for (size_t i = 0; i < nd; i++)
+        p->terms[i].idf = idf_of(s, p->terms[i].df);
+    p->nterms = (uint32_t)nd;
 done:
     qr_free(head);
-    qr_free(v);
-    qr_buf_free(&bytes);
+    qr_free(tid);
+    return rc;
+}
+
+/*
+ * A query that is one prefix over every field, without a plan: its
+ * expansion found (collect_prefix, *head as there) and each entry's idf,
+ * its term's df summed over every segment, in *out_idf (n entries).
+ */
+static int expand_prefix_runs(qr_searcher *s, const qr_qterm *prefix, size_t *head,
+                              double **out_idf)
+{
+    size_t n = 0;
+    uint32_t *tid = NULL;
+    uint64_t *df = NULL;
+    size_t *h2 = NULL;
+    double *idf = NULL;
+    int rc = collect_prefix(s, prefix, head, &n);
+    if (rc)
+        goto done;
+    idf = qr_malloc((n ? n : 1) * sizeof *idf);
+    if (!idf) {
+        rc = QR_ENOMEM;
+        goto done;
+    }
+    const qr_termdict_ent *v = s->pfx;
+    if (s->nsegs <= 1) {
+        for (size_t i = 0; i < n; i++)
+            idf[i] = idf_of(s, v[i].meta.df);
+        goto done;
+    }
+    /*
+     * Several segments: each entry's term's df over all of them, summed in
+     * a hash table of the distinct terms (order does not matter for a sum;
+     * cheaper than merging the sorted runs, which compares every head per
+     * term).
+     */
+    size_t tcap = 64;
+    while (tcap < 2 * n)
+        tcap *= 2;
+    tid = qr_malloc((n ? n : 1) * sizeof *tid);
+    h2 = qr_calloc(tcap, sizeof *h2); /* slot: 1 + its first entry, 0 = empty */
+    df = qr_malloc(tcap * sizeof *df);
+    if (!tid || !h2 || !df) {
+        rc = QR_ENOMEM;
+        goto done;
+    }
+    const uint8_t *bytes = s->pfx_bytes.p;
+    for (size_t i = 0; i < n; i++) {
+        const uint8_t *t = bytes + v[i].off;
+        size_t j = XXH3_64bits(t, v[i].len) & (tcap - 1);
+        for (; h2[j]; j = (j + 1) & (tcap - 1)) {
+            const qr_termdict_ent *e = &v[h2[j] - 1];
+            if (e->len == v[i].len && !memcmp(bytes + e->off, t, e->len))
+                break;
+        }
+        if (!h2[j]) {
+            h2[j] = i + 1;
+            df[j] = 0;
+        }
+        df[j] += v[i].meta.df;
+        tid[i] = (uint32_t)j;
+    }
+    for (size_t i = 0; i < n; i++)
+        idf[i] = idf_of(s, df[tid[i]]);
+done:
+    qr_free(tid);
+    qr_free(df);
+    qr_free(h2);
+    if (rc) {
+        qr_free(idf);
+        idf = NULL;
+    }
+    *out_idf = idf;
     return rc;
 }
 
@@ -728,10 +814,21 @@ int qr_searcher_run(qr_searcher *s, const qr_query *q, size_t k, size_t offset, 
     struct planner pl;
     memset(&pl, 0, sizeof pl);
     pl.s = s;
-    qr_pnode *root;
+    qr_pnode *root = NULL;
     qr_topk top;
-    int rc = plan_node(&pl, q->root, true, &root);
+    /* one prefix over every field: its expansion's runs for qr_rank_prefix, no plan */
+    bool pfx = q->root->kind == QR_QPREFIX && q->root->field == QR_FIELD_ANY;
+    size_t *head = NULL; /* pfx: segment i's terms at s->pfx[head[2i] .. head[2i + 1]) */
+    double *pidf = NULL; /* pfx: their idf */
+    int rc;
+    if (pfx) {
+        head = qr_calloc(2 * (size_t)(s->nsegs ? s->nsegs : 1), sizeof *head);
+        rc = head ? expand_prefix_runs(s, &q->root->terms[0], head, &pidf) : QR_ENOMEM;
+    } else {
+        rc = plan_node(&pl, q->root, true, &root);
+    }
     if (rc) {
+        qr_free(head);
         planner_free(&pl);
         return rc;
     }
@@ -742,6 +839,8 @@ int qr_searcher_run(qr_searcher *s, const qr_query *q, size_t k, size_t offset, 
             cap = (size_t)s->N;
     }
     if ((rc = qr_topk_init(&top, cap, s->dts))) {
+        qr_free(head);
+        qr_free(pidf);
         planner_free(&pl);
         return rc;
     }
@@ -763,8 +862,9 @@ int qr_searcher_run(qr_searcher *s, const qr_query *q, size_t k, size_t offset, 
             ctx.flat_w = s->flat_w;
         if (s->wide_w)
             ctx.wide_w = s->wide_w;
-        if (qr_rank_plan_is_prefix(root)) {
-            rc = qr_rank_prefix(&top, &total, root, &ctx, count_only);
+        if (pfx) {
+            rc = qr_rank_prefix(&top, &total, s->pfx + head[2 * i], pidf + head[2 * i],
+                                head[2 * i + 1] - head[2 * i], &ctx, count_only);
         } else {
             qr_it *it;
             rc = qr_it_build(&it, root, &ctx);
@@ -779,6 +879,8 @@ int qr_searcher_run(qr_searcher *s, const qr_query *q, size_t k, size_t offset, 
                 qr_strerror(rc));
         }
     }
+    qr_free(head);
+    qr_free(pidf);
     planner_free(&pl);
     if (rc) {
         qr_topk_free(&top);

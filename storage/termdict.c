@@ -394,8 +394,8 @@ static inline void copy_suffix(uint8_t *term, size_t cap, size_t shared, const u
  * Decodes the next entry of a block into term (256 bytes) and meta, which
  * hold the previous entry on the way in. Returns 0 or QR_ECORRUPT.
  */
-static int decode_entry(qr_cursor *c, uint32_t *left, bool *first, uint8_t *term, size_t *term_len,
-                        qr_term_meta *m)
+static inline int decode_entry(qr_cursor *c, uint32_t *left, bool *first, uint8_t *term,
+                               size_t *term_len, qr_term_meta *m)
 {
     if (*left == 0)
         return QR_ECORRUPT;
@@ -588,4 +588,86 @@ int qr_termdict_next(qr_termdict_iter *it, qr_slice *term, qr_term_meta *meta)
         return 1;
     }
     return 0;
+}
+
+/* Appends term t (len bytes, t with 32 readable bytes) and its meta to collect's arrays. */
+static int collect_put(qr_buf *bytes, qr_termdict_ent **v, size_t *n, size_t *cap, const uint8_t *t,
+                       size_t len, const qr_term_meta *m)
+{
+    if (*n == *cap) {
+        size_t c = *cap ? *cap * 2 : 64;
+        qr_termdict_ent *nv = qr_reallocarray(*v, c, sizeof *nv);
+        if (!nv)
+            return QR_ENOMEM;
+        *v = nv;
+        *cap = c;
+    }
+    if (bytes->n > UINT32_MAX - 2 * (MAX_TERM + 1))
+        return QR_ENOMEM;
+    if (bytes->cap - bytes->n < MAX_TERM + 1 && qr_buf_reserve(bytes, MAX_TERM + 1))
+        return QR_ENOMEM;
+    qr_termdict_ent *e = &(*v)[(*n)++];
+    e->meta = *m;
+    e->off = (uint32_t)bytes->n;
+    e->len = (uint32_t)len;
+    uint8_t *dst = bytes->p + bytes->n;
+    if (len < 32)
+        memcpy(dst, t, 32); /* one fixed move: room for MAX_TERM + 1 bytes was made */
+    else
+        memcpy(dst, t, len);
+    dst[len] = 0;
+    bytes->n += len + 1;
+    return 0;
+}
+
+/*
+ * qr_termdict_next's loop with the iterator's state in locals: inside a
+ * block each entry is decoded by decode_entry, as next decodes it, and a
+ * term is in the range when its first prefix_len bytes are the prefix; at a
+ * block's end the state goes back to the iterator and next itself crosses
+ * to the next block (its order check, its first entry), once per block.
+ */
+int qr_termdict_collect(qr_termdict_iter *it, qr_buf *bytes, qr_termdict_ent **v, size_t *n,
+                        size_t *cap)
+{
+    uint8_t t[256 + 16]; /* the current term; slack for copy_suffix and collect_put */
+    const uint8_t *p = (const uint8_t *)it->prefix;
+    size_t plen = it->prefix_len;
+    int rc;
+    for (;;) {
+        qr_slice term;
+        qr_term_meta meta;
+        if ((rc = qr_termdict_next(it, &term, &meta)) <= 0)
+            return rc;
+        if ((rc = collect_put(bytes, v, n, cap, (const uint8_t *)it->term, term.n, &meta)))
+            return rc;
+        qr_cursor c = it->cur;
+        uint32_t left = it->left;
+        bool first = it->first;
+        size_t tl = it->term_len;
+        qr_term_meta m = it->meta;
+        memcpy(t, it->term, tl);
+        while (left > 0) {
+            if ((rc = decode_entry(&c, &left, &first, t, &tl, &m))) {
+                it->err = rc;
+                return rc;
+            }
+            size_t i = 0;
+            if (tl >= plen)
+                while (i < plen && t[i] == p[i])
+                    i++;
+            if (i < plen) {
+                it->done = true; /* terms increase: the first without the prefix ends it */
+                break;
+            }
+            if ((rc = collect_put(bytes, v, n, cap, t, tl, &m)))
+                return rc;
+        }
+        it->cur = c;
+        it->left = left;
+        it->first = first;
+        it->term_len = tl;
+        it->meta = m;
+        memcpy(it->term, t, tl);
+    }
 }

@@ -80,4 +80,24 @@ int qr_termdict_iter_init(qr_termdict_iter *it, const qr_termdict *d, const char
  */
 int qr_termdict_next(qr_termdict_iter *it, qr_slice *term, qr_term_meta *meta);
 
+/* A term of a range as qr_termdict_collect gives it. */
+typedef struct qr_termdict_ent {
+    qr_term_meta meta;
+    uint32_t off; /* its bytes in the caller's buffer, followed by a NUL */
+    uint32_t len; /* 1..255 */
+} qr_termdict_ent;
+
+/*
+ * The rest of the range at once: appends each remaining term with the
+ * prefix to *v (*n used of *cap entries, grown with qr_reallocarray) and
+ * its bytes plus a NUL to *bytes. The same terms, metas and checks as
+ * calling qr_termdict_next until it returns 0, without a call and a copy
+ * of the iterator's state per term (prefix expansions walk hundreds).
+ * Returns 0 (the range done), QR_ECORRUPT (the terms before the corrupt
+ * entry appended; the iterator then fails as qr_termdict_next does) or
+ * QR_ENOMEM (also when *bytes would pass 4 GiB).
+ */
+int qr_termdict_collect(qr_termdict_iter *it, qr_buf *bytes, qr_termdict_ent **v, size_t *n,
+                        size_t *cap);
+
 #endif

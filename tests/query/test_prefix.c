@@ -7,10 +7,12 @@
  * in dictionary order, which must give the same hits with bit-identical
  * scores (the accumulator sums a doc's terms in the expansion's order, as
  * the OR does); on one segment, several segments, with deletions, with
- * windows small enough that terms cross many of them, and merged; and a
+ * windows small enough that terms cross many of them, and merged, and
+ * inside a larger query (the planned expansion) against the reference; and a
  * searcher reused across prefixes and other queries as fresh ones. Damaged
  * doc streams of a tail-only and a single-doc term, and a dictionary entry
- * claiming more docs than its segment holds, are QR_ECORRUPT naming the file.
+ * claiming more docs than its segment holds, and a damaged dictionary range
+ * (one segment or one of several) are QR_ECORRUPT naming the file.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -159,6 +161,10 @@ static void check_prefix(qr_searcher *s, ref_index *r, const char *q)
     tq_res_free(&a);
     tq_res_free(&b);
     free(or);
+    /* inside a larger query: the planned expansion (merged across segments), not the fast path */
+    char and[64];
+    snprintf(and, sizeof and, "%s zfilla", q);
+    tq_check_ref(s, r, and, 0, 10);
 }
 
 static const char *const queries[] = {"pa*",     "pam*",     "pas*",   "pat*",   "pad*",
@@ -413,4 +419,55 @@ Test(prefix, a_small_term_claiming_more_docs_than_its_segment_is_corrupt)
     expect_corrupt(bad, "pq*", ".doc");
     qr_dir_close(bad);
     qr_dir_close(dir);
+}
+
+/*
+ * A damaged dictionary entry inside a prefix's range (a term no longer
+ * after the one before it) is QR_ECORRUPT naming the .tdi, for the prefix
+ * alone (each segment's range collected at once) and inside a larger query
+ * (the planned expansion), counted and ranked, on one segment and on the
+ * second of four.
+ */
+Test(prefix, a_damaged_dictionary_range_is_corrupt)
+{
+    enum { N = 100 };
+    struct tdoc docs[N];
+    char paths[N][8];
+    for (int i = 0; i < N; i++) {
+        snprintf(paths[i], sizeof paths[i], "%03d", i);
+        docs[i].path = paths[i];
+        docs[i].text = "alpha\nbravo pqxyaaa pqxybbb zeta";
+    }
+    for (int segs = 1; segs <= 4; segs += 3) {
+        qr_dir *dir = tq_index("none", docs, N, segs == 1 ? 0 : N / 4);
+        qr_searcher *s = tq_open(dir);
+        cr_assert_eq(tq_count(s, "pq*", 0), N);
+        qr_searcher_close(s);
+        char tdi[32];
+        qr_seg_file_name(tdi, segs == 1 ? 1 : 2, QR_SEG_TDI);
+        /* pqxybbb's entry: shared 4, suffix length 3, "bbb"; its first 'b' made an 'a' */
+        static const uint8_t entry[] = {4, 3, 'b', 'b', 'b'};
+        size_t at = tq_file_offset(dir, tdi, (qr_slice){entry, sizeof entry}) + 2;
+        qr_dir *bad = tq_copy_patched(dir, tdi, at, 'b' ^ 'a');
+        char err[256] = "";
+        cr_assert_eq(qr_searcher_open_dir(&s, bad, QR_SEARCHER_NO_VERIFY, err, sizeof err), 0, "%s",
+                     err);
+        static const char *const qs[] = {"pq*", "pqxy*", "pq* zeta", "zeta OR pqx*"};
+        for (size_t i = 0; i < sizeof qs / sizeof *qs; i++)
+            for (size_t k = 0; k <= 10; k += 10) {
+                struct tq_res r = tq_search(s, qs[i], 0, k, 0);
+                cr_assert_eq(r.rc, QR_ECORRUPT, "%s, %d segments: %s", qs[i], segs,
+                             qr_strerror(r.rc));
+                cr_assert(strstr(qr_searcher_errmsg(s), tdi), "%s: %s", qs[i],
+                          qr_searcher_errmsg(s));
+                tq_res_free(&r);
+            }
+        struct tq_res r = tq_search(s, "alp*", 0, 10, 0); /* a range before the damage */
+        cr_assert_eq(r.rc, 0);
+        cr_assert_eq(r.total, N);
+        tq_res_free(&r);
+        qr_searcher_close(s);
+        qr_dir_close(bad);
+        qr_dir_close(dir);
+    }
 }

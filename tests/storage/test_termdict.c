@@ -1,8 +1,9 @@
 /*
  * Tests for storage/termdict.c: round trips at block-boundary sizes against a
  * reference array (exact lookups, absent terms, prefix ranges compared with a
- * brute-force filter), writer misuse, every byte flip and truncation of a
- * small dictionary, and allocation failure at each allocation.
+ * brute-force filter, and qr_termdict_collect against qr_termdict_next
+ * there and under damage), writer misuse, every byte flip and truncation of
+ * a small dictionary, and allocation failure at each allocation.
  */
 #include <criterion/criterion.h>
 #include <stdlib.h>
@@ -132,6 +133,48 @@ static void check_absent(const qr_termdict *d, const rterm *t, size_t n, const u
     cr_assert_eq(qr_termdict_get(d, (const char *)b, len, &m), QR_ENOTFOUND);
 }
 
+/*
+ * qr_termdict_collect over prefix p, from a fresh iterator after `skip`
+ * calls of qr_termdict_next, against qr_termdict_next to the end: the same
+ * terms and metas (each term's bytes NUL-terminated at its offset), and the
+ * same outcome (0, or QR_ECORRUPT after the same terms, sticky after it).
+ * Returns that outcome.
+ */
+static int collect_agrees(const qr_termdict *d, const uint8_t *p, size_t plen, size_t skip)
+{
+    qr_termdict_iter a, b;
+    if (qr_termdict_iter_init(&a, d, (const char *)p, plen))
+        return QR_EINVAL;
+    cr_assert_eq(qr_termdict_iter_init(&b, d, (const char *)p, plen), 0);
+    qr_slice term;
+    qr_term_meta m;
+    int rb = 1;
+    for (size_t i = 0; i < skip && rb == 1; i++) {
+        cr_assert_eq(qr_termdict_next(&a, &term, &m), (rb = qr_termdict_next(&b, &term, &m)));
+    }
+    qr_buf bytes = {0};
+    qr_buf_put(&bytes, "x", 1); /* offsets are where the terms went, not from 0 */
+    qr_termdict_ent *v = NULL;
+    size_t n = 0, cap = 0;
+    int ra = rb == 1 ? qr_termdict_collect(&a, &bytes, &v, &n, &cap) : rb;
+    size_t i = 0;
+    while (rb == 1 && (rb = qr_termdict_next(&b, &term, &m)) == 1) {
+        cr_assert_lt(i, n, "collect stopped early (%d)", ra);
+        cr_assert_eq(v[i].len, term.n);
+        cr_assert_eq(memcmp(bytes.p + v[i].off, term.p, term.n), 0);
+        cr_assert_eq(bytes.p[v[i].off + v[i].len], 0);
+        cr_assert(meta_eq(&v[i].meta, &m));
+        i++;
+    }
+    cr_assert_eq(i, n, "collect gave %zu terms, next %zu", n, i);
+    cr_assert_eq(ra, rb);
+    cr_assert(cap >= n);
+    cr_assert_eq(qr_termdict_next(&a, &term, &m), ra, "the iterator ends as next's does");
+    qr_free(v);
+    qr_buf_free(&bytes);
+    return ra;
+}
+
 /* Iterates prefix p and compares with a brute-force filter of the reference. */
 static void check_prefix(const qr_termdict *d, const rterm *t, size_t n, const uint8_t *p,
                          size_t plen)
@@ -155,6 +198,9 @@ static void check_prefix(const qr_termdict *d, const rterm *t, size_t n, const u
     }
     cr_assert_eq(rc, 0, "prefix of %zu bytes: extra term", plen);
     cr_assert_eq(qr_termdict_next(&it, &term, &m), 0, "stays done");
+    cr_assert_eq(collect_agrees(d, p, plen, 0), 0);
+    cr_assert_eq(collect_agrees(d, p, plen, 1), 0);
+    cr_assert_eq(collect_agrees(d, p, plen, 40), 0); /* from the middle of a later block */
 }
 
 static void roundtrip(size_t want, uint64_t seed, size_t nprefixes)
@@ -405,6 +451,9 @@ static void read_everything(const qr_termdict *d, const rterm *t, size_t n)
             continue;
         while (qr_termdict_next(&it, &s, &m) == 1)
             cr_assert(s.n >= 1 && s.n <= 255);
+        int rc = collect_agrees(d, (const uint8_t *)prefixes[k], strlen(prefixes[k]), 0);
+        cr_assert(rc == 0 || rc == QR_ECORRUPT, "%d", rc);
+        collect_agrees(d, (const uint8_t *)prefixes[k], strlen(prefixes[k]), 3);
     }
 }
 
@@ -569,7 +618,7 @@ Test(termdict, lookup_agrees_with_iteration_under_damage, .timeout = 300)
     build(&img, t, n);
     size_t body_end = img.n - QR_FILE_FOOTER_SIZE - 40; /* the trailer is tested elsewhere */
     static const uint8_t xors[] = {0x01, 0x02, 0x10, 0x40, 0x80, 0xff};
-    size_t corrupt = 0, found = 0, opened = 0;
+    size_t corrupt = 0, found = 0, opened = 0, collect_corrupt = 0;
     for (size_t i = QR_FILE_HEADER_SIZE; i < body_end; i++) {
         for (size_t x = 0; x < sizeof xors; x++) {
             uint8_t *c = malloc(img.n); /* exact size: ASan sees reads past it */
@@ -592,12 +641,15 @@ Test(termdict, lookup_agrees_with_iteration_under_damage, .timeout = 300)
                     if (t[k].n > 1)
                         agree(d, b, t[k].n - 1);
                 }
+                collect_corrupt += collect_agrees(d, (const uint8_t *)"", 0, 0) == QR_ECORRUPT;
+                collect_agrees(d, t[n / 2].b, 1, 0);
                 qr_termdict_close(d);
             }
             free(c);
         }
     }
     cr_assert(opened > 0 && corrupt > 0 && found > 0, "%zu %zu %zu", opened, corrupt, found);
+    cr_assert(collect_corrupt > 0, "collect met damage");
     qr_buf_free(&img);
     free(t);
 }
@@ -679,6 +731,60 @@ Test(termdict, allocation_failures_are_enomem)
         qr_buf_free(&img);
         cr_assert(k < 10000);
     }
+    free(t);
+}
+
+/*
+ * qr_termdict_collect when its arrays cannot grow (each allocation in turn)
+ * and when the bytes would pass 4 GiB (offsets are 32 bits): QR_ENOMEM,
+ * the terms before it appended as they are.
+ */
+Test(termdict, collect_out_of_memory)
+{
+    size_t n;
+    rterm *t = make_terms(300, &n, 17);
+    qr_buf img = {0};
+    build(&img, t, n);
+    qr_termdict *d;
+    cr_assert_eq(qr_termdict_open(&d, (qr_slice){img.p, img.n}, true), 0);
+    bool done = false;
+    for (long k = 0; !done; k++) {
+        qr_termdict_iter it;
+        cr_assert_eq(qr_termdict_iter_init(&it, d, "", 0), 0);
+        qr_buf bytes = {0};
+        qr_termdict_ent *v = NULL;
+        size_t got = 0, cap = 0;
+        qr_alloc_fail_after(k);
+        int rc = qr_termdict_collect(&it, &bytes, &v, &got, &cap);
+        long failures = qr_alloc_failures();
+        qr_alloc_fail_after(-1);
+        if (failures == 0) {
+            cr_assert_eq(rc, 0);
+            cr_assert_eq(got, n);
+            done = true;
+        } else {
+            cr_assert_eq(rc, QR_ENOMEM, "allocation %ld: %d", k, rc);
+            cr_assert_lt(got, n);
+        }
+        for (size_t i = 0; i < got; i++)
+            cr_assert(meta_eq(&v[i].meta, &t[i].m));
+        qr_free(v);
+        qr_buf_free(&bytes);
+        cr_assert(k < 1000);
+    }
+    /* a buffer whose offsets would pass 32 bits: refused before it is touched */
+    uint8_t small[8];
+    qr_buf big = {small, (size_t)UINT32_MAX - 300, (size_t)UINT32_MAX, 0};
+    qr_termdict_iter it;
+    cr_assert_eq(qr_termdict_iter_init(&it, d, "", 0), 0);
+    qr_termdict_ent *v = NULL;
+    size_t got = 0, cap = 0;
+    cr_assert_eq(qr_termdict_collect(&it, &big, &v, &got, &cap), QR_ENOMEM);
+    cr_assert_eq(got, 0);
+    cr_assert_eq(big.n, (size_t)UINT32_MAX - 300);
+    qr_free(v);
+    qr_termdict_close(d);
+    qr_buf_free(&img);
     free(t);
 }
 
