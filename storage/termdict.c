@@ -394,8 +394,8 @@ static inline void copy_suffix(uint8_t *term, size_t cap, size_t shared, const u
  * Decodes the next entry of a block into term (256 bytes) and meta, which
  * hold the previous entry on the way in. Returns 0 or QR_ECORRUPT.
  */
-static inline int decode_entry(qr_cursor *c, uint32_t *left, bool *first, uint8_t *term,
-                               size_t *term_len, qr_term_meta *m)
+static inline int decode_entry_sh(qr_cursor *c, uint32_t *left, bool *first, uint8_t *term,
+                                  size_t *term_len, qr_term_meta *m, size_t *out_shared)
 {
     if (*left == 0)
         return QR_ECORRUPT;
@@ -407,6 +407,7 @@ static inline int decode_entry(qr_cursor *c, uint32_t *left, bool *first, uint8_
         if (c->err || shared > *term_len || suffix > MAX_TERM - shared ||
             suffix > qr_cursor_left(c))
             return QR_ECORRUPT;
+        *out_shared = (size_t)shared;
         const uint8_t *s = c->p;
         c->p += suffix;
         /* The new term must sort after the previous one. */
@@ -431,6 +432,13 @@ static inline int decode_entry(qr_cursor *c, uint32_t *left, bool *first, uint8_
     if (--*left == 0 && qr_cursor_left(c) != 0)
         return QR_ECORRUPT; /* bytes after the block's last entry */
     return 0;
+}
+
+static inline int decode_entry(qr_cursor *c, uint32_t *left, bool *first, uint8_t *term,
+                               size_t *term_len, qr_term_meta *m)
+{
+    size_t shared;
+    return decode_entry_sh(c, left, first, term, term_len, m, &shared);
 }
 
 /*
@@ -590,48 +598,64 @@ int qr_termdict_next(qr_termdict_iter *it, qr_slice *term, qr_term_meta *meta)
     return 0;
 }
 
-/* Appends term t (len bytes, t with 32 readable bytes) and its meta to collect's arrays. */
-static int collect_put(qr_buf *bytes, qr_termdict_ent **v, size_t *n, size_t *cap, const uint8_t *t,
-                       size_t len, const qr_term_meta *m)
+/*
+ * Room in collect's arrays for k more terms: k entries in *v, k longest
+ * terms and their NULs in *bytes, every offset within 32 bits.
+ */
+static int collect_room(qr_buf *bytes, qr_termdict_ent **v, size_t *n, size_t *cap, size_t k)
 {
-    if (*n == *cap) {
-        size_t c = *cap ? *cap * 2 : 64;
+    if (*cap - *n < k) {
+        size_t c = *cap ? *cap : 64;
+        while (c - *n < k)
+            c *= 2;
         qr_termdict_ent *nv = qr_reallocarray(*v, c, sizeof *nv);
         if (!nv)
             return QR_ENOMEM;
         *v = nv;
         *cap = c;
     }
-    if (bytes->n > UINT32_MAX - 2 * (MAX_TERM + 1))
+    size_t need = k * (MAX_TERM + 1) + 32; /* + 32: collect_put's fixed move */
+    if (bytes->n > UINT32_MAX - need)
         return QR_ENOMEM;
-    if (bytes->cap - bytes->n < MAX_TERM + 1 && qr_buf_reserve(bytes, MAX_TERM + 1))
+    if (bytes->cap - bytes->n < need && qr_buf_reserve(bytes, need))
         return QR_ENOMEM;
-    qr_termdict_ent *e = &(*v)[(*n)++];
+    return 0;
+}
+
+/*
+ * Appends term t (len bytes, t with 32 readable bytes) and its meta to
+ * collect's arrays, which have room for it (collect_room).
+ */
+static inline void collect_put(qr_buf *bytes, qr_termdict_ent *e, const uint8_t *t, size_t len,
+                               const qr_term_meta *m)
+{
     e->meta = *m;
     e->off = (uint32_t)bytes->n;
     e->len = (uint32_t)len;
     uint8_t *dst = bytes->p + bytes->n;
     if (len < 32)
-        memcpy(dst, t, 32); /* one fixed move: room for MAX_TERM + 1 bytes was made */
+        memcpy(dst, t, 32); /* one fixed move: room was made */
     else
         memcpy(dst, t, len);
     dst[len] = 0;
     bytes->n += len + 1;
-    return 0;
 }
 
 /*
  * qr_termdict_next's loop with the iterator's state in locals: inside a
- * block each entry is decoded by decode_entry, as next decodes it, and a
- * term is in the range when its first prefix_len bytes are the prefix; at a
+ * block each entry is decoded by decode_entry, as next decodes it; at a
  * block's end the state goes back to the iterator and next itself crosses
- * to the next block (its order check, its first entry), once per block.
+ * to the next block (its order check, its first entry, its prefix test),
+ * once per block. Inside a block the previous term has the prefix, so the
+ * entry's term has it exactly when it shares at least prefix_len bytes with
+ * it (sharing fewer, it differs from the prefix at byte `shared`, where its
+ * checked order makes it greater): no byte of the term is compared. Room
+ * is made for up to 64 entries at a time, so that appending checks nothing.
  */
 int qr_termdict_collect(qr_termdict_iter *it, qr_buf *bytes, qr_termdict_ent **v, size_t *n,
                         size_t *cap)
 {
     uint8_t t[256 + 16]; /* the current term; slack for copy_suffix and collect_put */
-    const uint8_t *p = (const uint8_t *)it->prefix;
     size_t plen = it->prefix_len;
     int rc;
     for (;;) {
@@ -639,29 +663,33 @@ int qr_termdict_collect(qr_termdict_iter *it, qr_buf *bytes, qr_termdict_ent **v
         qr_term_meta meta;
         if ((rc = qr_termdict_next(it, &term, &meta)) <= 0)
             return rc;
-        if ((rc = collect_put(bytes, v, n, cap, (const uint8_t *)it->term, term.n, &meta)))
+        if ((rc = collect_room(bytes, v, n, cap, 1)))
             return rc;
+        collect_put(bytes, &(*v)[(*n)++], (const uint8_t *)it->term, term.n, &meta);
         qr_cursor c = it->cur;
         uint32_t left = it->left;
         bool first = it->first;
         size_t tl = it->term_len;
         qr_term_meta m = it->meta;
         memcpy(t, it->term, tl);
-        while (left > 0) {
-            if ((rc = decode_entry(&c, &left, &first, t, &tl, &m))) {
-                it->err = rc;
+        while (left > 0 && !it->done) {
+            uint32_t k = left < 64 ? left : 64;
+            if ((rc = collect_room(bytes, v, n, cap, k)))
                 return rc;
+            qr_termdict_ent *e = *v + *n;
+            for (uint32_t j = 0; j < k; j++) {
+                size_t shared = 0; /* first is false here: every entry has one */
+                if ((rc = decode_entry_sh(&c, &left, &first, t, &tl, &m, &shared))) {
+                    it->err = rc;
+                    return rc;
+                }
+                if (shared < plen) {
+                    it->done = true; /* terms increase: the first without the prefix ends it */
+                    break;
+                }
+                collect_put(bytes, e++, t, tl, &m);
+                (*n)++;
             }
-            size_t i = 0;
-            if (tl >= plen)
-                while (i < plen && t[i] == p[i])
-                    i++;
-            if (i < plen) {
-                it->done = true; /* terms increase: the first without the prefix ends it */
-                break;
-            }
-            if ((rc = collect_put(bytes, v, n, cap, t, tl, &m)))
-                return rc;
         }
         it->cur = c;
         it->left = left;
