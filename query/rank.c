@@ -238,6 +238,9 @@ struct qr_rank_scratch {
     size_t nk;        /* clauses the three arrays above have room for */
     struct nacc **pd; /* qr_rank_prefix: per segment, its docs' normalisations and sums */
     uint32_t npd;     /* segments pd has room for */
+    uint32_t *bdoc;   /* qr_rank_prefix: small terms' postings batched (BATCH) ... */
+    uint32_t *btf;    /* ... their tfs ... */
+    double *bidf;     /* ... and their terms' idf */
 };
 
 void qr_rank_scratch_free(qr_rank_scratch *s)
@@ -261,6 +264,9 @@ void qr_rank_scratch_free(qr_rank_scratch *s)
     for (uint32_t i = 0; i < s->npd; i++)
         qr_free(s->pd[i]);
     qr_free(s->pd);
+    qr_free(s->bdoc);
+    qr_free(s->btf);
+    qr_free(s->bidf);
     qr_free(s);
 }
 
@@ -966,20 +972,61 @@ static int accumulate(qr_rank_scratch *f, struct nacc *na, qr_postings_iter *p, 
     }
 }
 
+/* Postings of small terms gathered before they are poured (a multiple of QR_BLOCK). */
+#define BATCH (16 * QR_BLOCK)
+
 /*
- * The same for a term of at most QR_BLOCK docs (most of an expansion), its
- * doc stream decoded at once without an iterator (qr_postings_decode_small:
- * the iterator's docs, tfs and checks). Docs at or beyond the segment's end
- * are left out, as win_block leaves them.
+ * add_postings for a batch of postings of successive terms, each posting
+ * with its own term's idf (idfs aligned). Two postings' scores still go in
+ * one vector, each lane rounding as qr_bm25_norm, but the two may be one
+ * doc (two terms): the first is added, and its hit byte set, before the
+ * second is read, so each sum is built in the terms' order as before.
  */
-static int accumulate_small(qr_rank_scratch *f, struct nacc *na, const qr_term_meta *meta,
-                            double idf, bool scoring, uint32_t base, uint32_t end, qr_evalctx *ctx)
+static inline void add_batch(uint8_t *restrict hit, struct nacc *restrict na, const uint32_t *docs,
+                             const uint32_t *tfs, const double *idfs, uint32_t m, bool scoring,
+                             uint32_t base)
 {
-    uint32_t docs[QR_BLOCK], tfs[QR_BLOCK];
-    if (meta->df > ctx->ndocs) /* as qr_segment_postings refuses it */
+    if (!scoring) {
+        for (uint32_t i = 0; i < m; i++)
+            hit[docs[i] - base] = 1;
+        return;
+    }
+    uint32_t i = 0;
+    for (; i + 2 <= m; i += 2) {
+        uint32_t d0 = docs[i], d1 = docs[i + 1];
+        v2d tf = {(double)tfs[i], (double)tfs[i + 1]};
+        v2d nr = {na[d0].nrm, na[d1].nrm};
+        v2d vi = {idfs[i], idfs[i + 1]}, k = {QR_K1 + 1, QR_K1 + 1};
+        v2d s = vi * tf * k / (tf + nr);
+        na[d0].acc = sum_or_zero(na[d0].acc, hit[d0 - base]) + s[0];
+        hit[d0 - base] = 1;
+        na[d1].acc = sum_or_zero(na[d1].acc, hit[d1 - base]) + s[1];
+        hit[d1 - base] = 1;
+    }
+    for (; i < m; i++) {
+        uint32_t doc = docs[i], off = doc - base;
+        struct nacc *x = &na[doc];
+        double s = qr_bm25_norm(idfs[i], tfs[i], x->nrm);
+        x->acc = sum_or_zero(x->acc, hit[off]) + s;
+        hit[off] = 1;
+    }
+}
+
+/*
+ * Terms of at most QR_BLOCK docs (most of an expansion): each one's doc
+ * stream decoded at once without an iterator (qr_postings_decode_small:
+ * the iterator's docs, tfs and checks) onto the end of the batch (*nb
+ * postings so far, room for QR_BLOCK more), with docs before base or at or
+ * beyond end (the window; the segment's end) left out, as win_block leaves
+ * them.
+ */
+static int batch_small(qr_rank_scratch *f, uint32_t *nb, const qr_term_meta *meta, double idf,
+                       uint32_t base, uint32_t end, qr_slice ds, qr_slice ps, uint32_t ndocs)
+{
+    if (meta->df > ndocs) /* as qr_segment_postings refuses it */
         return QR_ECORRUPT;
-    int rc = qr_postings_decode_small(docs, tfs, qr_segment_doc_stream(ctx->seg),
-                                      qr_segment_pos_stream(ctx->seg), meta);
+    uint32_t *docs = f->bdoc + *nb, *tfs = f->btf + *nb;
+    int rc = qr_postings_decode_small(docs, tfs, ds, ps, meta);
     if (rc)
         return rc;
     uint32_t lo = 0, hi = meta->df;
@@ -988,7 +1035,14 @@ static int accumulate_small(qr_rank_scratch *f, struct nacc *na, const qr_term_m
             lo++;
     while (hi > lo && docs[hi - 1] >= end)
         hi--;
-    add_postings(f->kmask, na, docs + lo, tfs + lo, hi - lo, idf, scoring, base);
+    if (lo > 0) {
+        memmove(docs, docs + lo, (hi - lo) * sizeof *docs);
+        memmove(tfs, tfs + lo, (hi - lo) * sizeof *tfs);
+    }
+    double *idfs = f->bidf + *nb;
+    for (uint32_t i = 0; i < hi - lo; i++)
+        idfs[i] = idf;
+    *nb += hi - lo;
     return 0;
 }
 
@@ -996,7 +1050,11 @@ static int accumulate_small(qr_rank_scratch *f, struct nacc *na, const qr_term_m
  * A prefix over every field: an OR of its expansion, which may hold
  * thousands of terms, most of them rare. No iterator per term: the terms
  * are opened one after the other on one reused cursor (or, for terms of at
- * most QR_BLOCK docs, decoded at once) and accumulated term at a time into
+ * most QR_BLOCK docs, decoded at once onto a batch of up to BATCH postings,
+ * poured before the next big term's and at the end: no call per small term
+ * to pour it, and a single-doc term's score shares a vector division with
+ * the next posting's; enwiki sha*, instructions a query 1.18M -> 1.15M,
+ * 8 segments 1.85M -> 1.78M) and accumulated term at a time into
  * windows of up to ctx->wide_w docs, each doc's score summed in the
  * expansion's order exactly as the OR of the terms sums it. Every match is
  * scored (pruning could not skip the postings the exact total needs
@@ -1026,20 +1084,41 @@ int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_termdict_ent *terms, 
         rc = nacc_get(f, ctx, &na);
     if (rc)
         return rc;
+    if (!f->bdoc) {
+        f->bdoc = qr_malloc(BATCH * sizeof *f->bdoc);
+        f->btf = qr_malloc(BATCH * sizeof *f->btf);
+        f->bidf = qr_malloc(BATCH * sizeof *f->bidf);
+        if (!f->bdoc || !f->btf || !f->bidf) {
+            qr_free(f->bdoc);
+            qr_free(f->btf);
+            qr_free(f->bidf);
+            f->bdoc = f->btf = NULL;
+            f->bidf = NULL;
+            return QR_ENOMEM;
+        }
+    }
+    qr_slice ds = qr_segment_doc_stream(ctx->seg), ps = qr_segment_pos_stream(ctx->seg);
     qr_postings_iter *cur = NULL;
     uint64_t n = 0;
     for (uint32_t base = 0; base < ctx->ndocs && !rc; base += w) {
         uint32_t end = ctx->ndocs - base < w ? ctx->ndocs : base + w;
         uint32_t words = (end - base + 63) / 64;
         memset(f->kmask, 0, (size_t)words * 64); /* w, a multiple of 64, <= wcap */
+        uint32_t nb = 0; /* postings batched: poured before a big term's and at the end */
         for (size_t k = 0; k < nterms && !rc; k++) {
             const qr_term_meta *meta = &terms[k].meta;
             if (meta->df == 0)
                 continue; /* no postings here: absent, as a term query takes it */
             if (meta->df <= QR_BLOCK) {
-                rc = accumulate_small(f, na, meta, idf[k], scoring, base, end, ctx);
+                if (nb > BATCH - QR_BLOCK) {
+                    add_batch(f->kmask, na, f->bdoc, f->btf, f->bidf, nb, scoring, base);
+                    nb = 0;
+                }
+                rc = batch_small(f, &nb, meta, idf[k], base, end, ds, ps, ctx->ndocs);
                 continue;
             }
+            add_batch(f->kmask, na, f->bdoc, f->btf, f->bidf, nb, scoring, base);
+            nb = 0;
             if (!cur && !(cur = qr_malloc(sizeof *cur))) {
                 rc = QR_ENOMEM;
                 break;
@@ -1050,6 +1129,7 @@ int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_termdict_ent *terms, 
         }
         if (rc)
             break;
+        add_batch(f->kmask, na, f->bdoc, f->btf, f->bidf, nb, scoring, base);
         for (uint32_t wd = 0; wd < words; wd++) {
             uint64_t m = hit_word(f->kmask + (size_t)wd * 64);
             if (ctx->del)
