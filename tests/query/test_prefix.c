@@ -9,7 +9,8 @@
  * the OR does); on one segment, several segments, with deletions, with
  * windows small enough that terms cross many of them, and merged, and
  * inside a larger query (the planned expansion) against the reference; and a
- * searcher reused across prefixes and other queries as fresh ones. Damaged
+ * searcher reused across prefixes and other queries as fresh ones; small
+ * terms poured in pairs that hold one doc twice. Damaged
  * doc streams of a tail-only and a single-doc term, and a dictionary entry
  * claiming more docs than its segment holds, and a damaged dictionary range
  * (one segment or one of several) are QR_ECORRUPT naming the file.
@@ -470,4 +471,51 @@ Test(prefix, a_damaged_dictionary_range_is_corrupt)
         qr_dir_close(bad);
         qr_dir_close(dir);
     }
+}
+
+/*
+ * Small terms are poured two postings at a time across terms: here the
+ * pairs hold one doc twice (qqb and qqc, both only in doc 0), so the first
+ * must be summed before the second reads the doc's sum. The prefix against
+ * its OR written out (bit-identical) and the reference, with one window and
+ * with several.
+ */
+Test(prefix, a_pair_of_postings_of_one_doc_sums_in_order)
+{
+    enum { N = 70 };
+    struct tdoc docs[N];
+    char paths[N][8];
+    for (int i = 0; i < N; i++) {
+        snprintf(paths[i], sizeof paths[i], "%03d", i);
+        docs[i].path = paths[i];
+        docs[i].text = i == 0    ? "t\nqqa qqb qqb qqc qqd zz"
+                       : i == 1  ? "t\nqqa qqe zz zz"
+                       : i == 66 ? "t\nqqf qqg zz"
+                                 : "t\nzz";
+    }
+    qr_dir *dir = tq_index("none", docs, N, 0);
+    ref_index *r;
+    cr_assert_eq(ref_load(&r, dir), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        qr_searcher *s = tq_open(dir);
+        if (pass)
+            qr_searcher_set_windows(s, 64, 64); /* doc 66 in the second window */
+        cr_assert_eq(tq_check_ref(s, r, "qq*", 0, 10), 3);
+        struct tq_res a = tq_search(s, "qq*", 0, 10, 0);
+        struct tq_res b = tq_search(s, "qqa OR qqb OR qqc OR qqd OR qqe OR qqf OR qqg", 0, 10, 0);
+        cr_assert_eq(a.rc, 0);
+        cr_assert_eq(b.rc, 0);
+        cr_assert_eq(a.n, 3);
+        cr_assert_eq(b.n, a.n);
+        for (size_t i = 0; i < a.n; i++) {
+            cr_assert(a.scores[i] == b.scores[i], "hit %zu: %.17g, its OR %.17g", i + 1,
+                      a.scores[i], b.scores[i]);
+            cr_assert_str_eq(a.paths[i], b.paths[i]);
+        }
+        tq_res_free(&a);
+        tq_res_free(&b);
+        qr_searcher_close(s);
+    }
+    ref_free(r);
+    qr_dir_close(dir);
 }
