@@ -1137,15 +1137,13 @@ int qr_rank_prefix(qr_topk *top, uint64_t *total, const qr_termdict_ent *terms, 
             n += popcount64(m);
             if (!scoring)
                 continue;
-            /* the heap's own quick reject, without the call: below its worst once full */
-            double worst = top->n == top->cap ? top->heap[0].score : -INFINITY;
             for (; m; m &= m - 1) {
                 uint32_t off = wd * 64 + (uint32_t)__builtin_ctzll(m);
+                /* the heap's own quick reject, without the call */
                 double sc = na[base + off].acc;
-                if (sc < worst)
+                if (top->n == top->cap && sc < top->heap[0].score)
                     continue;
                 qr_topk_offer(top, sc, ctx->segi, base + off);
-                worst = top->n == top->cap ? top->heap[0].score : -INFINITY;
             }
         }
     }
