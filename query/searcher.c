@@ -83,6 +83,14 @@ static void say(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
+/* Names segment g's file of kind k and the error rc in s->errmsg ("DIR/seg-....tdi: corrupt"). */
+static void say_seg(qr_searcher *s, uint32_t g, qr_seg_file k, int rc)
+{
+    char name[32];
+    qr_seg_file_name(name, qr_segment_id(s->segs[g]), k);
+    say(s->errmsg, sizeof s->errmsg, "%s/%s: %s", qr_dir_path(s->dir), name, qr_strerror(rc));
+}
+
 /* ---- opening ----------------------------------------------------------------------- */
 
 /* The newest MANIFEST-* file name in dir (for messages), or "MANIFEST". */
@@ -458,10 +466,7 @@ static int resolve(struct planner *pl, const char *text, uint32_t len, qr_pterm 
                 continue;
             }
             if (rc) {
-                char name[32];
-                qr_seg_file_name(name, qr_segment_id(s->segs[g]), QR_SEG_TDI);
-                say(s->errmsg, sizeof s->errmsg, "%s/%s: %s", qr_dir_path(s->dir), name,
-                    qr_strerror(rc));
+                say_seg(s, g, QR_SEG_TDI, rc);
                 return rc;
             }
             t->df += t->metas[g].df;
@@ -529,10 +534,7 @@ static int collect_prefix(qr_searcher *s, const qr_qterm *prefix, size_t *head, 
         if (rc == QR_ENOMEM)
             return rc;
         if (rc) {
-            char name[32];
-            qr_seg_file_name(name, qr_segment_id(s->segs[g]), QR_SEG_TDI);
-            say(s->errmsg, sizeof s->errmsg, "%s/%s: %s", qr_dir_path(s->dir), name,
-                qr_strerror(rc));
+            say_seg(s, g, QR_SEG_TDI, rc);
             return rc;
         }
         head[2 * g + 1] = n;
@@ -873,10 +875,7 @@ int qr_searcher_run(qr_searcher *s, const qr_query *q, size_t k, size_t offset, 
             qr_it_free(it);
         }
         if (rc && !s->errmsg[0]) {
-            char name[32];
-            qr_seg_file_name(name, qr_segment_id(s->segs[i]), QR_SEG_DOC);
-            say(s->errmsg, sizeof s->errmsg, "%s/%s: %s", qr_dir_path(s->dir), name,
-                qr_strerror(rc));
+            say_seg(s, i, QR_SEG_DOC, rc);
         }
     }
     qr_free(head);
@@ -911,9 +910,7 @@ int qr_searcher_fetch(qr_searcher *s, const qr_hit *h, qr_slice *out_title, qr_s
 {
     int rc = qr_docstore_get(qr_segment_docstore(s->segs[h->seg]), h->doc, out_title, out_body);
     if (rc) {
-        char name[32];
-        qr_seg_file_name(name, qr_segment_id(s->segs[h->seg]), QR_SEG_STO);
-        say(s->errmsg, sizeof s->errmsg, "%s/%s: %s", qr_dir_path(s->dir), name, qr_strerror(rc));
+        say_seg(s, h->seg, QR_SEG_STO, rc);
     }
     return rc;
 }
