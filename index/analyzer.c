@@ -5,18 +5,21 @@
  * The scanner walks code points once. A word is a maximal run of letters,
  * marks and digits; an apostrophe joins it when a letter stands right before
  * and right after. Words joined by single hyphens (with a word character on
- * both sides) form a compound. Each word's raw bytes are looked up in a cache
- * that maps them to their normalised (utf8proc; plain ASCII folding for an
- * ASCII word, which is what utf8proc does to it) and stemmed (libstemmer)
- * forms, so that each distinct surface form is normalised and stemmed once
- * per analyzer. The cache is an open-addressing table of 64-byte lines; a
- * word whose three forms fit in a line keeps them there (one cache line per
- * lookup), longer ones keep them in an arena. The table is flushed when it
- * holds CACHE_MAX_ENTRIES forms or the arena CACHE_MAX_ARENA bytes (48 MiB
- * at most in all). Words are scanned a batch ahead and their table lines
- * prefetched (on huge pages when the table is big), so that the misses of a
- * batch overlap. Tokens point into the table, the arena or scratch buffers
- * that the analyzer reuses: no heap allocation per token.
+ * both sides) form a compound. Each word's raw bytes are looked up in a
+ * cache that maps them to their normalised (utf8proc; plain ASCII folding
+ * for an ASCII word, which is what utf8proc does to it) and stemmed
+ * (libstemmer) forms, so that each distinct surface form is normalised and
+ * stemmed once per analyzer; a capitalised ASCII word takes the stem of its
+ * lowercase form's entry when there is one, and an ASCII compound's
+ * concatenation is cached as the word it spells (20 % fewer stemmer calls on
+ * bbc). The cache is an open-addressing table of 64-byte lines; a word whose
+ * three forms fit in a line keeps them there (one cache line per lookup),
+ * longer ones keep them in an arena. The table is flushed when it holds
+ * CACHE_MAX_ENTRIES forms or the arena CACHE_MAX_ARENA bytes (48 MiB at most
+ * in all). Words are scanned a batch ahead and their table lines prefetched
+ * (on huge pages when the table is big), so that the misses of a batch
+ * overlap. Tokens point into the table, the arena or scratch buffers that
+ * the analyzer reuses: no heap allocation per token.
  */
 #include "index/analyzer.h"
 
@@ -357,6 +360,13 @@ static const char *entry_raw(const qr_analyzer *a, const struct entry *e)
     return e->inl ? e->bytes : (const char *)a->arena.p + off_at(e->bytes);
 }
 
+/* The stemmed form of an occupied entry. */
+static const char *entry_stem(const qr_analyzer *a, const struct entry *e)
+{
+    return e->inl ? e->bytes + e->raw_len + e->norm_len
+                  : (const char *)a->arena.p + off_at(e->bytes + 8);
+}
+
 /* The slot of raw[0..n) (hash h) in the cache: its entry, or the empty slot to fill. */
 static uint32_t find_slot(const qr_analyzer *a, uint64_t h, const char *raw, size_t n)
 {
@@ -386,6 +396,32 @@ static const char *part_stem(const qr_analyzer *a, const struct part *p)
 }
 
 /*
+ * The stem of an ASCII word with capitals (in a->scratch, normalised) from the
+ * cache entry of its lowercase form, when there is one: the normalisation of an
+ * ASCII word is its lowercase form, whose own normalisation is itself, so that
+ * entry holds the same normalised form and its stem. Copies the stem to
+ * out (RAW_CACHE_LIMIT bytes); 0 when found, else -1.
+ */
+static int cached_stem(const qr_analyzer *a, const char *raw, size_t n, char *out, size_t *out_len)
+{
+    size_t nl = a->scratch.n;
+    if (nl != n || nl > RAW_CACHE_LIMIT || !memcmp(raw, a->scratch.p, n))
+        return -1; /* not a changed ASCII word (a word with non-ASCII bytes changes length or
+                      is left to utf8proc: its lowercase need not be its normalisation) */
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)raw[i] >= 0x80)
+            return -1;
+    const char *norm = (const char *)a->scratch.p;
+    uint64_t h = XXH3_64bits(norm, nl) | 1;
+    const struct entry *e = &a->table[find_slot(a, h, norm, nl)];
+    if (!e->hash || e->stem_len > RAW_CACHE_LIMIT)
+        return -1;
+    memcpy(out, entry_stem(a, e), e->stem_len);
+    *out_len = e->stem_len;
+    return 0;
+}
+
+/*
  * Normalises and stems the word raw[0..n) of p. With slot != NO_SLOT (the empty
  * slot of its hash) the forms are cached there: inline when they fit, else in the
  * arena with the raw bytes; otherwise they go to the arena only.
@@ -397,9 +433,13 @@ static int remember(qr_analyzer *a, const char *raw, size_t n, struct part *p, u
         return rc;
     const char *s;
     size_t sl;
-    if ((rc = stem(a, (const char *)a->scratch.p, a->scratch.n, &s, &sl)))
-        return rc;
     size_t nl = a->scratch.n;
+    char known[RAW_CACHE_LIMIT];
+    if (!cached_stem(a, raw, n, known, &sl)) {
+        s = known;
+    } else if ((rc = stem(a, (const char *)a->scratch.p, nl, &s, &sl))) {
+        return rc;
+    }
     p->norm_len = (uint32_t)nl;
     p->stem_len = (uint32_t)sl;
     struct entry *e = slot != NO_SLOT ? &a->table[slot] : NULL;
@@ -469,6 +509,37 @@ static int lookup(qr_analyzer *a, const char *text, struct part *p)
 
 /* ---- emitting a compound ------------------------------------------------ */
 
+/*
+ * The stem of a compound's concatenation (in a->concat, 1..QR_MAX_TERM_BYTES
+ * bytes) into *out. An ASCII concatenation is its own normalisation (the parts'
+ * normalised forms are lowercase), so it goes through the cache as the word it
+ * spells ("ceasefire"), and a compound met again is stemmed once; any other is
+ * stemmed each time.
+ */
+static int concat_stem(qr_analyzer *a, const char **out, size_t *out_len)
+{
+    const char *c = (const char *)a->concat.p;
+    size_t cn = a->concat.n;
+    for (size_t i = 0; i < cn; i++)
+        if ((unsigned char)c[i] >= 0x80)
+            return stem(a, c, cn, out, out_len);
+    /* lookup() by hand: with a second caller it would not be inlined in the hot loop. */
+    struct part p = {.start = 0, .end = (uint32_t)cn, .hash = XXH3_64bits(c, cn) | 1};
+    uint32_t i = find_slot(a, p.hash, c, cn);
+    const struct entry *e = &a->table[i];
+    if (e->hash) {
+        *out = entry_stem(a, e);
+        *out_len = e->stem_len;
+        return 0;
+    }
+    int rc = remember(a, c, cn, &p, (a->used + 1) * 4 > a->cap * 3 ? NO_SLOT : i);
+    if (rc)
+        return rc;
+    *out = part_stem(a, &p);
+    *out_len = p.stem_len;
+    return 0;
+}
+
 static int emit_compound(qr_analyzer *a, struct part *parts, size_t nparts, uint32_t first_pos,
                          const char *text, unsigned flags, qr_token_fn fn, void *ctx)
 {
@@ -511,7 +582,7 @@ static int emit_compound(qr_analyzer *a, struct part *parts, size_t nparts, uint
                 continue;
             const char *s = (const char *)a->concat.p;
             size_t sl = cn;
-            if (!nostem && (rc = stem(a, (const char *)a->concat.p, cn, &s, &sl)))
+            if (!nostem && (rc = concat_stem(a, &s, &sl)))
                 return rc;
             qr_token t = {s, sl, first_pos, p->start, parts[nparts - 1].end, true, true};
             if (sl > 0 && (rc = fn(ctx, &t)))

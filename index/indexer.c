@@ -378,7 +378,8 @@ struct item {
     const char *path;         /* document path */
     const qr_walk_file *file; /* from the walk, or NULL for an in-memory doc */
     const char *text;         /* in-memory doc: its text */
-    size_t len;               /* in-memory doc: its length; a file: its walked size */
+    size_t len;               /* in-memory doc: its length; a file: its walked size (0 when
+                                 unknown, then its read size once read) */
     int32_t old_seg;          /* index in ix->old of the indexed version, or -1 */
     uint32_t old_doc;         /* its doc id there */
     uint64_t old_hash;        /* its content hash */
@@ -397,7 +398,8 @@ struct run {
     const qr_walk *walk; /* NULL for in-memory docs */
     struct item *items;
     size_t nitems;
-    uint64_t bytes_total; /* bytes of the items */
+    uint64_t bytes_total; /* bytes of the items (of those whose size the walk knows) */
+    size_t unsized;       /* items whose size the walk does not know (QR_WALK_NO_STAT) */
     uint64_t budget;      /* the RAM budget less what the run's lists hold (run_budget) */
     size_t limit;         /* flush threshold per worker, bytes: budget / workers */
     uint64_t first_id;    /* the run's first segment id */
@@ -710,6 +712,8 @@ static int process(struct worker *w, struct item *it)
         }
         text = (const char *)w->file.p;
         len = w->file.n;
+        if (it->file->size == QR_WALK_SIZE_UNKNOWN)
+            it->len = len; /* for the progress line */
     } else {
         text = it->text;
         len = it->len;
@@ -780,6 +784,15 @@ static void report_progress(struct run *r, double t0)
         .bytes_total = r->bytes_total,
         .seconds = now_s() - t0,
     };
+    /* Files the walk did not stat: the total is extrapolated from the files done so far
+     * (exact once every file is done). */
+    if (r->unsized && p.files_done == p.files_total)
+        p.bytes_total = p.bytes_done;
+    else if (r->unsized && p.files_done)
+        p.bytes_total =
+            (uint64_t)((double)p.bytes_done * (double)p.files_total / (double)p.files_done);
+    if (p.bytes_total < p.bytes_done)
+        p.bytes_total = p.bytes_done;
     o->progress(o->progress_ctx, &p);
 }
 
@@ -1153,7 +1166,7 @@ static int do_run(qr_indexer *ix, const qr_walk *walk, const qr_mem_doc *docs, s
         if (walk) {
             it.file = &walk->files[i];
             it.path = it.file->path;
-            it.len = (size_t)it.file->size;
+            it.len = it.file->size == QR_WALK_SIZE_UNKNOWN ? 0 : (size_t)it.file->size;
         } else {
             it.path = docs[i].path;
             it.text = docs[i].text;
@@ -1177,6 +1190,8 @@ static int do_run(qr_indexer *ix, const qr_walk *walk, const qr_mem_doc *docs, s
         }
         r.items[r.nitems++] = it;
         r.bytes_total += it.len;
+        if (walk && it.file->size == QR_WALK_SIZE_UNKNOWN)
+            r.unsized++;
     }
     if (!walk && r.nitems > 1) {
         qsort(r.items, r.nitems, sizeof *r.items, cmp_items);
@@ -1329,8 +1344,16 @@ int qr_indexer_run(qr_indexer *ix, const char *const *dirs, size_t ndirs, qr_ind
     ix->err[0] = 0;
     qr_walk walk;
     size_t bad = 0;
-    int rc = qr_walk_run(&walk, dirs, ndirs, ix->opt.max_file_size,
-                         ix->have_self ? ix->self_dev : 0, ix->have_self ? ix->self_ino : 0, &bad);
+    /*
+     * An index without segments has nothing to compare a file with: the walk
+     * need not stat the regular files, and the workers' fstat of each open
+     * file takes its place, on the indexing threads rather than before them.
+     * (A load failure here is do_run's to report.)
+     */
+    unsigned flags = ensure_loaded(ix) == QR_OK && ix->nold == 0 ? QR_WALK_NO_STAT : 0;
+    int rc = qr_walk_run_flags(&walk, dirs, ndirs, ix->opt.max_file_size,
+                               ix->have_self ? ix->self_dev : 0, ix->have_self ? ix->self_ino : 0,
+                               flags, &bad);
     if (rc) {
         if (rc == QR_ENOTFOUND)
             set_err(ix, "%s: no such directory", dirs[bad]);

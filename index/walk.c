@@ -1,7 +1,8 @@
 /*
  * The directory walk (see walk.h): openat/fdopendir recursion that never
- * follows a symbolic link, fstatat for each entry, paths in an arena of
- * stable blocks, one sort at the end.
+ * follows a symbolic link, fstatat for each entry (but, with QR_WALK_NO_STAT,
+ * not for the regular files the directory listing types as such), paths in
+ * an arena of stable blocks, one sort at the end.
  *
  * The per-directory sort order would not give the bytewise order of whole
  * paths ("a-b" sorts before "a/x" although directory "a" sorts before file
@@ -40,6 +41,11 @@ const char *qr_skip_reason_name(qr_skip_reason r)
 }
 
 /* ---- small helpers ---- */
+
+static int64_t mtime_of(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
 
 /* A copy of s[0..n) in the arena, NUL-terminated; NULL on ENOMEM. */
 static const char *arena_copy(qr_walk *w, const char *s, size_t n)
@@ -87,8 +93,9 @@ int qr_walk_add_skip(qr_walk *w, const char *path, qr_skip_reason reason)
     return QR_OK;
 }
 
-static int add_file(qr_walk *w, const qr_buf *path, uint32_t root, uint32_t rel,
-                    const struct stat *st)
+/* Adds a file; size QR_WALK_SIZE_UNKNOWN (with mtime_ns 0) when it was not stat'ed. */
+static int add_file(qr_walk *w, const qr_buf *path, uint32_t root, uint32_t rel, uint64_t size,
+                    int64_t mtime_ns)
 {
     if (w->nfiles == w->files_cap) {
         size_t cap = w->files_cap ? 2 * w->files_cap : 256;
@@ -105,9 +112,10 @@ static int add_file(qr_walk *w, const qr_buf *path, uint32_t root, uint32_t rel,
     f->path = p;
     f->root = root;
     f->rel = rel;
-    f->size = (uint64_t)st->st_size;
-    f->mtime_ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
-    w->bytes += f->size;
+    f->size = size;
+    f->mtime_ns = mtime_ns;
+    if (size != QR_WALK_SIZE_UNKNOWN)
+        w->bytes += size;
     return QR_OK;
 }
 
@@ -134,6 +142,7 @@ struct ctx {
     uint32_t root;
     uint32_t rel; /* offset of the relative part in the path */
     struct stack *stack;
+    bool no_stat; /* QR_WALK_NO_STAT */
 };
 
 static int skip_here(struct ctx *c, qr_buf *path, qr_skip_reason why)
@@ -141,9 +150,10 @@ static int skip_here(struct ctx *c, qr_buf *path, qr_skip_reason why)
     return qr_walk_add_skip(c->w, cstr(path), why);
 }
 
+/* Names are kept as their d_type byte followed by the NUL-terminated name. */
 static int cmp_names(const void *a, const void *b)
 {
-    return strcmp(*(char *const *)a, *(char *const *)b);
+    return strcmp(*(char *const *)a + 1, *(char *const *)b + 1);
 }
 
 /*
@@ -189,25 +199,34 @@ static int walk_dir(struct ctx *c, int fd, qr_buf *path)
             names = nn;
             cap = ncap;
         }
-        if (!(names[nnames] = qr_strdup(e->d_name))) {
+        size_t nl = strlen(e->d_name);
+        if (!(names[nnames] = qr_malloc(nl + 2))) {
             rc = QR_ENOMEM;
             goto out;
         }
+        names[nnames][0] = (char)e->d_type;
+        memcpy(names[nnames] + 1, e->d_name, nl + 1);
         nnames++;
     }
     if (nnames)
         qsort(names, nnames, sizeof *names, cmp_names);
     size_t base = path->n;
     for (size_t i = 0; i < nnames && !rc; i++) {
+        const char *name = names[i] + 1;
         path->n = base;
         qr_buf_put_u8(path, '/');
-        qr_buf_put(path, names[i], strlen(names[i]));
+        qr_buf_put(path, name, strlen(name));
         if (path->err) {
             rc = path->err;
             break;
         }
+        if (c->no_stat && names[i][0] == (char)DT_REG) {
+            /* The read's own fstat gives the size, the mtime and the too-large check. */
+            rc = add_file(c->w, path, c->root, c->rel, QR_WALK_SIZE_UNKNOWN, 0);
+            continue;
+        }
         struct stat st;
-        if (fstatat(dirfd(d), names[i], &st, AT_SYMLINK_NOFOLLOW) != 0) {
+        if (fstatat(dirfd(d), name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
             rc = skip_here(c, path, errno == ENOENT ? QR_SKIP_VANISHED : QR_SKIP_UNREADABLE);
             continue;
         }
@@ -215,7 +234,7 @@ static int walk_dir(struct ctx *c, int fd, qr_buf *path)
             if ((uint64_t)st.st_size > c->max_size)
                 rc = skip_here(c, path, QR_SKIP_TOO_BIG);
             else
-                rc = add_file(c->w, path, c->root, c->rel, &st);
+                rc = add_file(c->w, path, c->root, c->rel, (uint64_t)st.st_size, mtime_of(&st));
             continue;
         }
         if (!S_ISDIR(st.st_mode)) {
@@ -233,7 +252,7 @@ static int walk_dir(struct ctx *c, int fd, qr_buf *path)
             rc = skip_here(c, path, QR_SKIP_NOT_REGULAR);
             continue;
         }
-        int sub = openat(dirfd(d), names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        int sub = openat(dirfd(d), name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
         if (sub < 0) {
             int e = errno;
             qr_buf_put_u8(path, '/');
@@ -304,6 +323,12 @@ static int cmp_files(const void *a, const void *b)
 int qr_walk_run(qr_walk *out, const char *const *roots, size_t nroots, uint64_t max_size,
                 dev_t exclude_dev, ino_t exclude_ino, size_t *err_root)
 {
+    return qr_walk_run_flags(out, roots, nroots, max_size, exclude_dev, exclude_ino, 0, err_root);
+}
+
+int qr_walk_run_flags(qr_walk *out, const char *const *roots, size_t nroots, uint64_t max_size,
+                      dev_t exclude_dev, ino_t exclude_ino, unsigned flags, size_t *err_root)
+{
     memset(out, 0, sizeof *out);
     int rc = QR_OK;
     qr_buf path = {0};
@@ -360,8 +385,10 @@ int qr_walk_run(qr_walk *out, const char *const *roots, size_t nroots, uint64_t 
             rc = path.err;
             goto out;
         }
-        struct ctx c = {out,  max_size, exclude_dev, exclude_ino, (uint32_t)i, (uint32_t)path.n + 1,
-                        stack};
+        struct ctx c = {out,         max_size,
+                        exclude_dev, exclude_ino,
+                        (uint32_t)i, (uint32_t)path.n + 1,
+                        stack,       (flags & QR_WALK_NO_STAT) != 0};
         if ((rc = walk_dir(&c, fd, &path)))
             goto out;
     }
@@ -438,11 +465,6 @@ int qr_walk_fs_path(qr_buf *buf, const qr_walk *w, const qr_walk_file *f)
 bool qr_is_binary(const void *bytes, size_t n)
 {
     return memchr(bytes, 0, n < QR_BINARY_PROBE ? n : QR_BINARY_PROBE) != NULL;
-}
-
-static int64_t mtime_of(const struct stat *st)
-{
-    return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
 int qr_walk_read_file(qr_buf *buf, uint64_t *out_size, int64_t *out_mtime_ns, int *out_skip,
@@ -526,11 +548,30 @@ int qr_walk_read_walked(qr_buf *buf, uint64_t *out_size, int64_t *out_mtime_ns, 
      * before the read, and is indexed as it is now, from one that changes
      * while read).
      */
-    if (f->size > max_size || f->size >= SIZE_MAX)
-        return qr_walk_read_file(buf, out_size, out_mtime_ns, out_skip, fs_path, max_size);
-    int fd = open(fs_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-    if (fd < 0)
-        return qr_walk_read_file(buf, out_size, out_mtime_ns, out_skip, fs_path, max_size);
+    qr_walk_file seen;
+    int fd;
+    if (f->size == QR_WALK_SIZE_UNKNOWN) {
+        /* Not stat'ed by the walk: an fstat of the open file stands in for it. */
+        fd = open(fs_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+            return qr_walk_read_file(buf, out_size, out_mtime_ns, out_skip, fs_path, max_size);
+        struct stat st;
+        if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size > max_size ||
+            (uint64_t)st.st_size >= SIZE_MAX) {
+            close(fd);
+            return qr_walk_read_file(buf, out_size, out_mtime_ns, out_skip, fs_path, max_size);
+        }
+        seen = *f;
+        seen.size = (uint64_t)st.st_size;
+        seen.mtime_ns = mtime_of(&st);
+        f = &seen;
+    } else {
+        if (f->size > max_size || f->size >= SIZE_MAX)
+            return qr_walk_read_file(buf, out_size, out_mtime_ns, out_skip, fs_path, max_size);
+        fd = open(fs_path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+        if (fd < 0)
+            return qr_walk_read_file(buf, out_size, out_mtime_ns, out_skip, fs_path, max_size);
+    }
     size_t want = (size_t)f->size, got = 0;
     int rc = qr_buf_reserve(buf, want + 1);
     if (rc) {

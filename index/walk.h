@@ -7,7 +7,8 @@
  * skipped, never followed) and without entering a directory twice (a bind
  * mount loop) or entering the index directory itself. A file's document path
  * is the root's base name, '/', and the path relative to the root. Files
- * larger than the size limit are skipped without being opened; so are the
+ * larger than the size limit are skipped without being opened (unless the
+ * walk is told not to stat regular files: QR_WALK_NO_STAT); so are the
  * files and directories that cannot be read and the entries that vanish
  * between readdir and stat. Every skip is recorded with its reason. The
  * files come out sorted bytewise by document path (quarry's internal
@@ -43,13 +44,16 @@ const char *qr_skip_reason_name(qr_skip_reason r);
 /* Bytes examined for the binary check. */
 #define QR_BINARY_PROBE 8192
 
+/* The size of a file the walk did not stat (QR_WALK_NO_STAT). */
+#define QR_WALK_SIZE_UNKNOWN UINT64_MAX
+
 /* One regular file found by the walk. */
 typedef struct qr_walk_file {
     const char *path; /* document path "<base>/<relative path>", in the walk's arena */
     uint32_t root;    /* index of its root in qr_walk.roots */
     uint32_t rel;     /* offset in path of the part relative to the root */
-    uint64_t size;    /* st_size at the walk */
-    int64_t mtime_ns; /* st_mtim at the walk, ns since the epoch */
+    uint64_t size;    /* st_size at the walk, or QR_WALK_SIZE_UNKNOWN (QR_WALK_NO_STAT) */
+    int64_t mtime_ns; /* st_mtim at the walk, ns since the epoch (0 when the size is unknown) */
 } qr_walk_file;
 
 /* A path that is not indexed, and why. */
@@ -96,6 +100,26 @@ int qr_walk_base_name(char *out, size_t cap, const char *root);
  */
 int qr_walk_run(qr_walk *out, const char *const *roots, size_t nroots, uint64_t max_size,
                 dev_t exclude_dev, ino_t exclude_ino, size_t *err_root);
+
+/* Flags for qr_walk_run_flags. */
+enum {
+    /*
+     * Do not stat the entries that the directory listing types as regular
+     * files (d_type DT_REG): they are listed with size QR_WALK_SIZE_UNKNOWN
+     * and mtime 0, and qr_walk_read_walked's fstat of the open file finds
+     * their size, mtime and a too-large file. For a first run, which has no
+     * indexed version to compare with: the stats then run on the indexing
+     * threads instead of before them. Other entries (directories, symlinks,
+     * DT_UNKNOWN) are stat'ed as usual. Not for the mirror's unchanged check,
+     * which needs the walk's size and mtime. A file that is too large and
+     * also cannot be opened is then skipped as unreadable, not as too large.
+     */
+    QR_WALK_NO_STAT = 1 << 0,
+};
+
+/* qr_walk_run with flags (QR_WALK_*); qr_walk_run passes 0. */
+int qr_walk_run_flags(qr_walk *out, const char *const *roots, size_t nroots, uint64_t max_size,
+                      dev_t exclude_dev, ino_t exclude_ino, unsigned flags, size_t *err_root);
 /* Appends a skip (path copied); 0 or QR_ENOMEM. */
 int qr_walk_add_skip(qr_walk *w, const char *path, qr_skip_reason reason);
 /* Frees everything; accepts NULL and a zeroed walk. */
@@ -125,7 +149,9 @@ int qr_walk_read_file(qr_buf *out, uint64_t *out_size, int64_t *out_mtime_ns, in
 /*
  * qr_walk_read_file for a file the walk found, in fewer system calls: when
  * the file still has the size and mtime the walk saw, one open, one read,
- * one fstat (after the read) and a close. A file that differs from the walk
+ * one fstat (after the read) and a close. A file the walk did not stat
+ * (QR_WALK_SIZE_UNKNOWN) takes one fstat more, after the open, in place of
+ * the walk's. A file that differs from the walk
  * (or that the read cannot take as it is) goes through qr_walk_read_file,
  * so the outcome is the same: its current content when it stays still
  * while read, else a reason to skip it. Same returns as qr_walk_read_file.

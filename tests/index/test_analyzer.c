@@ -814,6 +814,9 @@ Test(analyzer, allocation_failure_is_enomem)
     rep(&tb, " ", 1);
     rep(&tb, "\xf0\xa0\x80\x80", 80);
     rep(&tb, " a-b-c-d-e-f-g-h-i-j-k-l-m-n ", 1);
+    /* a concatenation cached in the arena (too long for its table line), and a capitalised
+     * word whose stem comes from its lowercase form's entry */
+    rep(&tb, " internationalisation-standardisation Talks talks Talks ", 2);
     for (int i = 0; i < 40; i++) {
         char w[16];
         snprintf(w, sizeof w, " w%dx", i);
@@ -976,6 +979,54 @@ static void check_against_fresh_chunks(uint32_t nwords, void (*make)(qr_buf *, u
     qr_buf_free(&big);
     qr_buf_free(&ref);
     free(chunk_start);
+}
+
+/*
+ * The cache hands a capitalised ASCII word the stem of its lowercase form's entry, and
+ * caches an ASCII compound's concatenation as the word it spells: whatever came first,
+ * one analyzer over the whole text gives what a fresh analyzer gives for each word or
+ * compound alone (which meets neither entry).
+ */
+Test(analyzer, cache_shares_stems_across_case_and_compounds)
+{
+    static const char *text =
+        "running Running RUNNING Generalisations generalisations GENERALISATIONS "
+        "Ceasefire cease-fire Cease-Fire ceasefire CEASE-FIRE ceasefires cease-fires "
+        "re-running rerunning Re-Running "
+        "caf\xc3\xa9-cr\xc3\xa8me caf\xc3\xa9"
+        "cr\xc3\xa8me Caf\xc3\xa9-Cr\xc3\xa8me "
+        "internationalisation-standardisation internationalisationstandardisation "
+        "Internationalisation-Standardisations don't Don't DON'T o'clock-tower";
+    qr_buf whole = {0}, parts = {0};
+    qr_analyzer *a;
+    cr_assert_eq(qr_analyzer_open(&a, "english"), 0);
+    struct render rw = {&whole};
+    uint32_t np = 0;
+    cr_assert_eq(qr_analyze(a, text, strlen(text), 0, 0, render_fn, &rw, &np), 0);
+    qr_analyzer_close(a);
+    struct render rp = {&parts};
+    uint32_t pos = 0;
+    for (const char *s = text; *s;) {
+        size_t n = strcspn(s, " ");
+        qr_analyzer *f;
+        cr_assert_eq(qr_analyzer_open(&f, "english"), 0);
+        uint32_t k = 0;
+        cr_assert_eq(qr_analyze(f, s, n, pos, 0, render_fn, &rp, &k), 0);
+        qr_analyzer_close(f);
+        pos += k;
+        s += n;
+        s += *s == ' ';
+    }
+    cr_assert_eq(np, pos);
+    qr_buf_put_u8(&whole, 0);
+    qr_buf_put_u8(&parts, 0);
+    cr_assert_str_eq((char *)whole.p, (char *)parts.p);
+    cr_assert(strstr((char *)whole.p, "\trun\n"), "%s", (char *)whole.p);
+    cr_assert(strstr((char *)whole.p, "\tceasefir\n"), "%s", (char *)whole.p);
+    cr_assert(strstr((char *)whole.p, "\tceasefir+"), "%s", (char *)whole.p);
+    cr_assert(strstr((char *)whole.p, "\trerun+"), "%s", (char *)whole.p);
+    qr_buf_free(&whole);
+    qr_buf_free(&parts);
 }
 
 Test(analyzer, cache_flushes_past_a_million_words, .timeout = 300)

@@ -1090,6 +1090,18 @@ Test(indexer, progress_reports_reach_the_total)
     cr_assert_eq(last_progress.files_total, 100);
     cr_assert_eq(last_progress.files_done, 100);
     cr_assert_eq(last_progress.bytes_done, last_progress.bytes_total);
+    cr_assert_eq(last_progress.bytes_total, 100 * 31, "a first run's walk does not stat the files");
+    /* A second run (sizes from the walk's stat) after the files changed. */
+    for (int i = 0; i < 100; i++) {
+        snprintf(name, sizeof name, "d%d/%03d.txt", i % 4, i);
+        write_str(t.data, name, "Some title\nand a body of other words\n");
+    }
+    cr_assert_eq(run1(&t, &o, &r), 0);
+    cr_assert_eq(r.replaced, 100);
+    qr_index_result_free(&r);
+    cr_assert_eq(last_progress.files_done, 100);
+    cr_assert_eq(last_progress.bytes_total, 100 * 37);
+    cr_assert_eq(last_progress.bytes_done, last_progress.bytes_total);
     rm_rf(t.root);
 }
 
@@ -1182,6 +1194,120 @@ Test(walk, read_file_reports_skips)
     cr_assert_str_eq(qr_skip_reason_name(QR_SKIP_TOO_BIG), "too large");
     cr_assert_str_eq(qr_skip_reason_name((qr_skip_reason)99), "unknown");
     qr_buf_free(&b);
+    rm_rf(t.root);
+}
+
+static void read_walked(const qr_walk *w, const char *name, uint64_t max, qr_buf *b, int *skip,
+                        uint64_t *size, int64_t *mtime);
+
+/*
+ * QR_WALK_NO_STAT lists the regular files unsized (the directory listing's
+ * d_type says what they are) but still stats everything else: the same
+ * files in the same order as a full walk, symlinks and FIFOs still skipped,
+ * and a too-large file left to the read.
+ */
+Test(walk, no_stat_walk_lists_the_same_files_unsized)
+{
+    struct tree t;
+    tree_init(&t);
+    write_str(t.data, "a/x.txt", "A title\nsome words\n");
+    write_str(t.data, "a-b.txt", "Short\n");
+    write_str(t.data, "big.txt", "A title\nand far too many words for the limit\n");
+    char path[512];
+    snprintf(path, sizeof path, "%s/link", t.data);
+    cr_assert_eq(symlink("a-b.txt", path), 0);
+    snprintf(path, sizeof path, "%s/fifo", t.data);
+    cr_assert_eq(mkfifo(path, 0644), 0);
+    const char *roots[] = {t.data};
+    qr_walk full, ns;
+    cr_assert_eq(qr_walk_run(&full, roots, 1, 30, 0, 0, NULL), 0);
+    cr_assert_eq(qr_walk_run_flags(&ns, roots, 1, 30, 0, 0, QR_WALK_NO_STAT, NULL), 0);
+    cr_assert_eq(full.nfiles, 2);
+    cr_assert_eq(full.nskips, 3, "link, fifo, big");
+    cr_assert_eq(ns.nfiles, 3, "big.txt is listed: only the read finds it too large");
+    cr_assert_eq(ns.nskips, 2);
+    for (size_t i = 0; i < ns.nskips; i++)
+        cr_assert_eq(ns.skips[i].reason, QR_SKIP_NOT_REGULAR);
+    cr_assert_eq(ns.bytes, 0);
+    const char *want[] = {"articles/a-b.txt", "articles/a/x.txt", "articles/big.txt"};
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_str_eq(ns.files[i].path, want[i]);
+        cr_assert_eq(ns.files[i].size, QR_WALK_SIZE_UNKNOWN);
+        cr_assert_eq(ns.files[i].mtime_ns, 0);
+    }
+    /* Read: the size and mtime the full walk saw, or the too-large skip. */
+    qr_buf b = {0};
+    int skip;
+    uint64_t size;
+    int64_t mtime;
+    for (size_t i = 0; i < full.nfiles; i++) {
+        const char *name = full.files[i].path + full.files[i].rel;
+        read_walked(&ns, name, 30, &b, &skip, &size, &mtime);
+        cr_assert_eq(skip, -1, "%s", name);
+        cr_assert_eq(size, full.files[i].size, "%s", name);
+        cr_assert_eq(mtime, full.files[i].mtime_ns, "%s", name);
+        cr_assert_eq(b.n, size);
+    }
+    read_walked(&ns, "big.txt", 30, &b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_TOO_BIG);
+    qr_buf_free(&b);
+    qr_walk_free(&full);
+    qr_walk_free(&ns);
+    rm_rf(t.root);
+}
+
+/* An unsized file that changed kind or vanished after the walk: the full check's reason. */
+Test(walk, read_walked_of_an_unsized_file_that_changed)
+{
+    struct tree t;
+    tree_init(&t);
+    const char *names[] = {"fifo.txt", "dir.txt", "link.txt", "gone.txt", "ok.txt", "bin"};
+    for (size_t i = 0; i < sizeof names / sizeof *names; i++)
+        write_str(t.data, names[i], "A title\nsome words\n");
+    write_file(t.data, "bin", "x\0y", 3);
+    qr_walk w;
+    const char *roots[] = {t.data};
+    cr_assert_eq(qr_walk_run_flags(&w, roots, 1, 100, 0, 0, QR_WALK_NO_STAT, NULL), 0);
+    cr_assert_eq(w.nfiles, sizeof names / sizeof *names);
+    char path[512];
+    snprintf(path, sizeof path, "%s/fifo.txt", t.data);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(mkfifo(path, 0644), 0);
+    snprintf(path, sizeof path, "%s/dir.txt", t.data);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/link.txt", t.data);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(symlink("ok.txt", path), 0);
+    snprintf(path, sizeof path, "%s/gone.txt", t.data);
+    cr_assert_eq(unlink(path), 0);
+    qr_buf b = {0};
+    int skip;
+    uint64_t size;
+    int64_t mtime;
+    read_walked(&w, "fifo.txt", 100, &b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a FIFO");
+    read_walked(&w, "dir.txt", 100, &b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a directory");
+    read_walked(&w, "link.txt", 100, &b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a symlink is not followed");
+    read_walked(&w, "gone.txt", 100, &b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_VANISHED);
+    read_walked(&w, "bin", 100, &b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_BINARY);
+    read_walked(&w, "ok.txt", 100, &b, &skip, &size, &mtime);
+    cr_assert(skip == -1 && size == 19 && b.n == 19 && mtime != 0);
+    qr_buf_free(&b);
+    const qr_walk_file *f = qr_walk_find(&w, "articles/ok.txt", 15);
+    qr_buf fs = {0};
+    cr_assert_eq(qr_walk_fs_path(&fs, &w, f), 0);
+    qr_alloc_fail_after(0);
+    int rc = qr_walk_read_walked(&b, &size, &mtime, &skip, (const char *)fs.p, f, 100);
+    qr_alloc_fail_after(-1);
+    cr_assert_eq(rc, QR_ENOMEM);
+    qr_buf_free(&fs);
+    qr_buf_free(&b);
+    qr_walk_free(&w);
     rm_rf(t.root);
 }
 
