@@ -103,6 +103,15 @@ static uint32_t keep_starts(uint32_t *starts, uint32_t ns, const uint32_t *v, ui
     return kept;
 }
 
+/* Whether x is among v[0..n) (32-bit comparisons, which vectorise). */
+static inline bool any_eq(const uint32_t *v, uint32_t n, uint32_t x)
+{
+    uint32_t hit = 0;
+    for (uint32_t c = 0; c < n; c++)
+        hit |= v[c] == x;
+    return hit;
+}
+
 /*
  * keep_starts for a candidate's few positions: each start against every
  * position, comparisons without a chain of loads between them (the merge
@@ -118,11 +127,8 @@ static uint32_t keep_few(uint32_t *starts, uint32_t ns, const uint32_t *v, uint3
     uint32_t kept = 0;
     for (uint32_t j = 0; j < ns; j++) {
         uint64_t want = (uint64_t)starts[j] + off;
-        bool hit = false;
-        for (uint32_t c = 0; c < nv; c++)
-            hit |= v[c] == want;
         starts[kept] = starts[j];
-        kept += hit;
+        kept += want <= UINT32_MAX && any_eq(v, nv, (uint32_t)want);
     }
     return kept;
 }
@@ -303,6 +309,43 @@ static bool may_match(struct phrase_it *p, uint32_t c)
     p->ready_doc = QR_DOC_END; /* starts is overwritten */
     if (doc >= p->ctx->ndocs)
         return true;
+    if (p->nd == 2 && p->n == 2) { /* two distinct terms: the same, without the loops */
+        const uint32_t *r[2];
+        uint32_t np[2];
+        for (size_t i = 0; i < 2; i++) {
+            qr_postings_iter *pi = p->pi[i];
+            uint32_t k = qr_postings_in_block(pi);
+            if (c != UINT32_MAX)
+                k = qr_conj_win_index(w, p->lix[i], c, k);
+            if (!qr_postings_block_deltas(pi, k, &r[i], &np[i]) || np[i] - 1 >= PBUF)
+                return true; /* not decoded, none (damage) or too many */
+        }
+        size_t drv = np[1] < np[0], o = 1 - drv; /* phrase_walk's driver: the first rarest */
+        uint32_t *v = p->pbuf[o], od = p->offs[drv], oo = p->offs[o], ns = 0;
+        /*
+         * The other's positions, and the starts they propose modulo 64 as a
+         * mask: a driver start whose bit is clear meets none of them (the
+         * comparisons only for the few whose bit is set).
+         */
+        uint64_t y = 0, mask = 0, x = 0;
+        for (uint32_t j = 0; j < np[o]; j++) {
+            y += r[o][j];
+            v[j] = (uint32_t)y;
+            mask |= 1ull << ((y - oo) & 63);
+        }
+        for (uint32_t j = 0; j < np[drv]; j++) { /* each driver position proposes a start */
+            x += r[drv][j];
+            uint64_t st = x - od;
+            p->starts[ns] = (uint32_t)st;
+            if (mask >> (st & 63) & 1)
+                ns += x >= od && st + oo <= UINT32_MAX && any_eq(v, np[o], (uint32_t)(st + oo));
+        }
+        if (x > UINT32_MAX || y > UINT32_MAX)
+            return true;
+        p->ready_doc = doc;
+        p->ready_ns = ns;
+        return ns > 0;
+    }
     size_t drv = 0;
     for (size_t i = 0; i < p->n; i++) {
         uint32_t r = p->rep[i];
