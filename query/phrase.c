@@ -8,7 +8,17 @@
  * not decoded once the rarer ones have ruled every start out. The
  * candidates (the conjunction of the terms) are found window by window
  * (qr_conj_win, iter.h): most of them fail the positions, and a seek per
- * lead doc cost more than the merge of the terms' blocks. NEAR splits
+ * lead doc cost more than the merge of the terms' blocks. Where windows
+ * apply (terms about as common as each other) the terms' positions are
+ * decoded a block at a time, and the window's candidates are judged from
+ * those decoded deltas alone (may_match: inline sums of a few positions, a
+ * 64-bit mask of one term's starts against the other's) without moving a
+ * cursor to them; only the docs not ruled out are visited and walked (the
+ * starts found are kept for the walk). Measured on enwiki (one segment,
+ * the peers' queries, interleaved with the build before): the phrases'
+ * candidates cost ~25-40% less ("well established" 11,889 candidates:
+ * 466 -> 266 us; "united states carry" 466 -> 370), the Phrase2 median
+ * ~15% less. NEAR splits
  * both sides' spans by field and counts, for each span of the left side,
  * the right spans with start <= e_a + k minus those with end < s_a - k
  * (every span ending before s_a - k also starts before e_a + k), by binary
@@ -401,7 +411,8 @@ static int phrase_next(qr_it *it)
             while (w->at < w->nc && !may_match(p, w->at))
                 w->at++;
         bool from_win = w->open && w->at < w->nc; /* the doc comes from the window */
-        if ((rc = qr_conj_win_next(w)) || p->lead[0]->doc == QR_DOC_END || from_win ||
+        /* without windows the terms' positions are mostly decoded doc by doc: no judging */
+        if ((rc = qr_conj_win_next(w)) || p->lead[0]->doc == QR_DOC_END || from_win || !w->terms ||
             may_match(p, UINT32_MAX))
             break;
     }
