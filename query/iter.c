@@ -1330,6 +1330,21 @@ static int win_move(qr_conj_win *w)
     return rc;
 }
 
+bool qr_conj_win_build(qr_conj_win *w)
+{
+    if (!w->terms || w->open)
+        return w->open;
+    uint32_t d = w->lead[0]->doc;
+    if (w->seeks && d >= w->hi)
+        w->seeks = false;
+    if (!w->seeks && d != QR_DOC_END) {
+        if (win_build(w))
+            return w->open = true;
+        w->seeks = true;
+    }
+    return false;
+}
+
 int qr_conj_win_next(qr_conj_win *w)
 {
     qr_it **lead = w->lead;
@@ -1344,15 +1359,8 @@ int qr_conj_win_next(qr_conj_win *w)
                 return rc;
             return qr_conj_align(lead, w->n);
         }
-        if (w->seeks && lead[0]->doc >= w->hi)
-            w->seeks = false;
-        if (!w->seeks && lead[0]->doc != QR_DOC_END) {
-            if (win_build(w)) {
-                w->open = true;
-                return qr_conj_win_next(w);
-            }
-            w->seeks = true;
-        }
+        if (qr_conj_win_build(w))
+            return qr_conj_win_next(w);
     }
     if ((rc = qr_it_next(lead[0])))
         return rc;

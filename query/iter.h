@@ -352,6 +352,26 @@ void qr_conj_win_reset(qr_conj_win *w);
  * share (lead[0]->doc; QR_DOC_END when none). Returns 0 or an error.
  */
 int qr_conj_win_next(qr_conj_win *w);
+/*
+ * Builds the window from the doc where all clauses stand, unless one is
+ * open, without moving them: true when a window is open, whose common docs
+ * w->doc[w->at .. w->nc) qr_conj_win_next visits in turn (a caller may
+ * pass over some of them by raising w->at; clause t's index of common doc
+ * c in its block is qr_conj_win_index). False when the next doc is found
+ * without a window (the clauses are not all terms, the window would be
+ * lopsided, or they are exhausted).
+ */
+bool qr_conj_win_build(qr_conj_win *w);
+
+/*
+ * Clause t's index in its current postings block of the window's common
+ * doc c, given its current doc's index in_block (w open, c >= w->at).
+ */
+static inline uint32_t qr_conj_win_index(const qr_conj_win *w, size_t t, uint32_t c,
+                                         uint32_t in_block)
+{
+    return in_block - w->cur[t] + w->idx[t * QR_BLOCK + c];
+}
 
 /* Constructors in phrase.c. */
 int qr_phrase_open(qr_it **out, const qr_pnode *p, qr_evalctx *ctx);

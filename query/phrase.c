@@ -8,12 +8,23 @@
  * not decoded once the rarer ones have ruled every start out. The
  * candidates (the conjunction of the terms) are found window by window
  * (qr_conj_win, iter.h): most of them fail the positions, and a seek per
- * lead doc cost more than the merge of the terms' blocks. NEAR splits
- * both sides' spans by field and counts, for each span of the left side,
- * the right spans with start <= e_a + k minus those with end < s_a - k
- * (every span ending before s_a - k also starts before e_a + k), by binary
- * search over sorted starts and ends; whether a NEAR of two terms matches
- * at all (most candidates do not) is one merge of their positions.
+ * lead doc cost more than the merge of the terms' blocks. Where windows
+ * apply (terms about as common as each other) the terms' positions are
+ * decoded a block at a time, and the window's candidates are judged from
+ * those decoded deltas alone (may_match: inline sums of a few positions, a
+ * 64-bit mask of one term's starts against the other's) without moving a
+ * cursor to them; only the docs not ruled out are visited and walked (the
+ * starts found are kept for the walk). Measured on enwiki (one segment,
+ * the peers' Phrase2/Phrase3 queries; a shared, loaded 2-core machine):
+ * 21% fewer instructions (cachegrind), and against the build before,
+ * interleaved, per-query minima of the medians: "well established" 466 ->
+ * 266 us, "total number" 402 -> 240, "united states carry" 466 -> 370.
+ * NEAR splits both sides' spans by field and counts, for each span of the
+ * left side, the right spans with start <= e_a + k minus those with end <
+ * s_a - k (every span ending before s_a - k also starts before e_a + k),
+ * by binary search over sorted starts and ends; whether a NEAR of two
+ * terms matches at all (most candidates do not) is one merge of their
+ * positions.
  */
 #include "query/phrase.h"
 
@@ -25,36 +36,36 @@
 
 /* ---- phrase ------------------------------------------------------------------------ */
 
+/* Positions a term may have at a doc for phrase_walk to sum them itself. */
+#define PBUF 128
+
 struct phrase_it {
     qr_it base;
     qr_evalctx *ctx;
     qr_field field;
-    double idf;            /* sum of the terms' idf */
-    size_t n;              /* terms */
-    size_t nd;             /* distinct terms */
-    qr_it **terms;         /* term iterators in phrase order (a repeated term shares one) */
-    qr_postings_iter **pi; /* their postings */
-    uint32_t *rep;         /* rep[i]: the first term equal to term i (rep[i] <= i) */
-    uint32_t *mult;        /* at a first occurrence: how often the term occurs in the phrase */
-    qr_it **lead;          /* the nd distinct iterators, cheapest first */
-    uint32_t *offs;        /* each term's offset */
-    uint32_t last;         /* the last term's offset: a match spans start..start+last */
-    uint32_t *npos;        /* scratch: each term's tf at the doc */
-    uint32_t *order;       /* scratch: the terms other than the driver, by tf */
-    uint32_t *starts;      /* scratch: the match starts still possible */
-    uint32_t scap;         /* capacity of starts */
-    uint32_t tf_doc;       /* the doc whose matches are counted in tf */
+    double idf;             /* sum of the terms' idf */
+    size_t n;               /* terms */
+    size_t nd;              /* distinct terms */
+    qr_it **terms;          /* term iterators in phrase order (a repeated term shares one) */
+    qr_postings_iter **pi;  /* their postings */
+    uint32_t *rep;          /* rep[i]: the first term equal to term i (rep[i] <= i) */
+    uint32_t *mult;         /* at a first occurrence: how often the term occurs in the phrase */
+    qr_it **lead;           /* the nd distinct iterators, cheapest first */
+    uint32_t *offs;         /* each term's offset */
+    uint32_t last;          /* the last term's offset: a match spans start..start+last */
+    uint32_t *npos;         /* scratch: each term's tf at the doc */
+    uint32_t *order;        /* scratch: the terms other than the driver, by tf */
+    uint32_t *starts;       /* scratch: the match starts still possible */
+    uint32_t (*pbuf)[PBUF]; /* scratch: each term's positions, when summed here */
+    const uint32_t **raw;   /* scratch: each term's position deltas at a window doc */
+    uint32_t *lix;          /* at a first occurrence: the term's index in lead */
+    uint32_t ready_doc;     /* the doc whose match starts are starts[0..ready_ns) */
+    uint32_t ready_ns;
+    uint32_t scap;   /* capacity of starts */
+    uint32_t tf_doc; /* the doc whose matches are counted in tf */
     uint32_t tf;
     qr_conj_win win; /* steps the conjunction of lead */
 };
-
-static int phrase_next(qr_it *it)
-{
-    struct phrase_it *p = (struct phrase_it *)it;
-    int rc = qr_conj_win_next(&p->win);
-    it->doc = rc ? QR_DOC_END : p->lead[0]->doc;
-    return rc;
-}
 
 static int phrase_seek(qr_it *it, uint32_t target)
 {
@@ -103,6 +114,36 @@ static uint32_t keep_starts(uint32_t *starts, uint32_t ns, const uint32_t *v, ui
     return kept;
 }
 
+/* Whether x is among v[0..n) (32-bit comparisons, which vectorise). */
+static inline bool any_eq(const uint32_t *v, uint32_t n, uint32_t x)
+{
+    uint32_t hit = 0;
+    for (uint32_t c = 0; c < n; c++)
+        hit |= v[c] == x;
+    return hit;
+}
+
+/*
+ * keep_starts for a candidate's few positions: each start against every
+ * position, comparisons without a chain of loads between them (the merge
+ * waits on each step's load to choose the next), when at most FEW_PAIRS
+ * pairs; else keep_starts.
+ */
+#define FEW_PAIRS 64
+static uint32_t keep_few(uint32_t *starts, uint32_t ns, const uint32_t *v, uint32_t nv,
+                         uint32_t off)
+{
+    if (ns * nv > FEW_PAIRS) /* both at most PBUF */
+        return keep_starts(starts, ns, v, nv, off);
+    uint32_t kept = 0;
+    for (uint32_t j = 0; j < ns; j++) {
+        uint64_t want = (uint64_t)starts[j] + off;
+        starts[kept] = starts[j];
+        kept += want <= UINT32_MAX && any_eq(v, nv, (uint32_t)want);
+    }
+    return kept;
+}
+
 /*
  * keep_starts over the starts the driver's positions dv propose (each
  * position x >= od proposes x - od), without building them first: the
@@ -124,6 +165,57 @@ static uint32_t first_starts(uint32_t *starts, const uint32_t *dv, uint32_t dn, 
     return kept;
 }
 
+/* Sums n deltas into positions (buf); false when a sum passes 32 bits. */
+static inline bool sum_deltas(uint32_t *buf, const uint32_t *raw, uint32_t n)
+{
+    uint64_t s = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        s += raw[i];
+        buf[i] = (uint32_t)s;
+    }
+    return s <= UINT32_MAX;
+}
+
+/*
+ * The positions of term cursor pi at its doc: summed here into buf (PBUF
+ * entries) from the deltas of its decoded block when there are and they
+ * are few, else through qr_postings_positions (which also reports sums
+ * past 32 bits as damage).
+ */
+static inline int doc_positions(qr_postings_iter *pi, uint32_t *buf, const uint32_t **out,
+                                uint32_t *out_n)
+{
+    const uint32_t *raw;
+    uint32_t n;
+    if (qr_postings_block_deltas(pi, qr_postings_in_block(pi), &raw, &n) && n <= PBUF &&
+        sum_deltas(buf, raw, n)) {
+        *out = buf;
+        *out_n = n;
+        return 0;
+    }
+    return qr_postings_positions(pi, out, out_n);
+}
+
+/* Puts the terms other than the driver drv in p->order by tf, fewest first; returns how many. */
+static size_t order_others(struct phrase_it *p, size_t drv)
+{
+    size_t no = 0;
+    if (p->n == 2) {
+        p->order[no++] = (uint32_t)(1 - drv);
+        return no;
+    }
+    /* insertion sort: phrases are short */
+    for (size_t i = 0; i < p->n; i++) {
+        if (i == drv)
+            continue;
+        size_t j = no++;
+        for (; j > 0 && p->npos[p->order[j - 1]] > p->npos[i]; j--)
+            p->order[j] = p->order[j - 1];
+        p->order[j] = (uint32_t)i;
+    }
+    return no;
+}
+
 /*
  * Walks the matches at the current doc; with out != NULL appends their
  * spans, else counts them into p->tf.
@@ -140,7 +232,11 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
 {
     int rc;
     size_t drv = 0;
-    uint32_t tf = 0;
+    uint32_t tf = 0, ns = 0;
+    if (p->ready_doc == p->base.doc) { /* may_match or an earlier walk found the starts */
+        ns = p->ready_ns;
+        goto count;
+    }
     for (size_t i = 0; i < p->n; i++) {
         uint32_t r = p->rep[i];
         if (r == i) {
@@ -152,27 +248,14 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
         }
         /* a term occurring m times in the phrase needs m positions */
         if (r == i && p->npos[i] < p->mult[i])
-            goto done;
+            goto count;
         if (p->npos[i] < p->npos[drv])
             drv = i;
     }
-    /* the others by tf, fewest first (insertion sort: phrases are short) */
-    size_t no = 0;
-    if (p->n == 2) {
-        p->order[no++] = (uint32_t)(1 - drv);
-    } else {
-        for (size_t i = 0; i < p->n; i++) {
-            if (i == drv)
-                continue;
-            size_t j = no++;
-            for (; j > 0 && p->npos[p->order[j - 1]] > p->npos[i]; j--)
-                p->order[j] = p->order[j - 1];
-            p->order[j] = (uint32_t)i;
-        }
-    }
+    size_t no = order_others(p, drv); /* the others by tf, fewest first */
     const uint32_t *dv;
     uint32_t dn;
-    if ((rc = qr_postings_positions(p->pi[drv], &dv, &dn)))
+    if ((rc = doc_positions(p->pi[drv], p->pbuf[drv], &dv, &dn)))
         return rc;
     if (dn > p->scap) {
         uint32_t *nb = qr_reallocarray(p->starts, dn, sizeof *nb);
@@ -181,12 +264,11 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
         p->starts = nb;
         p->scap = dn;
     }
-    uint32_t ns = 0;
     for (size_t k = 0; k < no; k++) {
         size_t i = p->order[k];
         const uint32_t *v;
         uint32_t nv;
-        if ((rc = qr_postings_positions(p->pi[i], &v, &nv)))
+        if ((rc = doc_positions(p->pi[i], p->pbuf[i], &v, &nv)))
             return rc;
         if (k == 0)
             ns = first_starts(p->starts, dv, dn, p->offs[drv], v, nv, p->offs[i]);
@@ -197,6 +279,9 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
     }
     if (no == 0) /* a one-term phrase: every position starts a match */
         ns = first_starts(p->starts, dv, dn, p->offs[drv], dv, dn, p->offs[drv]);
+count:
+    p->ready_doc = p->base.doc;
+    p->ready_ns = ns;
     uint32_t tp = ns ? qr_doctable_title_positions(p->ctx->dt, p->base.doc) : 0;
     for (uint32_t j = 0; j < ns; j++) {
         uint64_t s = p->starts[j];
@@ -209,12 +294,131 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
             tf++;
         }
     }
-done:
     if (!out) {
         p->tf = tf;
         p->tf_doc = p->base.doc;
     }
     return 0;
+}
+
+/*
+ * Whether the phrase may match at a doc where every term's position deltas
+ * are decoded with its block, judged from them alone: the window's common
+ * doc c (c < p->win.nc), or with c == UINT32_MAX the current doc. False
+ * only when the positions rule every start out (or a term occurs fewer
+ * times than the phrase repeats it), as phrase_walk would find; true when
+ * they do not, or when some term's positions are not at hand that way (its
+ * block not decoded at once, more than PBUF of them, sums past 32 bits) or
+ * the doc is past the segment: phrase_walk, or the move there, then
+ * decides and reports damage. No field: only a doc that matches somewhere
+ * is walked.
+ */
+static bool may_match(struct phrase_it *p, uint32_t c)
+{
+    const qr_conj_win *w = &p->win;
+    uint32_t doc = c == UINT32_MAX ? p->lead[0]->doc : w->doc[c];
+    p->ready_doc = QR_DOC_END; /* starts is overwritten */
+    if (doc >= p->ctx->ndocs)
+        return true;
+    if (p->nd == 2 && p->n == 2) { /* two distinct terms: the same, without the loops */
+        const uint32_t *r[2];
+        uint32_t np[2];
+        for (size_t i = 0; i < 2; i++) {
+            qr_postings_iter *pi = p->pi[i];
+            uint32_t k = qr_postings_in_block(pi);
+            if (c != UINT32_MAX)
+                k = qr_conj_win_index(w, p->lix[i], c, k);
+            if (!qr_postings_block_deltas(pi, k, &r[i], &np[i]) || np[i] - 1 >= PBUF)
+                return true; /* not decoded, none (damage) or too many */
+        }
+        size_t drv = np[1] < np[0], o = 1 - drv; /* phrase_walk's driver: the first rarest */
+        uint32_t *v = p->pbuf[o], od = p->offs[drv], oo = p->offs[o], ns = 0;
+        /*
+         * The other's positions, and the starts they propose modulo 64 as a
+         * mask: a driver start whose bit is clear meets none of them (the
+         * comparisons only for the few whose bit is set).
+         */
+        uint64_t y = 0, mask = 0, x = 0;
+        for (uint32_t j = 0; j < np[o]; j++) {
+            y += r[o][j];
+            v[j] = (uint32_t)y;
+            mask |= 1ull << ((y - oo) & 63);
+        }
+        for (uint32_t j = 0; j < np[drv]; j++) { /* each driver position proposes a start */
+            x += r[drv][j];
+            uint64_t st = x - od;
+            p->starts[ns] = (uint32_t)st;
+            if (mask >> (st & 63) & 1)
+                ns += x >= od && st + oo <= UINT32_MAX && any_eq(v, np[o], (uint32_t)(st + oo));
+        }
+        if (x > UINT32_MAX || y > UINT32_MAX)
+            return true;
+        p->ready_doc = doc;
+        p->ready_ns = ns;
+        return ns > 0;
+    }
+    size_t drv = 0;
+    for (size_t i = 0; i < p->n; i++) {
+        uint32_t r = p->rep[i];
+        if (r == i) {
+            qr_postings_iter *pi = p->pi[i];
+            uint32_t k = qr_postings_in_block(pi);
+            if (c != UINT32_MAX)
+                k = qr_conj_win_index(w, p->lix[i], c, k);
+            if (!qr_postings_block_deltas(pi, k, &p->raw[i], &p->npos[i]) || p->npos[i] > PBUF ||
+                p->npos[i] == 0)
+                return true;
+            if (p->npos[i] < p->mult[i])
+                return false;
+        } else {
+            p->npos[i] = p->npos[r];
+            p->raw[i] = p->raw[r];
+        }
+        if (p->npos[i] < p->npos[drv])
+            drv = i;
+    }
+    size_t no = order_others(p, drv);
+    uint32_t *dv = p->pbuf[drv], dn = p->npos[drv], od = p->offs[drv], ns = 0;
+    if (!sum_deltas(dv, p->raw[drv], dn))
+        return true;
+    for (uint32_t j = 0; j < dn; j++) { /* each driver position proposes a start */
+        p->starts[ns] = dv[j] - od;
+        ns += dv[j] >= od;
+    }
+    for (size_t k = 0; k < no && ns; k++) {
+        size_t i = p->order[k];
+        uint32_t *v = p->pbuf[i];
+        if (!sum_deltas(v, p->raw[i], p->npos[i]))
+            return true;
+        ns = keep_few(p->starts, ns, v, p->npos[i], p->offs[i]);
+    }
+    p->ready_doc = doc;
+    p->ready_ns = ns;
+    return ns > 0;
+}
+
+/*
+ * The next candidate: the conjunction's next doc, passing over those whose
+ * decoded position deltas rule the phrase out (most candidates of common
+ * terms), without moving the terms' cursors to each or walking them.
+ */
+static int phrase_next(qr_it *it)
+{
+    struct phrase_it *p = (struct phrase_it *)it;
+    qr_conj_win *w = &p->win;
+    int rc;
+    for (;;) {
+        if (qr_conj_win_build(w))
+            while (w->at < w->nc && !may_match(p, w->at))
+                w->at++;
+        bool from_win = w->open && w->at < w->nc; /* the doc comes from the window */
+        /* without windows the terms' positions are mostly decoded doc by doc: no judging */
+        if ((rc = qr_conj_win_next(w)) || p->lead[0]->doc == QR_DOC_END || from_win || !w->terms ||
+            may_match(p, UINT32_MAX))
+            break;
+    }
+    it->doc = rc ? QR_DOC_END : p->lead[0]->doc;
+    return rc;
 }
 
 static int phrase_match(qr_it *it, bool *out)
@@ -273,6 +477,9 @@ static void phrase_free(qr_it *it)
     qr_free(p->npos);
     qr_free(p->order);
     qr_free(p->starts);
+    qr_free(p->pbuf);
+    qr_free(p->raw);
+    qr_free(p->lix);
     qr_conj_win_free(&p->win);
     qr_free(p);
 }
@@ -340,7 +547,7 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
     p->field = pn->field;
     p->idf = pn->idf;
     p->n = n;
-    p->tf_doc = QR_DOC_END;
+    p->tf_doc = p->ready_doc = QR_DOC_END;
     p->terms = qr_calloc(n, sizeof *p->terms);
     p->pi = qr_calloc(n, sizeof *p->pi);
     p->lead = qr_calloc(n, sizeof *p->lead);
@@ -349,8 +556,14 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
     p->order = qr_calloc(n, sizeof *p->order);
     p->rep = qr_calloc(n, sizeof *p->rep);
     p->mult = qr_calloc(n, sizeof *p->mult);
+    p->pbuf = qr_reallocarray(NULL, n, sizeof *p->pbuf); /* scratch: not zeroed */
+    p->raw = qr_calloc(n, sizeof *p->raw);
+    p->lix = qr_calloc(n, sizeof *p->lix);
+    p->starts = qr_reallocarray(NULL, PBUF, sizeof *p->starts); /* may_match's, at most PBUF */
+    p->scap = PBUF;
     int rc = QR_ENOMEM;
-    if (!p->terms || !p->pi || !p->lead || !p->offs || !p->npos || !p->order || !p->rep || !p->mult)
+    if (!p->terms || !p->pi || !p->lead || !p->offs || !p->npos || !p->order || !p->rep ||
+        !p->mult || !p->pbuf || !p->raw || !p->lix || !p->starts)
         goto fail;
     if ((rc = find_repeats(p, pn)))
         goto fail;
@@ -370,6 +583,10 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
     }
     p->last = p->offs[n - 1];
     qr_sort_by_cost(p->lead, p->nd);
+    for (size_t i = 0; i < n; i++)
+        for (uint32_t t = 0; t < p->nd && p->rep[i] == i; t++)
+            if (p->lead[t] == p->terms[i])
+                p->lix[i] = t;
     p->base.cost = p->lead[0]->cost;
     if (pn->scores) {
         uint32_t max_tf = UINT32_MAX, min_dl = 0;
@@ -383,6 +600,14 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
     }
     if ((rc = qr_conj_align(p->lead, p->nd)) || (rc = qr_conj_win_init(&p->win, p->lead, p->nd)))
         goto fail;
+    /*
+     * Windows apply when the terms are about as common as each other: the
+     * candidates then fill the terms' blocks, whose positions are decoded
+     * at once for may_match to pass over the candidates by.
+     */
+    for (size_t i = 0; i < n && p->win.terms; i++)
+        if (p->rep[i] == i)
+            qr_postings_set_pos_mode(p->pi[i], QR_POS_BLOCK);
     p->base.doc = p->lead[0]->doc;
     *out = &p->base;
     return 0;

@@ -226,6 +226,35 @@ typedef enum qr_pos_mode { QR_POS_AUTO, QR_POS_DOC, QR_POS_BLOCK } qr_pos_mode;
 void qr_postings_set_pos_mode(qr_postings_iter *it, qr_pos_mode mode);
 
 /*
+ * The position deltas of the doc at index k of the current block (k >=
+ * the current doc's index, < the block's docs), when the block's rest is
+ * decoded already (see qr_pos_mode): true, with *out its tf deltas (the
+ * first is its first position, each other the difference to the one
+ * before; unchecked: their sums may pass 32 bits on damaged data) valid
+ * until the iterator moves to another block, and *out_n its tf. False
+ * otherwise: then qr_postings_positions, which also decides when a block
+ * is decoded. Inline, and without moving the iterator: a phrase over
+ * common terms checks most of its candidates, which have a few positions
+ * each, from the decoded blocks (the call and the checks of
+ * qr_postings_positions cost more than the sums).
+ */
+static inline bool qr_postings_block_deltas(const qr_postings_iter *it, uint32_t k,
+                                            const uint32_t **out, uint32_t *out_n)
+{
+    if (!it->blk_pos)
+        return false;
+    *out = it->bpos + it->boff[k];
+    *out_n = it->freqbuf[k];
+    return true;
+}
+
+/* Index of the current doc in its block (for qr_postings_block_deltas). */
+static inline uint32_t qr_postings_in_block(const qr_postings_iter *it)
+{
+    return it->in_block;
+}
+
+/*
  * Block-at-a-time access, for loops that count or score whole blocks: the
  * docs of the current block from the current doc on (*out valid until the
  * iterator moves to another block). Returns their number, 0 at the end.

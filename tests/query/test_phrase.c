@@ -197,16 +197,35 @@ static void free_mix(struct tdoc *docs, size_t n)
 }
 
 static const char *const mix_queries[] = {
-    "\"a b\"",         "\"b a\"",
-    "\"a b a\"",       "\"a a\"",
-    "\"a a a\"",       "\"b a b a\"",
-    "\"c d e\"",       "title:\"a b\"",
-    "body:\"a b\"",    "title:\"a a\"",
-    "r \"a b\"",       "r \"b a b\"",
-    "\"a b\" -c",      "\"a b\" OR \"d e\"",
-    "a NEAR/2 b",      "\"a b\" NEAR/3 c",
-    "r NEAR/1 a",      "title:a NEAR/1 b",
-    "\"a b\" \"b a\"", "\"e a\" r",
+    "\"a b\"",
+    "\"b a\"",
+    "\"a b a\"",
+    "\"a a\"",
+    "\"a a a\"",
+    "\"b a b a\"",
+    "\"c d e\"",
+    "title:\"a b\"",
+    "body:\"a b\"",
+    "title:\"a a\"",
+    "r \"a b\"",
+    "r \"b a b\"",
+    "\"a b\" -c",
+    "\"a b\" OR \"d e\"",
+    "a NEAR/2 b",
+    "\"a b\" NEAR/3 c",
+    "r NEAR/1 a",
+    "title:a NEAR/1 b",
+    "\"a b\" \"b a\"",
+    "\"e a\" r",
+    /* candidates judged from decoded blocks: two terms, more, repeats, fields, spans */
+    "\"a c\"",
+    "\"c a b\"",
+    "body:\"b a\"",
+    "title:\"a b a\"",
+    "\"a b\" NEAR/2 \"b a\"",
+    "\"r a b\"",
+    "\"a a b\" -r",
+    "\"b b\" OR \"a e\"",
 };
 
 /*
@@ -462,6 +481,71 @@ Test(phrase, a_window_doc_past_the_segment_is_corrupt)
     qr_dir_close(bad);
     qr_dir_close(half);
     qr_dir_close(dir);
+    for (int i = 0; i < N; i++)
+        free((char *)docs[i].path);
+}
+
+/*
+ * Position deltas whose sums pass 32 bits in a block decoded at once: the
+ * candidates judged from the decoded deltas alone (two terms, and more)
+ * must leave such a doc to the walk, which reports the damage. Every doc
+ * is "a b c d a b c d": "c" has 2 N positions, the last 2 N mod 128 of them
+ * varints, the very last (the last doc's second, delta 4) one byte; it is
+ * made the five-byte varint of 2^32 - 1 (over the first bytes of "d",
+ * which no query reads).
+ */
+Test(phrase, position_sums_past_32_bits_in_a_decoded_block_are_corrupt)
+{
+    enum { N = 300 };
+    struct tdoc docs[N];
+    for (int i = 0; i < N; i++) {
+        char *path = malloc(16);
+        cr_assert(path);
+        snprintf(path, 16, "p/%03d", i);
+        docs[i] = (struct tdoc){path, "t\na b c d a b c d"};
+    }
+    qr_dir *dir = tq_index("none", docs, N, 0);
+    char posfile[64];
+    uint64_t id = tq_only_file(dir, ".pos", posfile, sizeof posfile);
+    qr_segment *seg;
+    cr_assert_eq(qr_segment_open(&seg, dir, id, false), 0);
+    qr_term_meta c, d;
+    cr_assert_eq(qr_segment_term(seg, "c", 1, &c), 0);
+    cr_assert_eq(qr_segment_term(seg, "d", 1, &d), 0);
+    cr_assert_eq(c.ttf, 2 * N);
+    cr_assert_neq(c.ttf % QR_BLOCK, 0, "a varint tail");
+    qr_slice stream = qr_segment_pos_stream(seg);
+    cr_assert_gt(d.pos_off, c.pos_off, "d's positions follow c's");
+    cr_assert_leq(d.pos_off + 4, stream.n);
+    const uint8_t *last = stream.p + d.pos_off - 1;
+    cr_assert_eq(*last, 4, "the last doc's second position of c: 7 - 3");
+    size_t at = tq_file_offset(dir, posfile, stream) + (size_t)(last - stream.p);
+    static const uint8_t want[5] = {0xff, 0xff, 0xff, 0xff, 0x0f}; /* 2^32 - 1 */
+    uint8_t x[5];
+    for (int k = 0; k < 5; k++)
+        x[k] = last[k] ^ want[k];
+    qr_segment_close(seg);
+    qr_dir *step[6] = {dir};
+    for (int k = 0; k < 5; k++)
+        step[k + 1] = tq_copy_patched(step[k], posfile, at + (size_t)k, x[k]);
+    qr_searcher *s;
+    cr_assert_eq(qr_searcher_open_dir(&s, step[5], QR_SEARCHER_NO_VERIFY, NULL, 0), 0);
+    static const char *const qs[] = {"\"b c\"", "\"t c\"", "\"a b c\"", "\"c a\"", "\"b c b\""};
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        struct tq_res r = tq_search(s, qs[i], 0, N, 0);
+        cr_assert_eq(r.rc, QR_ECORRUPT, "%s: %s", qs[i], qr_strerror(r.rc));
+        tq_res_free(&r);
+    }
+    qr_searcher_close(s);
+    /* the intact index answers them */
+    qr_searcher *good = tq_open(dir);
+    cr_assert_eq(tq_count(good, "\"b c\"", 0), N);
+    cr_assert_eq(tq_count(good, "\"a b c\"", 0), N);
+    cr_assert_eq(tq_count(good, "\"c a\"", 0), 0);
+    cr_assert_eq(tq_count(good, "\"t c\"", 0), 0);
+    qr_searcher_close(good);
+    for (int k = 5; k >= 0; k--)
+        qr_dir_close(step[k]);
     for (int i = 0; i < N; i++)
         free((char *)docs[i].path);
 }

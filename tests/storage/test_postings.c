@@ -181,6 +181,33 @@ static void check_positions(qr_postings_iter *it, const ref *r, uint32_t i)
     cr_assert_arr_eq(p, r->pos + r->poff[i], sizeof(uint32_t) * n, "positions of posting %u", i);
 }
 
+/*
+ * After an ask at posting i: the deltas qr_postings_block_deltas lends for
+ * the current doc and each later one of its block sum to their positions;
+ * doc by doc none are lent, a block at a time always.
+ */
+static void check_block_deltas(qr_postings_iter *it, const ref *r, uint32_t i, qr_pos_mode mode)
+{
+    const uint32_t *bd;
+    uint32_t at = qr_postings_in_block(it), bn = qr_postings_block_docs(it, &bd);
+    for (uint32_t k = at; k < at + bn; k++) {
+        const uint32_t *d = NULL;
+        uint32_t n = 0, ix = i + (k - at);
+        bool lent = qr_postings_block_deltas(it, k, &d, &n);
+        cr_assert(mode != QR_POS_DOC || !lent, "posting %u: doc by doc, no block", ix);
+        cr_assert(mode != QR_POS_BLOCK || lent, "posting %u: the block is decoded", ix);
+        if (!lent)
+            continue;
+        cr_assert_eq(bd[k - at], r->doc[ix]);
+        cr_assert_eq(n, r->tf[ix], "posting %u: tf", ix);
+        uint64_t sum = 0;
+        for (uint32_t j = 0; j < n; j++) {
+            sum += d[j];
+            cr_assert_eq(sum, r->pos[r->poff[ix] + j], "posting %u: position %u", ix, j);
+        }
+    }
+}
+
 static const qr_pos_mode all_modes[] = {QR_POS_AUTO, QR_POS_DOC, QR_POS_BLOCK};
 #define NMODES (sizeof all_modes / sizeof all_modes[0])
 
@@ -209,8 +236,11 @@ static void check_all_mode(const ref *r, qr_slice docs, qr_slice pos, const qr_t
             assert_max_eq(bm, ref_block(r, i / QR_BLOCK), "block");
         }
         cr_assert_eq(qr_postings_freq(&it), r->tf[i], "tf of posting %u", i);
-        if (i % pstride == 0)
+        if (i % pstride == 0) {
             check_positions(&it, r, i);
+            if (i % (7 * pstride) == 0)
+                check_block_deltas(&it, r, i, mode);
+        }
         cr_assert_eq(qr_postings_next(&it), 0);
     }
     cr_assert_eq(it.doc, QR_DOC_END);
