@@ -133,7 +133,17 @@ int qr_segment_writer_open(qr_segment_writer **out, qr_dir *dir, uint64_t id)
     w->streams[S_STO].magic = QR_DOCSTORE_MAGIC;
     w->streams[S_DOC].version = w->streams[S_POS].version = VERSION;
     w->streams[S_STO].version = QR_DOCSTORE_VERSION;
-    int rc = qr_docstore_writer_open_stream(&w->store, ZSTD_LEVEL, &w->streams[S_STO].buf);
+    /*
+     * Each stream buffer takes its working size at once (a write-out at
+     * QR_SEG_FLUSH_BYTES, plus a term or a block past it): grown by
+     * doubling, it would copy itself a dozen times and fault its pages in
+     * twice. Untouched pages cost nothing.
+     */
+    int rc = 0;
+    for (int k = 0; !rc && k < S_COUNT; k++)
+        rc = qr_buf_reserve(&w->streams[k].buf, QR_SEG_FLUSH_BYTES + QR_SEG_FLUSH_BYTES / 4);
+    if (!rc)
+        rc = qr_docstore_writer_open_stream(&w->store, ZSTD_LEVEL, &w->streams[S_STO].buf);
     if (!rc)
         rc = qr_termdict_writer_open(&w->terms);
     if (!rc)
