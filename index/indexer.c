@@ -756,6 +756,17 @@ static void *worker_main(void *arg)
         qr_segment_writer_abort(w->sw);
         w->sw = NULL;
     }
+    /*
+     * The worker's tables go now, on its own thread and while the others
+     * may still run, rather than one worker after another on the main
+     * thread once the last one is done (worker_free then finds them gone).
+     */
+    qr_analyzer_close(w->an);
+    w->an = NULL;
+    qr_pbuilder_close(w->pb);
+    w->pb = NULL;
+    qr_buf_free(&w->file);
+    qr_buf_free(&w->fspath);
     pthread_mutex_lock(&r->mu);
     r->running--;
     pthread_cond_signal(&r->cv);

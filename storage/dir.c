@@ -90,6 +90,11 @@ int qr_file_sync(qr_file *f)
     return f->ops->sync(f);
 }
 
+int qr_file_sync_start(qr_file *f)
+{
+    return f->ops->sync_start(f);
+}
+
 int qr_file_close(qr_file *f)
 {
     return f->ops->close(f);

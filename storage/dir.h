@@ -12,7 +12,7 @@
  *   - memory: everything in RAM, for tests; files are immutable once closed
  *     and stay readable through existing mappings after removal.
  *   - faulty: wraps another qr_dir and makes the Nth operation of a kind fail
- *     (write, sync, rename, create, remove, map) with a chosen code, e.g. a
+ *     (write, sync, sync start, rename, create, remove, map) with a chosen code, e.g. a
  *     short write then QR_ENOSPC, for fault-injection tests.
  * File names are plain names (no '/'), never reused by quarry.
  */
@@ -49,6 +49,15 @@ int qr_dir_create(qr_dir *d, const char *name, qr_file **out);
 int qr_file_write(qr_file *f, const void *p, size_t n);
 /* Flushes the file's data to stable storage (fsync). */
 int qr_file_sync(qr_file *f);
+/*
+ * Starts writing the bytes written so far out to the device without waiting
+ * for them (POSIX: sync_file_range(SYNC_FILE_RANGE_WRITE)), so that the
+ * writes of several files (or of a file while it grows) overlap with other
+ * work and the qr_file_sync calls that follow only wait. It makes nothing
+ * durable: qr_file_sync is still needed. Where the system cannot do it, it
+ * does nothing and returns 0; otherwise errors as qr_file_write.
+ */
+int qr_file_sync_start(qr_file *f);
 /* Closes the file (it becomes immutable) and frees f; returns the close status. */
 int qr_file_close(qr_file *f);
 /* Closes and removes a file whose writing failed; accepts NULL; never fails. */
@@ -101,6 +110,7 @@ typedef enum qr_fault_op {
     QR_FAULT_RENAME,
     QR_FAULT_REMOVE,
     QR_FAULT_MAP,
+    QR_FAULT_SYNC_START, /* qr_file_sync_start */
     QR_FAULT_OP_COUNT
 } qr_fault_op;
 

@@ -1,12 +1,12 @@
 /*
  * The fault-injecting directory, for tests: a wrapper around another qr_dir
  * that passes every operation through but counts the calls of each kind
- * (create, write, sync, rename, remove, map) and, when armed, makes the nth
+ * (create, write, sync, sync start, rename, remove, map) and, when armed, makes the nth
  * call of a kind fail with a chosen status, as SQLite's test VFS does.
  *
  * A failing write first writes half of its bytes, as a full disk does, so a
  * caller's cleanup of half-written files is tested too. A failing create,
- * rename, remove, map or sync does nothing before it fails. qr_file_abort,
+ * rename, remove, map, sync or sync start does nothing before it fails. qr_file_abort,
  * qr_file_close and the lock pass through uncounted: they cannot fail, or
  * their failure is not what these tests aim at. Allocation faults are
  * storage/alloc.h's business (qr_alloc_fail_after).
@@ -64,6 +64,13 @@ static int ffile_sync(qr_file *base)
     return rc ? rc : qr_file_sync(f->inner);
 }
 
+static int ffile_sync_start(qr_file *base)
+{
+    faulty_file *f = (faulty_file *)base;
+    int rc = tick(f->dir, QR_FAULT_SYNC_START);
+    return rc ? rc : qr_file_sync_start(f->inner);
+}
+
 static int ffile_close(qr_file *base)
 {
     faulty_file *f = (faulty_file *)base;
@@ -82,6 +89,7 @@ static void ffile_abort(qr_file *base)
 static const struct qr_file_ops ffile_ops = {
     .write = ffile_write,
     .sync = ffile_sync,
+    .sync_start = ffile_sync_start,
     .close = ffile_close,
     .abort = ffile_abort,
 };

@@ -39,6 +39,7 @@ struct qr_dir {
 struct qr_file_ops {
     int (*write)(qr_file *f, const void *p, size_t n);
     int (*sync)(qr_file *f);
+    int (*sync_start)(qr_file *f);
     int (*close)(qr_file *f);  /* closes and frees */
     void (*abort)(qr_file *f); /* closes, removes the file, frees */
 };

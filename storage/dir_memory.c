@@ -8,7 +8,8 @@
  * replacement of its file exactly as an mmap outlives unlink(). Blobs are
  * immutable once their file is closed; a file still being written cannot be
  * mapped (QR_EINVAL: the interface maps closed files only). Creation fails on
- * an existing name, rename replaces its target, sync is a no-op.
+ * an existing name, rename replaces its target, sync (and sync start) is a
+ * no-op.
  *
  * The writer lock is a list of held lock names per directory; taking a lock
  * also writes the lock file with our pid, as the POSIX directory does, so
@@ -184,6 +185,13 @@ static int mfile_sync(qr_file *base)
     return 0;
 }
 
+/* Nothing to write out: the bytes are where they will stay. */
+static int mfile_sync_start(qr_file *base)
+{
+    (void)base;
+    return 0;
+}
+
 static void mfile_finish(mem_file *f, bool remove)
 {
     mem_dir *d = f->dir;
@@ -225,6 +233,7 @@ static void mfile_abort(qr_file *base)
 static const struct qr_file_ops mfile_ops = {
     .write = mfile_write,
     .sync = mfile_sync,
+    .sync_start = mfile_sync_start,
     .close = mfile_close,
     .abort = mfile_abort,
 };

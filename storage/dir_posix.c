@@ -5,7 +5,8 @@
  * renameat, unlinkat, fstatat), so renaming or replacing the path under a
  * running process cannot redirect it. Files are created with O_EXCL (write
  * once, never overwrite), written in a loop that survives EINTR and short
- * writes, fsynced, and read back through a private read-only mmap, which
+ * writes, fsynced (sync_file_range starts the write-out of a file early
+ * when asked, without waiting for it), and read back through a private read-only mmap, which
  * stays valid after the file is removed (the kernel keeps the inode until
  * the last mapping goes). A directory fsync makes creations, renames and
  * removals durable.
@@ -119,6 +120,20 @@ static int pfile_sync(qr_file *base)
     return 0;
 }
 
+static int pfile_sync_start(qr_file *base)
+{
+    posix_file *f = (posix_file *)base;
+    while (sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE) != 0) {
+        if (errno == EINTR)
+            continue;
+        /* Not supported here (another system, a file system without it): only a hint. */
+        if (errno == ENOSYS || errno == EINVAL || errno == ESPIPE || errno == EOPNOTSUPP)
+            return 0;
+        return qr_dir_errno_status(errno, false);
+    }
+    return 0;
+}
+
 static void pfile_free(posix_file *f)
 {
     dir_unref(f->dir);
@@ -146,6 +161,7 @@ static void pfile_abort(qr_file *base)
 static const struct qr_file_ops pfile_ops = {
     .write = pfile_write,
     .sync = pfile_sync,
+    .sync_start = pfile_sync_start,
     .close = pfile_close,
     .abort = pfile_abort,
 };

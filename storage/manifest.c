@@ -440,16 +440,21 @@ int qr_manifest_gc(qr_dir *dir, const qr_manifest *m)
         rc = QR_EINVAL;
         goto out;
     }
+    bool removed = false;
     for (size_t i = 0; i < n; i++) {
         if (!is_garbage(names[i], m))
             continue;
         int r = qr_dir_remove(dir, names[i]);
+        removed = true;
         if (r && r != QR_ENOTFOUND && !rc)
             rc = r; /* keep collecting: every removal that works is progress */
     }
-    int r = qr_dir_sync(dir);
-    if (!rc)
-        rc = r;
+    /* Nothing was removed (a first commit): nothing to make durable. */
+    if (removed) {
+        int r = qr_dir_sync(dir);
+        if (!rc)
+            rc = r;
+    }
 out:
     qr_dir_list_free(names, n);
     return rc;

@@ -17,8 +17,13 @@
  * holds about 3 x QR_SEG_FLUSH_BYTES, the current term, and the per-term
  * (.tdi) and per-document (.dmt) metadata, whatever the segment's size.
  * finish() writes the streams' last bytes and footers, then .tdi and .dmt
- * whole (qr_dir_write_file), each file fsynced before it is closed; on
- * failure, or abort, every file the writer created is removed. The files
+ * whole, starting each file's write-out (qr_file_sync_start) as it is
+ * complete, and only then fsyncs and closes them one by one: the device
+ * writes the five files together, and a sync mostly finds its file written
+ * already. A streamed file also has its write-out started after each
+ * write-out of QR_SEG_FLUSH_BYTES or more, so a large segment's final
+ * syncs wait for its last part only. On failure, or abort, every file the
+ * writer created is removed. The files
  * are the same bytes whatever the threshold.
  *
  * The reader maps the five files, checks their frames (and checksums when
@@ -99,6 +104,7 @@ struct qr_segment_writer {
     qr_termdict_writer *terms; /* terms: .tdi */
     qr_postings_writer *post;  /* postings into streams[S_DOC] and [S_POS] */
     stream streams[S_COUNT];   /* .doc, .pos, .sto */
+    qr_file *whole[2];         /* .tdi and .dmt between their write and their sync, in finish */
     size_t flush_at;           /* a stream's pending bytes written out at this size */
     uint32_t *dl;              /* per doc: length in positions */
     uint32_t ndocs, dl_cap;    /* docs added, dl's capacity */
@@ -127,7 +133,17 @@ int qr_segment_writer_open(qr_segment_writer **out, qr_dir *dir, uint64_t id)
     w->streams[S_STO].magic = QR_DOCSTORE_MAGIC;
     w->streams[S_DOC].version = w->streams[S_POS].version = VERSION;
     w->streams[S_STO].version = QR_DOCSTORE_VERSION;
-    int rc = qr_docstore_writer_open_stream(&w->store, ZSTD_LEVEL, &w->streams[S_STO].buf);
+    /*
+     * Each stream buffer takes its working size at once (a write-out at
+     * QR_SEG_FLUSH_BYTES, plus a term or a block past it): grown by
+     * doubling, it would copy itself a dozen times and fault its pages in
+     * twice. Untouched pages cost nothing.
+     */
+    int rc = 0;
+    for (int k = 0; !rc && k < S_COUNT; k++)
+        rc = qr_buf_reserve(&w->streams[k].buf, QR_SEG_FLUSH_BYTES + QR_SEG_FLUSH_BYTES / 4);
+    if (!rc)
+        rc = qr_docstore_writer_open_stream(&w->store, ZSTD_LEVEL, &w->streams[S_STO].buf);
     if (!rc)
         rc = qr_termdict_writer_open(&w->terms);
     if (!rc)
@@ -156,6 +172,8 @@ void qr_segment_writer_abort(qr_segment_writer *w)
         qr_file_abort(w->streams[k].f); /* removes what was written */
         qr_buf_free(&w->streams[k].buf);
     }
+    qr_file_abort(w->whole[0]);
+    qr_file_abort(w->whole[1]);
     qr_free(w->dl);
     qr_free(w);
 }
@@ -201,6 +219,9 @@ static int stream_drain(qr_segment_writer *w, int k)
     if (s->buf.err)
         return QR_ENOMEM;
     int rc = stream_write(w, k, s->buf.p, s->buf.n);
+    /* the device writes this part while the segment grows: finish's fsync waits for less */
+    if (!rc && s->buf.n && s->buf.n >= w->flush_at)
+        rc = qr_file_sync_start(s->f);
     if (rc)
         return rc;
     s->body += s->buf.n;
@@ -218,8 +239,8 @@ static int stream_maybe_drain(qr_segment_writer *w, int k)
     return w->streams[k].buf.n >= w->flush_at ? stream_drain(w, k) : 0;
 }
 
-/* Writes stream k's rest and footer, syncs and closes the file. */
-static int stream_finish(qr_segment_writer *w, int k)
+/* Writes stream k's rest and footer and starts the file's write-out (finish syncs it). */
+static int stream_end(qr_segment_writer *w, int k)
 {
     stream *s = &w->streams[k];
     int rc = stream_drain(w, k);
@@ -230,14 +251,38 @@ static int stream_finish(qr_segment_writer *w, int k)
     if (rc)
         return rc;
     qr_store_u64(foot + 4, qr_checksum_digest(&s->sum));
-    if ((rc = qr_file_write(s->f, foot + 4, 8)) || (rc = qr_file_sync(s->f)))
+    if ((rc = qr_file_write(s->f, foot + 4, 8)) || (rc = qr_file_sync_start(s->f)))
         return rc;
     s->size += 8;
-    rc = qr_file_close(s->f);
-    s->f = NULL;
+    return 0;
+}
+
+/* Creates a file written whole (.tdi, .dmt), writes it and starts its write-out. */
+static int whole_write(qr_segment_writer *w, int i, qr_seg_file kind, const qr_buf *b)
+{
+    char name[32];
+    qr_seg_file_name(name, w->id, kind);
+    int rc = qr_dir_create(w->dir, name, &w->whole[i]);
+    if (rc) {
+        w->whole[i] = NULL;
+        return rc;
+    }
+    if ((rc = qr_file_write(w->whole[i], b->p, b->n)))
+        return rc;
+    return qr_file_sync_start(w->whole[i]);
+}
+
+/* Syncs and closes *f (one of the finished files); a file whose close failed is removed. */
+static int sync_close(qr_segment_writer *w, qr_file **f, qr_seg_file kind)
+{
+    int rc = qr_file_sync(*f);
+    if (rc)
+        return rc; /* still open: abort removes it */
+    rc = qr_file_close(*f);
+    *f = NULL;
     if (rc) {
         char name[32];
-        qr_seg_file_name(name, w->id, stream_kind[k]);
+        qr_seg_file_name(name, w->id, kind);
         (void)qr_dir_remove(w->dir, name);
     }
     return rc;
@@ -346,20 +391,27 @@ int qr_segment_writer_finish(qr_segment_writer *w, qr_segment_info *out)
         rc = qr_termdict_finish(w->terms, &tdi);
     if (!rc)
         rc = qr_docstore_finish_stream(w->store, &dmt);
+    /*
+     * Every file is written and its write-out started before the first is
+     * synced: the device writes them together and the syncs mostly wait,
+     * rather than each paying a full round of its own. Each file is still
+     * synced before it is closed, and before finish returns.
+     */
     for (int k = 0; !rc && k < S_COUNT; k++)
-        if (!(rc = stream_finish(w, k)))
+        rc = stream_end(w, k);
+    if (!rc)
+        rc = whole_write(w, 0, QR_SEG_TDI, &tdi);
+    if (!rc)
+        rc = whole_write(w, 1, QR_SEG_DMT, &dmt);
+    for (int k = 0; !rc && k < S_COUNT; k++)
+        if (!(rc = sync_close(w, &w->streams[k].f, stream_kind[k])))
             written[stream_kind[k]] = true;
-    if (!rc) {
-        qr_seg_file_name(name, w->id, QR_SEG_TDI);
-        if (!(rc = qr_dir_write_file(w->dir, name, tdi.p, tdi.n)))
-            written[QR_SEG_TDI] = true;
-    }
-    if (!rc) {
-        qr_seg_file_name(name, w->id, QR_SEG_DMT);
-        rc = qr_dir_write_file(w->dir, name, dmt.p, dmt.n);
-    }
+    if (!rc && !(rc = sync_close(w, &w->whole[0], QR_SEG_TDI)))
+        written[QR_SEG_TDI] = true;
+    if (!rc)
+        rc = sync_close(w, &w->whole[1], QR_SEG_DMT);
     if (rc) {
-        /* the streams still open are removed by abort; the files closed, here */
+        /* the files still open are removed by abort; the files closed, here */
         for (int k = 0; k < QR_SEG_FILE_COUNT; k++)
             if (written[k]) {
                 qr_seg_file_name(name, w->id, (qr_seg_file)k);

@@ -537,8 +537,9 @@ static void sweep_all_ops(const struct scenario *sc)
         qr_fault_op op;
         int code;
     } kinds[] = {
-        {QR_FAULT_CREATE, QR_EIO}, {QR_FAULT_WRITE, QR_ENOSPC}, {QR_FAULT_SYNC, QR_EIO},
-        {QR_FAULT_RENAME, QR_EIO}, {QR_FAULT_REMOVE, QR_EIO},   {QR_FAULT_MAP, QR_EIO},
+        {QR_FAULT_CREATE, QR_EIO},     {QR_FAULT_WRITE, QR_ENOSPC}, {QR_FAULT_SYNC, QR_EIO},
+        {QR_FAULT_RENAME, QR_EIO},     {QR_FAULT_REMOVE, QR_EIO},   {QR_FAULT_MAP, QR_EIO},
+        {QR_FAULT_SYNC_START, QR_EIO},
     };
     struct tally all = {0};
     for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {

@@ -746,6 +746,7 @@ Test(indexer, create_sync_and_rename_failures_leave_the_last_commit)
 {
     fault_at_every_call(QR_FAULT_CREATE, QR_EIO);
     fault_at_every_call(QR_FAULT_SYNC, QR_EIO);
+    fault_at_every_call(QR_FAULT_SYNC_START, QR_EIO);
     fault_at_every_call(QR_FAULT_RENAME, QR_EIO);
 }
 

@@ -643,6 +643,26 @@ Test(dir_memory, open_fails_cleanly_without_memory)
     cr_assert_null(d);
 }
 
+DIR_TEST(dir, sync_start_changes_nothing_but_the_timing)
+{
+    qr_file *f;
+    cr_assert_eq(qr_dir_create(fx.d, "grow", &f), 0);
+    cr_assert_eq(qr_file_sync_start(f), 0, "nothing written yet");
+    cr_assert_eq(qr_file_write(f, "head ", 5), 0);
+    cr_assert_eq(qr_file_sync_start(f), 0);
+    cr_assert_eq(qr_file_write(f, "tail", 4), 0, "writes go on after a write-out started");
+    cr_assert_eq(qr_file_sync_start(f), 0);
+    cr_assert_eq(qr_file_sync_start(f), 0, "twice in a row");
+    cr_assert_eq(qr_file_sync(f), 0);
+    cr_assert_eq(qr_file_close(f), 0);
+    fx_expect_text(fx.d, "grow", "head tail");
+    cr_assert_eq(qr_dir_create(fx.d, "gone", &f), 0);
+    cr_assert_eq(qr_file_write(f, "x", 1), 0);
+    cr_assert_eq(qr_file_sync_start(f), 0);
+    qr_file_abort(f);
+    cr_assert_not(qr_dir_exists(fx.d, "gone"), "abort removes a file whose write-out started");
+}
+
 /* ---- the faulty wrapper ---- */
 
 DIR_TEST(faulty, passes_everything_through)
@@ -674,6 +694,14 @@ DIR_TEST(faulty, passes_everything_through)
     cr_assert_eq(qr_dir_fault_calls(fd, QR_FAULT_RENAME), 1);
     cr_assert_eq(qr_dir_fault_calls(fd, QR_FAULT_REMOVE), 1);
     cr_assert_eq(qr_dir_fault_calls(fd, QR_FAULT_MAP), 1);
+    qr_file *f;
+    cr_assert_eq(qr_dir_create(fd, "c", &f), 0);
+    cr_assert_eq(qr_file_write(f, "see", 3), 0);
+    cr_assert_eq(qr_file_sync_start(f), 0);
+    cr_assert_eq(qr_file_sync(f), 0);
+    cr_assert_eq(qr_file_close(f), 0);
+    fx_expect_text(fx.d, "c", "see");
+    cr_assert_eq(qr_dir_fault_calls(fd, QR_FAULT_SYNC_START), 1);
     qr_dir_close(fd);
 }
 
@@ -714,6 +742,12 @@ static int do_op(qr_dir *d, qr_fault_op op)
         rc = qr_dir_map(d, "src", &m, &s);
         if (rc == 0)
             qr_mapping_close(m);
+        return rc;
+    case QR_FAULT_SYNC_START:
+        cr_assert_eq(qr_dir_create(d, "made", &f), 0);
+        cr_assert_eq(qr_file_write(f, "0123456789", 10), 0);
+        rc = qr_file_sync_start(f);
+        qr_file_abort(f);
         return rc;
     case QR_FAULT_OP_COUNT:
         break;

@@ -612,7 +612,11 @@ DIR_TEST(manifest, gc_reports_failures_and_still_collects_the_rest)
     cr_assert_eq(qr_manifest_gc(fd, &m), QR_EIO);
     fx_listing(fx.d, listing, sizeof listing);
     cr_assert_str_eq(listing, "MANIFEST-0000000000000002");
-    cr_assert_eq(qr_manifest_gc(fd, &m), 0);
+    long syncs = qr_dir_fault_calls(fd, QR_FAULT_SYNC);
+    qr_dir_fault_arm(fd, QR_FAULT_SYNC, 0, QR_EIO);
+    cr_assert_eq(qr_manifest_gc(fd, &m), 0, "nothing to remove: no directory sync to fail");
+    cr_assert_eq(qr_dir_fault_calls(fd, QR_FAULT_SYNC), syncs);
+    qr_dir_fault_arm(fd, QR_FAULT_SYNC, -1, QR_EIO);
     qr_dir_close(fd);
 }
 

@@ -618,7 +618,8 @@ Test(segment, allocation_failures_are_enomem)
 
 Test(segment, io_failures_remove_written_files)
 {
-    static const qr_fault_op ops[] = {QR_FAULT_CREATE, QR_FAULT_WRITE, QR_FAULT_SYNC};
+    static const qr_fault_op ops[] = {QR_FAULT_CREATE, QR_FAULT_WRITE, QR_FAULT_SYNC,
+                                      QR_FAULT_SYNC_START};
     static const int codes[] = {QR_EIO, QR_ENOSPC};
     for (size_t o = 0; o < sizeof ops / sizeof *ops; o++) {
         for (long nth = 0;; nth++) {

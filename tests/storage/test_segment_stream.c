@@ -183,7 +183,8 @@ Test(segment_stream, same_bytes_whatever_the_threshold)
 Test(segment_stream, io_failures_mid_stream_remove_every_file)
 {
     make_docs();
-    static const qr_fault_op ops[] = {QR_FAULT_CREATE, QR_FAULT_WRITE, QR_FAULT_SYNC};
+    static const qr_fault_op ops[] = {QR_FAULT_CREATE, QR_FAULT_WRITE, QR_FAULT_SYNC,
+                                      QR_FAULT_SYNC_START};
     static const int codes[] = {QR_EIO, QR_ENOSPC};
     for (size_t o = 0; o < sizeof ops / sizeof *ops; o++) {
         long early_failures = 0;
