@@ -1257,6 +1257,26 @@ Test(walk, no_stat_walk_lists_the_same_files_unsized)
     rm_rf(t.root);
 }
 
+/*
+ * What a walk listed changes under it: fifo.txt becomes a FIFO, dir.txt a
+ * directory, link.txt a symlink to link_to, and gone.txt goes.
+ */
+static void replace_after_walk(const char *data, const char *link_to)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/fifo.txt", data);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(mkfifo(path, 0644), 0);
+    snprintf(path, sizeof path, "%s/dir.txt", data);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(mkdir(path, 0755), 0);
+    snprintf(path, sizeof path, "%s/link.txt", data);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(symlink(link_to, path), 0);
+    snprintf(path, sizeof path, "%s/gone.txt", data);
+    cr_assert_eq(unlink(path), 0);
+}
+
 /* An unsized file that changed kind or vanished after the walk: the full check's reason. */
 Test(walk, read_walked_of_an_unsized_file_that_changed)
 {
@@ -1270,18 +1290,7 @@ Test(walk, read_walked_of_an_unsized_file_that_changed)
     const char *roots[] = {t.data};
     cr_assert_eq(qr_walk_run_flags(&w, roots, 1, 100, 0, 0, QR_WALK_NO_STAT, NULL), 0);
     cr_assert_eq(w.nfiles, sizeof names / sizeof *names);
-    char path[512];
-    snprintf(path, sizeof path, "%s/fifo.txt", t.data);
-    cr_assert_eq(unlink(path), 0);
-    cr_assert_eq(mkfifo(path, 0644), 0);
-    snprintf(path, sizeof path, "%s/dir.txt", t.data);
-    cr_assert_eq(unlink(path), 0);
-    cr_assert_eq(mkdir(path, 0755), 0);
-    snprintf(path, sizeof path, "%s/link.txt", t.data);
-    cr_assert_eq(unlink(path), 0);
-    cr_assert_eq(symlink("ok.txt", path), 0);
-    snprintf(path, sizeof path, "%s/gone.txt", t.data);
-    cr_assert_eq(unlink(path), 0);
+    replace_after_walk(t.data, "ok.txt");
     qr_buf b = {0};
     int skip;
     uint64_t size;
@@ -1354,17 +1363,7 @@ Test(walk, read_walked_trusts_the_walk_only_for_unchanged_files)
     set_mtime(t.data, "touched.txt", 1000000000);
     write_str(t.data, "longer.txt", "A title\nsome words, and more\n");
     write_str(t.data, "shorter.txt", "Short\n");
-    snprintf(path, sizeof path, "%s/fifo.txt", t.data);
-    cr_assert_eq(unlink(path), 0);
-    cr_assert_eq(mkfifo(path, 0644), 0);
-    snprintf(path, sizeof path, "%s/dir.txt", t.data);
-    cr_assert_eq(unlink(path), 0);
-    cr_assert_eq(mkdir(path, 0755), 0);
-    snprintf(path, sizeof path, "%s/link.txt", t.data);
-    cr_assert_eq(unlink(path), 0);
-    cr_assert_eq(symlink("same.txt", path), 0);
-    snprintf(path, sizeof path, "%s/gone.txt", t.data);
-    cr_assert_eq(unlink(path), 0);
+    replace_after_walk(t.data, "same.txt");
     char big[200];
     memset(big, 'a', sizeof big - 1);
     big[sizeof big - 1] = 0;
