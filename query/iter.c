@@ -25,6 +25,7 @@
 #include "query/iter.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -395,9 +396,17 @@ int qr_term_it_open(qr_it **out, const qr_pterm *pt, qr_evalctx *ctx, qr_field f
     const qr_term_meta *meta = &pt->metas[ctx->segi];
     if (meta->df == 0)
         return 0;
-    struct term_it *t = qr_calloc(1, sizeof *t);
+    /*
+     * Zeroed except the cursor, which qr_postings_iter_init sets up itself
+     * (its block buffers, most of the struct, need no zeroing: the
+     * iterator is opened per term and segment).
+     */
+    struct term_it *t = qr_malloc(sizeof *t);
     if (!t)
         return QR_ENOMEM;
+    memset(t, 0, offsetof(struct term_it, p));
+    memset((char *)t + offsetof(struct term_it, p) + sizeof t->p, 0,
+           sizeof *t - offsetof(struct term_it, p) - sizeof t->p);
     int rc = qr_segment_postings(ctx->seg, meta, &t->p);
     if (rc) {
         qr_postings_iter_free(&t->p);
@@ -1223,15 +1232,21 @@ int qr_conj_win_init(qr_conj_win *w, qr_it **lead, size_t n)
         w->terms = lead[i]->ops == &term_ops && lead[i]->cost / WIN_RATIO <= lead[0]->cost;
     if (!w->terms)
         return 0;
-    w->doc = qr_calloc(QR_BLOCK, sizeof *w->doc);
-    w->idx = qr_calloc(n * QR_BLOCK, sizeof *w->idx);
-    w->cur = qr_calloc(n, sizeof *w->cur);
-    w->dv = qr_calloc(n, sizeof *w->dv);
-    w->dn = qr_calloc(n, sizeof *w->dn);
-    if (!w->doc || !w->idx || !w->cur || !w->dv || !w->dn) {
-        qr_conj_win_free(w);
+    /* one allocation (paid per segment): dv, doc, dn, then the bytes cur and idx */
+    size_t per = sizeof *w->dv + sizeof *w->dn + sizeof *w->cur + QR_BLOCK * sizeof *w->idx;
+    if (n > (SIZE_MAX - QR_BLOCK * sizeof *w->doc) / per) {
+        w->terms = false;
         return QR_ENOMEM;
     }
+    w->dv = qr_calloc(1, QR_BLOCK * sizeof *w->doc + n * per);
+    if (!w->dv) {
+        w->terms = false;
+        return QR_ENOMEM;
+    }
+    w->doc = (uint32_t *)(w->dv + n);
+    w->dn = w->doc + QR_BLOCK;
+    w->cur = (uint8_t *)(w->dn + n);
+    w->idx = w->cur + n;
     return 0;
 }
 
@@ -1239,11 +1254,7 @@ void qr_conj_win_free(qr_conj_win *w)
 {
     if (!w)
         return;
-    qr_free(w->doc);
-    qr_free(w->idx);
-    qr_free(w->cur);
-    qr_free(w->dv);
-    qr_free(w->dn);
+    qr_free(w->dv); /* the arrays' one allocation */
     w->doc = NULL;
     w->idx = w->cur = NULL;
     w->dv = NULL;

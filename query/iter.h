@@ -324,7 +324,7 @@ typedef struct qr_conj_win {
     uint32_t *doc;       /* QR_BLOCK: the window's common docs */
     uint8_t *idx;        /* n * QR_BLOCK: clause t's index of each, from where the window began */
     uint8_t *cur;        /* n: each clause's index from where the window began */
-    const uint32_t **dv; /* n: scratch, each clause's block docs */
+    const uint32_t **dv; /* n: scratch, each clause's block docs (and the arrays' allocation) */
     uint32_t *dn;        /* n: and how many */
 } qr_conj_win;
 

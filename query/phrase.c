@@ -127,13 +127,16 @@ static inline bool any_eq(const uint32_t *v, uint32_t n, uint32_t x)
  * keep_starts for a candidate's few positions: each start against every
  * position, comparisons without a chain of loads between them (the merge
  * waits on each step's load to choose the next), when at most FEW_PAIRS
- * pairs; else keep_starts.
+ * pairs or at most FEW_STARTS starts (a rare term against a common one:
+ * the merge steps through the common term's positions one load at a
+ * time, the scans compare four at once); else keep_starts.
  */
-#define FEW_PAIRS 64
+#define FEW_PAIRS  64
+#define FEW_STARTS 4
 static uint32_t keep_few(uint32_t *starts, uint32_t ns, const uint32_t *v, uint32_t nv,
                          uint32_t off)
 {
-    if (ns * nv > FEW_PAIRS) /* both at most PBUF */
+    if ((uint64_t)ns * nv > FEW_PAIRS && ns > FEW_STARTS)
         return keep_starts(starts, ns, v, nv, off);
     uint32_t kept = 0;
     for (uint32_t j = 0; j < ns; j++) {
@@ -270,10 +273,16 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
         uint32_t nv;
         if ((rc = doc_positions(p->pi[i], p->pbuf[i], &v, &nv)))
             return rc;
-        if (k == 0)
+        if (k == 0 && dn > FEW_STARTS) {
             ns = first_starts(p->starts, dv, dn, p->offs[drv], v, nv, p->offs[i]);
-        else
-            ns = keep_starts(p->starts, ns, v, nv, p->offs[i]);
+        } else {
+            if (k == 0) /* the few starts the driver proposes, for keep_few */
+                for (uint32_t j = 0; j < dn; j++) {
+                    p->starts[ns] = dv[j] - p->offs[drv];
+                    ns += dv[j] >= p->offs[drv];
+                }
+            ns = keep_few(p->starts, ns, v, nv, p->offs[i]);
+        }
         if (!ns)
             break;
     }
@@ -465,21 +474,11 @@ static int phrase_spans(qr_it *it, qr_spans *out)
 static void phrase_free(qr_it *it)
 {
     struct phrase_it *p = (struct phrase_it *)it;
-    for (size_t i = 0; p->terms && p->rep && i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) /* the arrays live in p's own allocation */
         if (p->rep[i] == i)
             qr_it_free(p->terms[i]);
-    qr_free(p->terms);
-    qr_free(p->pi);
-    qr_free(p->rep);
-    qr_free(p->mult);
-    qr_free(p->lead);
-    qr_free(p->offs);
-    qr_free(p->npos);
-    qr_free(p->order);
     qr_free(p->starts);
     qr_free(p->pbuf);
-    qr_free(p->raw);
-    qr_free(p->lix);
     qr_conj_win_free(&p->win);
     qr_free(p);
 }
@@ -537,10 +536,33 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
     for (uint32_t i = 0; i < pn->nterms; i++)
         if (pn->terms[i].metas[ctx->segi].df == 0)
             return 0; /* a term absent from the segment: no match here */
-    struct phrase_it *p = qr_calloc(1, sizeof *p);
+    /*
+     * One allocation for the iterator and its per-term arrays, one for the
+     * position scratch (not zeroed) and one for the starts (grown): the
+     * allocations are paid per segment, and a small phrase costs little
+     * more than its opening.
+     */
+    size_t n = pn->nterms;
+    const size_t per_term = 4 * sizeof(void *) + 6 * sizeof(uint32_t);
+    if (n > (SIZE_MAX - sizeof(struct phrase_it)) / per_term)
+        return QR_ENOMEM;
+    struct phrase_it *p = qr_calloc(1, sizeof *p + n * per_term);
     if (!p)
         return QR_ENOMEM;
-    size_t n = pn->nterms;
+    /* after the struct (whose size is a multiple of its pointers' alignment): pointers, then u32s
+     */
+    void **ptrs = (void **)(p + 1);
+    p->terms = (qr_it **)ptrs;
+    p->pi = (qr_postings_iter **)(ptrs + n);
+    p->lead = (qr_it **)(ptrs + 2 * n);
+    p->raw = (const uint32_t **)(ptrs + 3 * n);
+    uint32_t *u = (uint32_t *)(ptrs + 4 * n);
+    p->offs = u;
+    p->npos = u + n;
+    p->order = u + 2 * n;
+    p->rep = u + 3 * n;
+    p->mult = u + 4 * n;
+    p->lix = u + 5 * n;
     p->base.ops = &phrase_ops;
     p->base.scores = pn->scores;
     p->ctx = ctx;
@@ -548,22 +570,11 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
     p->idf = pn->idf;
     p->n = n;
     p->tf_doc = p->ready_doc = QR_DOC_END;
-    p->terms = qr_calloc(n, sizeof *p->terms);
-    p->pi = qr_calloc(n, sizeof *p->pi);
-    p->lead = qr_calloc(n, sizeof *p->lead);
-    p->offs = qr_calloc(n, sizeof *p->offs);
-    p->npos = qr_calloc(n, sizeof *p->npos);
-    p->order = qr_calloc(n, sizeof *p->order);
-    p->rep = qr_calloc(n, sizeof *p->rep);
-    p->mult = qr_calloc(n, sizeof *p->mult);
-    p->pbuf = qr_reallocarray(NULL, n, sizeof *p->pbuf); /* scratch: not zeroed */
-    p->raw = qr_calloc(n, sizeof *p->raw);
-    p->lix = qr_calloc(n, sizeof *p->lix);
+    p->pbuf = qr_reallocarray(NULL, n, sizeof *p->pbuf);        /* scratch: not zeroed */
     p->starts = qr_reallocarray(NULL, PBUF, sizeof *p->starts); /* may_match's, at most PBUF */
     p->scap = PBUF;
     int rc = QR_ENOMEM;
-    if (!p->terms || !p->pi || !p->lead || !p->offs || !p->npos || !p->order || !p->rep ||
-        !p->mult || !p->pbuf || !p->raw || !p->lix || !p->starts)
+    if (!p->pbuf || !p->starts)
         goto fail;
     if ((rc = find_repeats(p, pn)))
         goto fail;

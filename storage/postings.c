@@ -861,7 +861,8 @@ static int decode_rest(qr_postings_iter *it)
     if (n > it->bpos_cap) {
         if (n > UINT32_MAX)
             return QR_ENOMEM; /* more than boff can index: doc by doc */
-        uint32_t cap = it->bpos_cap > 64 ? it->bpos_cap : 64;
+        /* from 512 (a common term's block has some hundreds): one allocation, not a few growths */
+        uint32_t cap = it->bpos_cap > 512 ? it->bpos_cap : 512;
         while (cap < n)
             cap = cap > UINT32_MAX / 2 ? (uint32_t)n : cap * 2;
         uint32_t *nb = qr_reallocarray(it->bpos, cap, sizeof *nb);
