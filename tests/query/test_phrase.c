@@ -226,6 +226,11 @@ static const char *const mix_queries[] = {
     "\"r a b\"",
     "\"a a b\" -r",
     "\"b b\" OR \"a e\"",
+    /* a rare driver of a few starts against a common term's many positions (scanned) */
+    "\"a r\"",
+    "\"a a r\"",
+    "\"r a\"",
+    "\"b r a b\"",
 };
 
 /*
