@@ -1232,13 +1232,13 @@ int qr_conj_win_init(qr_conj_win *w, qr_it **lead, size_t n)
         w->terms = lead[i]->ops == &term_ops && lead[i]->cost / WIN_RATIO <= lead[0]->cost;
     if (!w->terms)
         return 0;
-    /* one allocation (paid per segment): dv, doc, dn, then the bytes cur and idx */
+    /* one allocation (paid per segment): dv, doc, dn, then the bytes cur, idx and map */
     size_t per = sizeof *w->dv + sizeof *w->dn + sizeof *w->cur + QR_BLOCK * sizeof *w->idx;
-    if (n > (SIZE_MAX - QR_BLOCK * sizeof *w->doc) / per) {
+    if (n > (SIZE_MAX - QR_BLOCK * sizeof *w->doc - QR_WIN_MAP) / per) {
         w->terms = false;
         return QR_ENOMEM;
     }
-    w->dv = qr_calloc(1, QR_BLOCK * sizeof *w->doc + n * per);
+    w->dv = qr_calloc(1, QR_BLOCK * sizeof *w->doc + n * per + QR_WIN_MAP);
     if (!w->dv) {
         w->terms = false;
         return QR_ENOMEM;
@@ -1247,6 +1247,7 @@ int qr_conj_win_init(qr_conj_win *w, qr_it **lead, size_t n)
     w->dn = w->doc + QR_BLOCK;
     w->cur = (uint8_t *)(w->dn + n);
     w->idx = w->cur + n;
+    w->map = w->idx + n * QR_BLOCK;
     return 0;
 }
 
@@ -1266,6 +1267,56 @@ void qr_conj_win_reset(qr_conj_win *w)
 {
     w->open = w->seeks = false;
     w->nc = w->at = 0;
+}
+
+/*
+ * The intersection of win_build, for a window spanning fewer than
+ * QR_WIN_MAP docs after base: each clause's docs are entered in w->map
+ * (doc - base -> index + 1) and the common docs so far looked up there, so
+ * the steps do not wait on each other (a merge's next load waits on its
+ * last comparison); the map is cleared after each clause.
+ */
+static bool win_build_map(qr_conj_win *w, uint32_t base)
+{
+    uint8_t *m = w->map;
+    const uint32_t *a = w->dv[0] + 1, *b = w->dv[1] + 1;
+    uint32_t na = w->dn[0], nb = w->dn[1], k = 0;
+    uint8_t *i0 = w->idx, *i1 = w->idx + QR_BLOCK;
+    for (uint32_t j = 0; j < nb; j++)
+        m[b[j] - base] = (uint8_t)(j + 1);
+    for (uint32_t i = 0; i < na; i++) {
+        uint32_t x = a[i];
+        uint8_t y = m[x - base];
+        w->doc[k] = x;
+        i0[k] = (uint8_t)(i + 1);
+        i1[k] = y;
+        k += y != 0;
+    }
+    for (uint32_t j = 0; j < nb; j++)
+        m[b[j] - base] = 0;
+    for (size_t t = 2; t < w->n && k; t++) {
+        const uint32_t *c = w->dv[t] + 1;
+        uint32_t nt = w->dn[t], kk = 0;
+        uint8_t *it = w->idx + t * QR_BLOCK;
+        for (uint32_t j = 0; j < nt; j++)
+            m[c[j] - base] = (uint8_t)(j + 1);
+        for (uint32_t i = 0; i < k; i++) {
+            uint32_t x = w->doc[i];
+            uint8_t y = m[x - base];
+            w->doc[kk] = x;
+            for (size_t s = 0; s < t; s++)
+                w->idx[s * QR_BLOCK + kk] = w->idx[s * QR_BLOCK + i];
+            it[kk] = y;
+            kk += y != 0;
+        }
+        for (uint32_t j = 0; j < nt; j++)
+            m[c[j] - base] = 0;
+        k = kk;
+    }
+    w->nc = k;
+    w->at = 0;
+    memset(w->cur, 0, w->n);
+    return true;
 }
 
 /*
@@ -1294,6 +1345,9 @@ static bool win_build(qr_conj_win *w)
     const uint32_t *a = w->dv[0] + 1, *b = w->dv[1] + 1;
     uint32_t na = w->dn[0], nb = w->dn[1], i = 0, j = 0, k = 0;
     uint8_t *i0 = w->idx, *i1 = w->idx + QR_BLOCK;
+    uint32_t base = w->dv[0][0]; /* the common doc: every doc of the window is after it */
+    if (hi - base < QR_WIN_MAP)
+        return win_build_map(w, base);
     while (i < na && j < nb) {
         uint32_t x = a[i], y = b[j];
         w->doc[k] = x;

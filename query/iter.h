@@ -326,7 +326,11 @@ typedef struct qr_conj_win {
     uint8_t *cur;        /* n: each clause's index from where the window began */
     const uint32_t **dv; /* n: scratch, each clause's block docs (and the arrays' allocation) */
     uint32_t *dn;        /* n: and how many */
+    uint8_t *map; /* QR_WIN_MAP: by doc - the window's first doc, a clause's index + 1 (kept 0) */
 } qr_conj_win;
+
+/* Docs a window's map spans (windows of common terms span fewer: no merge then). */
+#define QR_WIN_MAP 1024u
 
 /* Number of v[0..n) (increasing) that are <= x: for windows and position lists. */
 static inline size_t qr_count_le(const uint32_t *v, size_t n, uint64_t x)
