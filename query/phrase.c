@@ -311,6 +311,76 @@ count:
 }
 
 /*
+ * The match starts of two distinct terms at a doc from their position
+ * deltas r[i] (np[i] of them, 1..PBUF): their number in *out_ns, the
+ * starts in p->starts. False when a sum passes 32 bits (damage: left to
+ * phrase_walk to report).
+ */
+static inline bool two_starts(struct phrase_it *p, const uint32_t *const r[2], const uint32_t np[2],
+                              uint32_t *out_ns)
+{
+    size_t drv = np[1] < np[0], o = 1 - drv; /* phrase_walk's driver: the first rarest */
+    uint32_t *v = p->pbuf[o], od = p->offs[drv], oo = p->offs[o], ns = 0;
+    /*
+     * The other's positions, and the starts they propose modulo 64 as a
+     * mask: a driver start whose bit is clear meets none of them (the
+     * comparisons only for the few whose bit is set).
+     */
+    uint64_t y = 0, mask = 0, x = 0;
+    for (uint32_t j = 0; j < np[o]; j++) {
+        y += r[o][j];
+        v[j] = (uint32_t)y;
+        mask |= 1ull << ((y - oo) & 63);
+    }
+    for (uint32_t j = 0; j < np[drv]; j++) { /* each driver position proposes a start */
+        x += r[drv][j];
+        uint64_t st = x - od;
+        p->starts[ns] = (uint32_t)st;
+        if (mask >> (st & 63) & 1)
+            ns += x >= od && st + oo <= UINT32_MAX && any_eq(v, np[o], (uint32_t)(st + oo));
+    }
+    *out_ns = ns;
+    return x <= UINT32_MAX && y <= UINT32_MAX;
+}
+
+/*
+ * may_match for a phrase of two distinct terms over the window's
+ * candidates from w->at on: raises w->at past those their positions rule
+ * out, up to the first that may match (its starts kept for the walk) or
+ * whose positions are not at hand, or past the segment. The same
+ * judgement as may_match's, with what does not change inside a window
+ * (the terms, their index bases in the window) read once.
+ */
+static void skip_two(struct phrase_it *p)
+{
+    qr_conj_win *w = &p->win;
+    qr_postings_iter *pi[2] = {p->pi[0], p->pi[1]};
+    const uint8_t *ix[2];
+    uint32_t base[2], ndocs = p->ctx->ndocs;
+    for (size_t i = 0; i < 2; i++) { /* qr_conj_win_index, its invariant part */
+        uint32_t t = p->lix[i];
+        ix[i] = w->idx + t * QR_BLOCK;
+        base[i] = qr_postings_in_block(pi[i]) - w->cur[t];
+    }
+    p->ready_doc = QR_DOC_END; /* starts is overwritten */
+    for (; w->at < w->nc; w->at++) {
+        uint32_t c = w->at, doc = w->doc[c], ns;
+        const uint32_t *r[2];
+        uint32_t np[2];
+        if (doc >= ndocs || !qr_postings_block_deltas(pi[0], base[0] + ix[0][c], &r[0], &np[0]) ||
+            np[0] - 1 >= PBUF ||
+            !qr_postings_block_deltas(pi[1], base[1] + ix[1][c], &r[1], &np[1]) ||
+            np[1] - 1 >= PBUF || !two_starts(p, r, np, &ns))
+            return;
+        if (ns) {
+            p->ready_doc = doc;
+            p->ready_ns = ns;
+            return;
+        }
+    }
+}
+
+/*
  * Whether the phrase may match at a doc where every term's position deltas
  * are decoded with its block, judged from them alone: the window's common
  * doc c (c < p->win.nc), or with c == UINT32_MAX the current doc. False
@@ -340,27 +410,8 @@ static bool may_match(struct phrase_it *p, uint32_t c)
             if (!qr_postings_block_deltas(pi, k, &r[i], &np[i]) || np[i] - 1 >= PBUF)
                 return true; /* not decoded, none (damage) or too many */
         }
-        size_t drv = np[1] < np[0], o = 1 - drv; /* phrase_walk's driver: the first rarest */
-        uint32_t *v = p->pbuf[o], od = p->offs[drv], oo = p->offs[o], ns = 0;
-        /*
-         * The other's positions, and the starts they propose modulo 64 as a
-         * mask: a driver start whose bit is clear meets none of them (the
-         * comparisons only for the few whose bit is set).
-         */
-        uint64_t y = 0, mask = 0, x = 0;
-        for (uint32_t j = 0; j < np[o]; j++) {
-            y += r[o][j];
-            v[j] = (uint32_t)y;
-            mask |= 1ull << ((y - oo) & 63);
-        }
-        for (uint32_t j = 0; j < np[drv]; j++) { /* each driver position proposes a start */
-            x += r[drv][j];
-            uint64_t st = x - od;
-            p->starts[ns] = (uint32_t)st;
-            if (mask >> (st & 63) & 1)
-                ns += x >= od && st + oo <= UINT32_MAX && any_eq(v, np[o], (uint32_t)(st + oo));
-        }
-        if (x > UINT32_MAX || y > UINT32_MAX)
+        uint32_t ns;
+        if (!two_starts(p, r, np, &ns))
             return true;
         p->ready_doc = doc;
         p->ready_ns = ns;
@@ -417,9 +468,13 @@ static int phrase_next(qr_it *it)
     qr_conj_win *w = &p->win;
     int rc;
     for (;;) {
-        if (qr_conj_win_build(w))
-            while (w->at < w->nc && !may_match(p, w->at))
-                w->at++;
+        if (qr_conj_win_build(w)) {
+            if (p->nd == 2 && p->n == 2)
+                skip_two(p);
+            else
+                while (w->at < w->nc && !may_match(p, w->at))
+                    w->at++;
+        }
         bool from_win = w->open && w->at < w->nc; /* the doc comes from the window */
         /* without windows the terms' positions are mostly decoded doc by doc: no judging */
         if ((rc = qr_conj_win_next(w)) || p->lead[0]->doc == QR_DOC_END || from_win || !w->terms ||
