@@ -1217,10 +1217,14 @@ bool qr_it_flat(qr_it *it, qr_it_flat_view *out)
  * Windows are used only when no clause has more than WIN_RATIO times the
  * lead's docs: with a rarer lead most windows would be lopsided, and
  * building one to find that out costs more than the seeks (measured on
- * the enwiki phrases: dfs within 2x of each other gain 10-18%, 6x and
- * beyond lost 10-20%).
+ * the enwiki phrases with merged windows: dfs within 2x of each other
+ * gain 10-18%, 6x and beyond lost 10-20%, so the ratio was 4; with the
+ * map's intersection, 8 against 4: "long walk" (4.7x) and "control
+ * software" (4.5x) -40%, "direct calculation shows" -20%, the peers'
+ * Phrase2 median -19%, nothing slower beyond the noise; 16 lost some of
+ * that again, "virginia state" (15x) gaining 5%).
  */
-#define WIN_RATIO 4u
+#define WIN_RATIO 8u
 
 int qr_conj_win_init(qr_conj_win *w, qr_it **lead, size_t n)
 {
