@@ -25,6 +25,7 @@
 #include "query/iter.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -395,9 +396,17 @@ int qr_term_it_open(qr_it **out, const qr_pterm *pt, qr_evalctx *ctx, qr_field f
     const qr_term_meta *meta = &pt->metas[ctx->segi];
     if (meta->df == 0)
         return 0;
-    struct term_it *t = qr_calloc(1, sizeof *t);
+    /*
+     * Zeroed except the cursor, which qr_postings_iter_init sets up itself
+     * (its block buffers, most of the struct, need no zeroing: the
+     * iterator is opened per term and segment).
+     */
+    struct term_it *t = qr_malloc(sizeof *t);
     if (!t)
         return QR_ENOMEM;
+    memset(t, 0, offsetof(struct term_it, p));
+    memset((char *)t + offsetof(struct term_it, p) + sizeof t->p, 0,
+           sizeof *t - offsetof(struct term_it, p) - sizeof t->p);
     int rc = qr_segment_postings(ctx->seg, meta, &t->p);
     if (rc) {
         qr_postings_iter_free(&t->p);
@@ -1208,10 +1217,14 @@ bool qr_it_flat(qr_it *it, qr_it_flat_view *out)
  * Windows are used only when no clause has more than WIN_RATIO times the
  * lead's docs: with a rarer lead most windows would be lopsided, and
  * building one to find that out costs more than the seeks (measured on
- * the enwiki phrases: dfs within 2x of each other gain 10-18%, 6x and
- * beyond lost 10-20%).
+ * the enwiki phrases with merged windows: dfs within 2x of each other
+ * gain 10-18%, 6x and beyond lost 10-20%, so the ratio was 4; with the
+ * map's intersection, 8 against 4: "long walk" (4.7x) and "control
+ * software" (4.5x) -40%, "direct calculation shows" -20%, the peers'
+ * Phrase2 median -19%, nothing slower beyond the noise; 16 lost some of
+ * that again, "virginia state" (15x) gaining 5%).
  */
-#define WIN_RATIO 4u
+#define WIN_RATIO 8u
 
 int qr_conj_win_init(qr_conj_win *w, qr_it **lead, size_t n)
 {
@@ -1223,15 +1236,22 @@ int qr_conj_win_init(qr_conj_win *w, qr_it **lead, size_t n)
         w->terms = lead[i]->ops == &term_ops && lead[i]->cost / WIN_RATIO <= lead[0]->cost;
     if (!w->terms)
         return 0;
-    w->doc = qr_calloc(QR_BLOCK, sizeof *w->doc);
-    w->idx = qr_calloc(n * QR_BLOCK, sizeof *w->idx);
-    w->cur = qr_calloc(n, sizeof *w->cur);
-    w->dv = qr_calloc(n, sizeof *w->dv);
-    w->dn = qr_calloc(n, sizeof *w->dn);
-    if (!w->doc || !w->idx || !w->cur || !w->dv || !w->dn) {
-        qr_conj_win_free(w);
+    /* one allocation (paid per segment): dv, doc, dn, then the bytes cur, idx and map */
+    size_t per = sizeof *w->dv + sizeof *w->dn + sizeof *w->cur + QR_BLOCK * sizeof *w->idx;
+    if (n > (SIZE_MAX - QR_BLOCK * sizeof *w->doc - QR_WIN_MAP) / per) {
+        w->terms = false;
         return QR_ENOMEM;
     }
+    w->dv = qr_calloc(1, QR_BLOCK * sizeof *w->doc + n * per + QR_WIN_MAP);
+    if (!w->dv) {
+        w->terms = false;
+        return QR_ENOMEM;
+    }
+    w->doc = (uint32_t *)(w->dv + n);
+    w->dn = w->doc + QR_BLOCK;
+    w->cur = (uint8_t *)(w->dn + n);
+    w->idx = w->cur + n;
+    w->map = w->idx + n * QR_BLOCK;
     return 0;
 }
 
@@ -1239,11 +1259,7 @@ void qr_conj_win_free(qr_conj_win *w)
 {
     if (!w)
         return;
-    qr_free(w->doc);
-    qr_free(w->idx);
-    qr_free(w->cur);
-    qr_free(w->dv);
-    qr_free(w->dn);
+    qr_free(w->dv); /* the arrays' one allocation */
     w->doc = NULL;
     w->idx = w->cur = NULL;
     w->dv = NULL;
@@ -1255,6 +1271,56 @@ void qr_conj_win_reset(qr_conj_win *w)
 {
     w->open = w->seeks = false;
     w->nc = w->at = 0;
+}
+
+/*
+ * The intersection of win_build, for a window spanning fewer than
+ * QR_WIN_MAP docs after base: each clause's docs are entered in w->map
+ * (doc - base -> index + 1) and the common docs so far looked up there, so
+ * the steps do not wait on each other (a merge's next load waits on its
+ * last comparison); the map is cleared after each clause.
+ */
+static bool win_build_map(qr_conj_win *w, uint32_t base)
+{
+    uint8_t *m = w->map;
+    const uint32_t *a = w->dv[0] + 1, *b = w->dv[1] + 1;
+    uint32_t na = w->dn[0], nb = w->dn[1], k = 0;
+    uint8_t *i0 = w->idx, *i1 = w->idx + QR_BLOCK;
+    for (uint32_t j = 0; j < nb; j++)
+        m[b[j] - base] = (uint8_t)(j + 1);
+    for (uint32_t i = 0; i < na; i++) {
+        uint32_t x = a[i];
+        uint8_t y = m[x - base];
+        w->doc[k] = x;
+        i0[k] = (uint8_t)(i + 1);
+        i1[k] = y;
+        k += y != 0;
+    }
+    for (uint32_t j = 0; j < nb; j++)
+        m[b[j] - base] = 0;
+    for (size_t t = 2; t < w->n && k; t++) {
+        const uint32_t *c = w->dv[t] + 1;
+        uint32_t nt = w->dn[t], kk = 0;
+        uint8_t *it = w->idx + t * QR_BLOCK;
+        for (uint32_t j = 0; j < nt; j++)
+            m[c[j] - base] = (uint8_t)(j + 1);
+        for (uint32_t i = 0; i < k; i++) {
+            uint32_t x = w->doc[i];
+            uint8_t y = m[x - base];
+            w->doc[kk] = x;
+            for (size_t s = 0; s < t; s++)
+                w->idx[s * QR_BLOCK + kk] = w->idx[s * QR_BLOCK + i];
+            it[kk] = y;
+            kk += y != 0;
+        }
+        for (uint32_t j = 0; j < nt; j++)
+            m[c[j] - base] = 0;
+        k = kk;
+    }
+    w->nc = k;
+    w->at = 0;
+    memset(w->cur, 0, w->n);
+    return true;
 }
 
 /*
@@ -1283,6 +1349,9 @@ static bool win_build(qr_conj_win *w)
     const uint32_t *a = w->dv[0] + 1, *b = w->dv[1] + 1;
     uint32_t na = w->dn[0], nb = w->dn[1], i = 0, j = 0, k = 0;
     uint8_t *i0 = w->idx, *i1 = w->idx + QR_BLOCK;
+    uint32_t base = w->dv[0][0]; /* the common doc: every doc of the window is after it */
+    if (hi - base < QR_WIN_MAP)
+        return win_build_map(w, base);
     while (i < na && j < nb) {
         uint32_t x = a[i], y = b[j];
         w->doc[k] = x;

@@ -324,9 +324,13 @@ typedef struct qr_conj_win {
     uint32_t *doc;       /* QR_BLOCK: the window's common docs */
     uint8_t *idx;        /* n * QR_BLOCK: clause t's index of each, from where the window began */
     uint8_t *cur;        /* n: each clause's index from where the window began */
-    const uint32_t **dv; /* n: scratch, each clause's block docs */
+    const uint32_t **dv; /* n: scratch, each clause's block docs (and the arrays' allocation) */
     uint32_t *dn;        /* n: and how many */
+    uint8_t *map; /* QR_WIN_MAP: by doc - the window's first doc, a clause's index + 1 (kept 0) */
 } qr_conj_win;
+
+/* Docs a window's map spans (windows of common terms span fewer: no merge then). */
+#define QR_WIN_MAP 1024u
 
 /* Number of v[0..n) (increasing) that are <= x: for windows and position lists. */
 static inline size_t qr_count_le(const uint32_t *v, size_t n, uint64_t x)

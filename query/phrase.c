@@ -127,13 +127,16 @@ static inline bool any_eq(const uint32_t *v, uint32_t n, uint32_t x)
  * keep_starts for a candidate's few positions: each start against every
  * position, comparisons without a chain of loads between them (the merge
  * waits on each step's load to choose the next), when at most FEW_PAIRS
- * pairs; else keep_starts.
+ * pairs or at most FEW_STARTS starts (a rare term against a common one:
+ * the merge steps through the common term's positions one load at a
+ * time, the scans compare four at once); else keep_starts.
  */
-#define FEW_PAIRS 64
+#define FEW_PAIRS  64
+#define FEW_STARTS 4
 static uint32_t keep_few(uint32_t *starts, uint32_t ns, const uint32_t *v, uint32_t nv,
                          uint32_t off)
 {
-    if (ns * nv > FEW_PAIRS) /* both at most PBUF */
+    if ((uint64_t)ns * nv > FEW_PAIRS && ns > FEW_STARTS)
         return keep_starts(starts, ns, v, nv, off);
     uint32_t kept = 0;
     for (uint32_t j = 0; j < ns; j++) {
@@ -270,10 +273,16 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
         uint32_t nv;
         if ((rc = doc_positions(p->pi[i], p->pbuf[i], &v, &nv)))
             return rc;
-        if (k == 0)
+        if (k == 0 && dn > FEW_STARTS) {
             ns = first_starts(p->starts, dv, dn, p->offs[drv], v, nv, p->offs[i]);
-        else
-            ns = keep_starts(p->starts, ns, v, nv, p->offs[i]);
+        } else {
+            if (k == 0) /* the few starts the driver proposes, for keep_few */
+                for (uint32_t j = 0; j < dn; j++) {
+                    p->starts[ns] = dv[j] - p->offs[drv];
+                    ns += dv[j] >= p->offs[drv];
+                }
+            ns = keep_few(p->starts, ns, v, nv, p->offs[i]);
+        }
         if (!ns)
             break;
     }
@@ -299,6 +308,76 @@ count:
         p->tf_doc = p->base.doc;
     }
     return 0;
+}
+
+/*
+ * The match starts of two distinct terms at a doc from their position
+ * deltas r[i] (np[i] of them, 1..PBUF): their number in *out_ns, the
+ * starts in p->starts. False when a sum passes 32 bits (damage: left to
+ * phrase_walk to report).
+ */
+static inline bool two_starts(struct phrase_it *p, const uint32_t *const r[2], const uint32_t np[2],
+                              uint32_t *out_ns)
+{
+    size_t drv = np[1] < np[0], o = 1 - drv; /* phrase_walk's driver: the first rarest */
+    uint32_t *v = p->pbuf[o], od = p->offs[drv], oo = p->offs[o], ns = 0;
+    /*
+     * The other's positions, and the starts they propose modulo 64 as a
+     * mask: a driver start whose bit is clear meets none of them (the
+     * comparisons only for the few whose bit is set).
+     */
+    uint64_t y = 0, mask = 0, x = 0;
+    for (uint32_t j = 0; j < np[o]; j++) {
+        y += r[o][j];
+        v[j] = (uint32_t)y;
+        mask |= 1ull << ((y - oo) & 63);
+    }
+    for (uint32_t j = 0; j < np[drv]; j++) { /* each driver position proposes a start */
+        x += r[drv][j];
+        uint64_t st = x - od;
+        p->starts[ns] = (uint32_t)st;
+        if (mask >> (st & 63) & 1)
+            ns += x >= od && st + oo <= UINT32_MAX && any_eq(v, np[o], (uint32_t)(st + oo));
+    }
+    *out_ns = ns;
+    return x <= UINT32_MAX && y <= UINT32_MAX;
+}
+
+/*
+ * may_match for a phrase of two distinct terms over the window's
+ * candidates from w->at on: raises w->at past those their positions rule
+ * out, up to the first that may match (its starts kept for the walk) or
+ * whose positions are not at hand, or past the segment. The same
+ * judgement as may_match's, with what does not change inside a window
+ * (the terms, their index bases in the window) read once.
+ */
+static void skip_two(struct phrase_it *p)
+{
+    qr_conj_win *w = &p->win;
+    qr_postings_iter *pi[2] = {p->pi[0], p->pi[1]};
+    const uint8_t *ix[2];
+    uint32_t base[2], ndocs = p->ctx->ndocs;
+    for (size_t i = 0; i < 2; i++) { /* qr_conj_win_index, its invariant part */
+        uint32_t t = p->lix[i];
+        ix[i] = w->idx + t * QR_BLOCK;
+        base[i] = qr_postings_in_block(pi[i]) - w->cur[t];
+    }
+    p->ready_doc = QR_DOC_END; /* starts is overwritten */
+    for (; w->at < w->nc; w->at++) {
+        uint32_t c = w->at, doc = w->doc[c], ns;
+        const uint32_t *r[2];
+        uint32_t np[2];
+        if (doc >= ndocs || !qr_postings_block_deltas(pi[0], base[0] + ix[0][c], &r[0], &np[0]) ||
+            np[0] - 1 >= PBUF ||
+            !qr_postings_block_deltas(pi[1], base[1] + ix[1][c], &r[1], &np[1]) ||
+            np[1] - 1 >= PBUF || !two_starts(p, r, np, &ns))
+            return;
+        if (ns) {
+            p->ready_doc = doc;
+            p->ready_ns = ns;
+            return;
+        }
+    }
 }
 
 /*
@@ -331,27 +410,8 @@ static bool may_match(struct phrase_it *p, uint32_t c)
             if (!qr_postings_block_deltas(pi, k, &r[i], &np[i]) || np[i] - 1 >= PBUF)
                 return true; /* not decoded, none (damage) or too many */
         }
-        size_t drv = np[1] < np[0], o = 1 - drv; /* phrase_walk's driver: the first rarest */
-        uint32_t *v = p->pbuf[o], od = p->offs[drv], oo = p->offs[o], ns = 0;
-        /*
-         * The other's positions, and the starts they propose modulo 64 as a
-         * mask: a driver start whose bit is clear meets none of them (the
-         * comparisons only for the few whose bit is set).
-         */
-        uint64_t y = 0, mask = 0, x = 0;
-        for (uint32_t j = 0; j < np[o]; j++) {
-            y += r[o][j];
-            v[j] = (uint32_t)y;
-            mask |= 1ull << ((y - oo) & 63);
-        }
-        for (uint32_t j = 0; j < np[drv]; j++) { /* each driver position proposes a start */
-            x += r[drv][j];
-            uint64_t st = x - od;
-            p->starts[ns] = (uint32_t)st;
-            if (mask >> (st & 63) & 1)
-                ns += x >= od && st + oo <= UINT32_MAX && any_eq(v, np[o], (uint32_t)(st + oo));
-        }
-        if (x > UINT32_MAX || y > UINT32_MAX)
+        uint32_t ns;
+        if (!two_starts(p, r, np, &ns))
             return true;
         p->ready_doc = doc;
         p->ready_ns = ns;
@@ -408,9 +468,13 @@ static int phrase_next(qr_it *it)
     qr_conj_win *w = &p->win;
     int rc;
     for (;;) {
-        if (qr_conj_win_build(w))
-            while (w->at < w->nc && !may_match(p, w->at))
-                w->at++;
+        if (qr_conj_win_build(w)) {
+            if (p->nd == 2 && p->n == 2)
+                skip_two(p);
+            else
+                while (w->at < w->nc && !may_match(p, w->at))
+                    w->at++;
+        }
         bool from_win = w->open && w->at < w->nc; /* the doc comes from the window */
         /* without windows the terms' positions are mostly decoded doc by doc: no judging */
         if ((rc = qr_conj_win_next(w)) || p->lead[0]->doc == QR_DOC_END || from_win || !w->terms ||
@@ -465,21 +529,11 @@ static int phrase_spans(qr_it *it, qr_spans *out)
 static void phrase_free(qr_it *it)
 {
     struct phrase_it *p = (struct phrase_it *)it;
-    for (size_t i = 0; p->terms && p->rep && i < p->n; i++)
+    for (size_t i = 0; i < p->n; i++) /* the arrays live in p's own allocation */
         if (p->rep[i] == i)
             qr_it_free(p->terms[i]);
-    qr_free(p->terms);
-    qr_free(p->pi);
-    qr_free(p->rep);
-    qr_free(p->mult);
-    qr_free(p->lead);
-    qr_free(p->offs);
-    qr_free(p->npos);
-    qr_free(p->order);
     qr_free(p->starts);
     qr_free(p->pbuf);
-    qr_free(p->raw);
-    qr_free(p->lix);
     qr_conj_win_free(&p->win);
     qr_free(p);
 }
@@ -537,10 +591,33 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
     for (uint32_t i = 0; i < pn->nterms; i++)
         if (pn->terms[i].metas[ctx->segi].df == 0)
             return 0; /* a term absent from the segment: no match here */
-    struct phrase_it *p = qr_calloc(1, sizeof *p);
+    /*
+     * One allocation for the iterator and its per-term arrays, one for the
+     * position scratch (not zeroed) and one for the starts (grown): the
+     * allocations are paid per segment, and a small phrase costs little
+     * more than its opening.
+     */
+    size_t n = pn->nterms;
+    const size_t per_term = 4 * sizeof(void *) + 6 * sizeof(uint32_t);
+    if (n > (SIZE_MAX - sizeof(struct phrase_it)) / per_term)
+        return QR_ENOMEM;
+    struct phrase_it *p = qr_calloc(1, sizeof *p + n * per_term);
     if (!p)
         return QR_ENOMEM;
-    size_t n = pn->nterms;
+    /* after the struct (whose size is a multiple of its pointers' alignment): pointers, then u32s
+     */
+    void **ptrs = (void **)(p + 1);
+    p->terms = (qr_it **)ptrs;
+    p->pi = (qr_postings_iter **)(ptrs + n);
+    p->lead = (qr_it **)(ptrs + 2 * n);
+    p->raw = (const uint32_t **)(ptrs + 3 * n);
+    uint32_t *u = (uint32_t *)(ptrs + 4 * n);
+    p->offs = u;
+    p->npos = u + n;
+    p->order = u + 2 * n;
+    p->rep = u + 3 * n;
+    p->mult = u + 4 * n;
+    p->lix = u + 5 * n;
     p->base.ops = &phrase_ops;
     p->base.scores = pn->scores;
     p->ctx = ctx;
@@ -548,22 +625,11 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
     p->idf = pn->idf;
     p->n = n;
     p->tf_doc = p->ready_doc = QR_DOC_END;
-    p->terms = qr_calloc(n, sizeof *p->terms);
-    p->pi = qr_calloc(n, sizeof *p->pi);
-    p->lead = qr_calloc(n, sizeof *p->lead);
-    p->offs = qr_calloc(n, sizeof *p->offs);
-    p->npos = qr_calloc(n, sizeof *p->npos);
-    p->order = qr_calloc(n, sizeof *p->order);
-    p->rep = qr_calloc(n, sizeof *p->rep);
-    p->mult = qr_calloc(n, sizeof *p->mult);
-    p->pbuf = qr_reallocarray(NULL, n, sizeof *p->pbuf); /* scratch: not zeroed */
-    p->raw = qr_calloc(n, sizeof *p->raw);
-    p->lix = qr_calloc(n, sizeof *p->lix);
+    p->pbuf = qr_reallocarray(NULL, n, sizeof *p->pbuf);        /* scratch: not zeroed */
     p->starts = qr_reallocarray(NULL, PBUF, sizeof *p->starts); /* may_match's, at most PBUF */
     p->scap = PBUF;
     int rc = QR_ENOMEM;
-    if (!p->terms || !p->pi || !p->lead || !p->offs || !p->npos || !p->order || !p->rep ||
-        !p->mult || !p->pbuf || !p->raw || !p->lix || !p->starts)
+    if (!p->pbuf || !p->starts)
         goto fail;
     if ((rc = find_repeats(p, pn)))
         goto fail;

@@ -390,7 +390,8 @@ bool qr_varint_skip(const uint8_t **pp, const uint8_t *end, uint64_t n)
     /* Eight bytes at a time: a varint ends at each byte with the high bit clear. */
     while (n && end - p >= 8) {
         uint64_t ends = ~qr_load_u64(p) & 0x8080808080808080ull;
-        unsigned c = (unsigned)__builtin_popcountll(ends);
+        /* one bit a byte: their sum in the top byte (no popcount call without -mpopcnt) */
+        unsigned c = (unsigned)(((ends >> 7) * 0x0101010101010101ull) >> 56);
         if (c >= n)
             break;
         n -= c;
@@ -634,6 +635,15 @@ static inline uint64_t load_le64(const uint8_t *p)
     return v;
 }
 
+/* Set bits of x: SWAR (without -mpopcnt, __builtin_popcountll is a libgcc call). */
+static inline unsigned popcount64(uint64_t x)
+{
+    x -= (x >> 1) & 0x5555555555555555ull;
+    x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+    x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+    return (unsigned)((x * 0x0101010101010101ull) >> 56);
+}
+
 /*
  * Patches the nexc exceptions of a block whose high parts start at h with
  * at least 8 bytes readable past them: each exception's xw bits are one
@@ -647,7 +657,7 @@ static bool xpfor_patch_fast(uint32_t *out, const uint8_t *where, const uint8_t 
     const uint32_t mask = (uint32_t)((1ull << xw) - 1);
     if (nexc > QR_XPFOR_BITMAP_MIN) {
         uint64_t w[2] = {load_le64(where), load_le64(where + 8)};
-        if ((unsigned)(__builtin_popcountll(w[0]) + __builtin_popcountll(w[1])) != nexc)
+        if (popcount64(w[0]) + popcount64(w[1]) != nexc)
             return false;
         uint64_t bit = 0;
         for (unsigned half = 0; half < 2; half++) {

@@ -854,14 +854,18 @@ static int decode_rest(qr_postings_iter *it)
 {
     uint32_t i0 = it->in_block;
     uint64_t at = it->pos_at, n = 0;
-    for (uint32_t j = i0; j < it->block_n; j++)
+    /* where each doc's deltas will start, and their total, in one pass (tfs < 2^32 each) */
+    for (uint32_t j = i0; j < it->block_n; j++) {
+        it->boff[j] = (uint32_t)n;
         n += it->freqbuf[j];
+    }
     if (!pos_fit(it, at, n))
         return corrupt(it);
     if (n > it->bpos_cap) {
         if (n > UINT32_MAX)
             return QR_ENOMEM; /* more than boff can index: doc by doc */
-        uint32_t cap = it->bpos_cap > 64 ? it->bpos_cap : 64;
+        /* from 512 (a common term's block has some hundreds): one allocation, not a few growths */
+        uint32_t cap = it->bpos_cap > 512 ? it->bpos_cap : 512;
         while (cap < n)
             cap = cap > UINT32_MAX / 2 ? (uint32_t)n : cap * 2;
         uint32_t *nb = qr_reallocarray(it->bpos, cap, sizeof *nb);
@@ -889,12 +893,7 @@ static int decode_rest(qr_postings_iter *it)
         done += m;
         a += m;
     }
-    uint32_t off = 0;
-    for (uint32_t j = i0; j < it->block_n; j++) {
-        it->boff[j] = off;
-        off += it->freqbuf[j];
-    }
-    it->boff[it->block_n] = off;
+    it->boff[it->block_n] = (uint32_t)n;
     it->pos_at = at + n;
     it->pos_doc = it->block_n;
     it->pos_valid = false;

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "query/iter.h"
 #include "query/searcher.h"
 #include "storage/bitpack.h"
 #include "storage/buf.h"
@@ -226,6 +227,11 @@ static const char *const mix_queries[] = {
     "\"r a b\"",
     "\"a a b\" -r",
     "\"b b\" OR \"a e\"",
+    /* a rare driver of a few starts against a common term's many positions (scanned) */
+    "\"a r\"",
+    "\"a a r\"",
+    "\"r a\"",
+    "\"b r a b\"",
 };
 
 /*
@@ -426,6 +432,73 @@ Test(phrase, windows_of_common_and_rare_terms_match_the_reference)
     free_mix(more, 400);
     qr_dir_close(dir);
     free_mix(docs, NWIN);
+}
+
+/*
+ * Windows of terms too sparse for the map of a window (QR_WIN_MAP docs
+ * after its first common doc; iter.c), whose common docs are then merged,
+ * next to dense ones looked up in the map: "s" in every 16th of NSPARSE
+ * docs and "t" in every 12th (their first blocks span more than
+ * QR_WIN_MAP docs, later windows less), "u" and "v" in every other, "s t"
+ * and "t s u" where both meet, deletions and three segments.
+ */
+#define NSPARSE 3000
+
+static struct tdoc *make_sparse(size_t n, const char *prefix)
+{
+    struct tdoc *docs = calloc(n, sizeof *docs);
+    cr_assert(docs);
+    for (size_t i = 0; i < n; i++) {
+        size_t cap = 64;
+        char *t = malloc(cap), *path = malloc(32);
+        cr_assert(t && path);
+        snprintf(path, 32, "%s/%04zu", prefix, i);
+        bool s = i % 16 == 0, tt = i % 12 == 0, uv = i % 2 == 0;
+        snprintf(t, cap, "x\n%s %s %s %s",
+                 s && tt ? "s t"
+                 : s     ? "s x"
+                         : "x x",
+                 tt && i % 96 == 0 ? "t s u"
+                 : tt              ? "y t"
+                                   : "y y",
+                 uv ? "u v" : "w w", i % 5 == 0 ? "v u" : "x");
+        docs[i] = (struct tdoc){path, t};
+    }
+    return docs;
+}
+
+static const char *const sparse_queries[] = {
+    "\"s t\"",    "\"t s\"", "\"t s u\"",  "\"s t\" OR \"t s\"",
+    "s NEAR/2 t", "\"u v\"", "\"v u\"",    "u NEAR/1 v",
+    "\"s x\"",    "\"y t\"", "t NEAR/3 u", "\"s t\" -\"v u\"",
+};
+
+static void check_sparse(qr_dir *dir)
+{
+    check_queries(dir, sparse_queries, sizeof sparse_queries / sizeof sparse_queries[0], 0);
+}
+
+Test(phrase, windows_too_sparse_for_the_map_match_the_reference)
+{
+    cr_assert_gt(NSPARSE / 16, 128, "s fills a block");
+    cr_assert_gt(128 * 12, QR_WIN_MAP, "the first blocks of s and t span more than the map");
+    struct tdoc *docs = make_sparse(NSPARSE, "s");
+    qr_dir *dir = tq_index("none", docs, NSPARSE, 0); /* one segment */
+    check_sparse(dir);
+    qr_dir_close(dir);
+    dir = tq_index("none", docs, NSPARSE, 1100); /* three segments */
+    check_sparse(dir);
+    struct tdoc *more = make_sparse(600, "s");
+    struct tdoc *repl = calloc(200, sizeof *repl);
+    cr_assert(repl);
+    for (size_t i = 0; i < 200; i++)
+        repl[i] = more[3 * i]; /* deletions inside the windows */
+    tq_add(dir, repl, 200);
+    check_sparse(dir);
+    free(repl);
+    free_mix(more, 600);
+    qr_dir_close(dir);
+    free_mix(docs, NSPARSE);
 }
 
 /*
