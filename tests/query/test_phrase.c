@@ -280,6 +280,23 @@ Test(phrase, blocks_of_many_docs_match_the_reference)
     free_mix(docs, NMIX);
 }
 
+/* n docs of the same text, paths "p/<i>" with i zero-padded to digits (0: not padded). */
+static void same_docs(struct tdoc *docs, int n, int digits, const char *text)
+{
+    for (int i = 0; i < n; i++) {
+        char *path = malloc(16);
+        cr_assert(path);
+        snprintf(path, 16, "p/%0*d", digits, i);
+        docs[i] = (struct tdoc){path, text};
+    }
+}
+
+static void free_paths(struct tdoc *docs, int n)
+{
+    for (int i = 0; i < n; i++)
+        free((char *)docs[i].path);
+}
+
 /*
  * Damage in a position block that only the block-at-a-time decoding reads
  * straight into its buffer: "a" (in every doc, 4 times) has its first doc
@@ -291,12 +308,7 @@ Test(phrase, damaged_position_block_read_with_its_doc_block_is_corrupt)
 {
     enum { N = 200 };
     struct tdoc docs[N];
-    for (int i = 0; i < N; i++) {
-        char *path = malloc(16);
-        cr_assert(path);
-        snprintf(path, 16, "p/%d", i);
-        docs[i] = (struct tdoc){path, "t\na b a x a b a y"};
-    }
+    same_docs(docs, N, 0, "t\na b a x a b a y");
     qr_dir *dir = tq_index("none", docs, N, 0);
     char posfile[64];
     uint64_t id = tq_only_file(dir, ".pos", posfile, sizeof posfile);
@@ -334,8 +346,7 @@ Test(phrase, damaged_position_block_read_with_its_doc_block_is_corrupt)
     qr_searcher_close(s);
     qr_dir_close(bad);
     qr_dir_close(dir);
-    for (int i = 0; i < N; i++)
-        free((char *)docs[i].path);
+    free_paths(docs, N);
 }
 
 /* ---- the conjunction window by window (qr_conj_win) ------------------------------- */
@@ -511,12 +522,7 @@ Test(phrase, a_window_doc_past_the_segment_is_corrupt)
 {
     enum { N = 100 };
     struct tdoc docs[N];
-    for (int i = 0; i < N; i++) {
-        char *path = malloc(16);
-        cr_assert(path);
-        snprintf(path, 16, "p/%02d", i);
-        docs[i] = (struct tdoc){path, "t\na b"};
-    }
+    same_docs(docs, N, 2, "t\na b");
     qr_dir *dir = tq_index("none", docs, N, 0);
     char docfile[64];
     uint64_t id = tq_only_file(dir, ".doc", docfile, sizeof docfile);
@@ -554,8 +560,7 @@ Test(phrase, a_window_doc_past_the_segment_is_corrupt)
     qr_dir_close(bad);
     qr_dir_close(half);
     qr_dir_close(dir);
-    for (int i = 0; i < N; i++)
-        free((char *)docs[i].path);
+    free_paths(docs, N);
 }
 
 /*
@@ -571,12 +576,7 @@ Test(phrase, position_sums_past_32_bits_in_a_decoded_block_are_corrupt)
 {
     enum { N = 300 };
     struct tdoc docs[N];
-    for (int i = 0; i < N; i++) {
-        char *path = malloc(16);
-        cr_assert(path);
-        snprintf(path, 16, "p/%03d", i);
-        docs[i] = (struct tdoc){path, "t\na b c d a b c d"};
-    }
+    same_docs(docs, N, 3, "t\na b c d a b c d");
     qr_dir *dir = tq_index("none", docs, N, 0);
     char posfile[64];
     uint64_t id = tq_only_file(dir, ".pos", posfile, sizeof posfile);
@@ -619,6 +619,5 @@ Test(phrase, position_sums_past_32_bits_in_a_decoded_block_are_corrupt)
     qr_searcher_close(good);
     for (int k = 5; k >= 0; k--)
         qr_dir_close(step[k]);
-    for (int i = 0; i < N; i++)
-        free((char *)docs[i].path);
+    free_paths(docs, N);
 }
