@@ -230,6 +230,20 @@ Test(prefix, one_segment_agrees, .timeout = 300)
     corpus_free(c);
 }
 
+/*
+ * Two segments (their runs merged in one pass for the idfs, searcher.c's
+ * pair_idf): terms in both, in one of them alone (pasolo*), before and
+ * after the other run's end.
+ */
+Test(prefix, two_segments_agree, .timeout = 300)
+{
+    struct corpus *c = corpus_make();
+    qr_dir *dir = tq_index("none", c->docs, NDOCS, NDOCS / 2);
+    check_all(dir);
+    qr_dir_close(dir);
+    corpus_free(c);
+}
+
 /* Replaces docs 0, stride, 2 stride, ... (n of them) with new texts (doc_text's second variant). */
 static void replace_docs(qr_dir *dir, const struct corpus *c, uint32_t n, uint32_t stride)
 {
