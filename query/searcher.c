@@ -9,7 +9,8 @@
  * expansions into one list of distinct terms. A query that is one prefix
  * over every field skips the plan: each segment's range, collected at once,
  * goes to qr_rank_prefix as it is, with each term's idf from its df summed
- * over the segments in a hash table of the distinct terms (measured, enwiki
+ * over the segments (two: their runs merged; more: in a hash table of the
+ * distinct terms; measured, enwiki
  * "sha*", cachegrind instructions a query: 8 segments 2.85M -> 1.97M, one
  * segment 1.51M -> 1.25M, the plan's rows of metas, nsegs per distinct
  * term, zeroed, no longer made). NOT NOT x becomes x marked
@@ -642,6 +643,44 @@ done:
 }
 
 /*
+ * Two segments' runs (head as collect_prefix's; every term starting with
+ * the prefix's plen bytes) merged in one pass: each entry's idf from its
+ * df plus, when the other run holds the term, the df there: no table to
+ * allocate and clear, no hash, a comparison from the first byte after the
+ * prefix (measured, enwiki Prefix3 alone round-robin, two segments,
+ * interleaved, 7 rounds: median 60.4 -> 56.3 us, p99 209 -> 203, against
+ * the hash table of the distinct terms kept for more segments).
+ */
+static void pair_idf(qr_searcher *s, const size_t *head, size_t plen, double *idf)
+{
+    const qr_termdict_ent *v = s->pfx;
+    const uint8_t *bytes = s->pfx_bytes.p;
+    size_t i = head[0], ie = head[1], j = head[2], je = head[3];
+    while (i < ie && j < je) {
+        const uint8_t *a = bytes + v[i].off, *b = bytes + v[j].off;
+        uint32_t la = v[i].len, lb = v[j].len, l = la < lb ? la : lb, k = (uint32_t)plen;
+        while (k < l && a[k] == b[k])
+            k++;
+        int c = k < l ? (a[k] < b[k] ? -1 : 1) : la < lb ? -1 : la > lb;
+        if (c == 0) {
+            idf[i] = idf[j] = idf_of(s, (uint64_t)v[i].meta.df + v[j].meta.df);
+            i++;
+            j++;
+        } else if (c < 0) {
+            idf[i] = idf_of(s, v[i].meta.df);
+            i++;
+        } else {
+            idf[j] = idf_of(s, v[j].meta.df);
+            j++;
+        }
+    }
+    for (; i < ie; i++)
+        idf[i] = idf_of(s, v[i].meta.df);
+    for (; j < je; j++)
+        idf[j] = idf_of(s, v[j].meta.df);
+}
+
+/*
  * A query that is one prefix over every field, without a plan: its
  * expansion found (collect_prefix, *head as there) and each entry's idf,
  * its term's df summed over every segment, in *out_idf (n entries).
@@ -666,6 +705,10 @@ static int expand_prefix_runs(qr_searcher *s, const qr_qterm *prefix, size_t *he
     if (s->nsegs <= 1) {
         for (size_t i = 0; i < n; i++)
             idf[i] = idf_of(s, v[i].meta.df);
+        goto done;
+    }
+    if (s->nsegs == 2) {
+        pair_idf(s, head, prefix->len, idf);
         goto done;
     }
     /*
