@@ -168,6 +168,18 @@ static uint32_t first_starts(uint32_t *starts, const uint32_t *dv, uint32_t dn, 
     return kept;
 }
 
+/* The starts the driver's positions dv[0..dn) propose (each x >= od: x - od) into starts. */
+static inline uint32_t propose_starts(uint32_t *starts, const uint32_t *dv, uint32_t dn,
+                                      uint32_t od)
+{
+    uint32_t ns = 0;
+    for (uint32_t j = 0; j < dn; j++) {
+        starts[ns] = dv[j] - od;
+        ns += dv[j] >= od;
+    }
+    return ns;
+}
+
 /* Sums n deltas into positions (buf); false when a sum passes 32 bits. */
 static inline bool sum_deltas(uint32_t *buf, const uint32_t *raw, uint32_t n)
 {
@@ -277,10 +289,7 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
             ns = first_starts(p->starts, dv, dn, p->offs[drv], v, nv, p->offs[i]);
         } else {
             if (k == 0) /* the few starts the driver proposes, for keep_few */
-                for (uint32_t j = 0; j < dn; j++) {
-                    p->starts[ns] = dv[j] - p->offs[drv];
-                    ns += dv[j] >= p->offs[drv];
-                }
+                ns = propose_starts(p->starts, dv, dn, p->offs[drv]);
             ns = keep_few(p->starts, ns, v, nv, p->offs[i]);
         }
         if (!ns)
@@ -438,13 +447,10 @@ static bool may_match(struct phrase_it *p, uint32_t c)
             drv = i;
     }
     size_t no = order_others(p, drv);
-    uint32_t *dv = p->pbuf[drv], dn = p->npos[drv], od = p->offs[drv], ns = 0;
+    uint32_t *dv = p->pbuf[drv], dn = p->npos[drv];
     if (!sum_deltas(dv, p->raw[drv], dn))
         return true;
-    for (uint32_t j = 0; j < dn; j++) { /* each driver position proposes a start */
-        p->starts[ns] = dv[j] - od;
-        ns += dv[j] >= od;
-    }
+    uint32_t ns = propose_starts(p->starts, dv, dn, p->offs[drv]);
     for (size_t k = 0; k < no && ns; k++) {
         size_t i = p->order[k];
         uint32_t *v = p->pbuf[i];

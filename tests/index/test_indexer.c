@@ -1277,6 +1277,23 @@ static void replace_after_walk(const char *data, const char *link_to)
     cr_assert_eq(unlink(path), 0);
 }
 
+/* The files replace_after_walk changed, read as the walk listed them: each skipped, with its
+ * reason. */
+static void expect_replaced_skipped(const qr_walk *w, qr_buf *b)
+{
+    int skip;
+    uint64_t size;
+    int64_t mtime;
+    read_walked(w, "fifo.txt", 100, b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a FIFO");
+    read_walked(w, "dir.txt", 100, b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a directory");
+    read_walked(w, "link.txt", 100, b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a symlink is not followed");
+    read_walked(w, "gone.txt", 100, b, &skip, &size, &mtime);
+    cr_assert_eq(skip, QR_SKIP_VANISHED);
+}
+
 /* An unsized file that changed kind or vanished after the walk: the full check's reason. */
 Test(walk, read_walked_of_an_unsized_file_that_changed)
 {
@@ -1295,14 +1312,7 @@ Test(walk, read_walked_of_an_unsized_file_that_changed)
     int skip;
     uint64_t size;
     int64_t mtime;
-    read_walked(&w, "fifo.txt", 100, &b, &skip, &size, &mtime);
-    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a FIFO");
-    read_walked(&w, "dir.txt", 100, &b, &skip, &size, &mtime);
-    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a directory");
-    read_walked(&w, "link.txt", 100, &b, &skip, &size, &mtime);
-    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a symlink is not followed");
-    read_walked(&w, "gone.txt", 100, &b, &skip, &size, &mtime);
-    cr_assert_eq(skip, QR_SKIP_VANISHED);
+    expect_replaced_skipped(&w, &b);
     read_walked(&w, "bin", 100, &b, &skip, &size, &mtime);
     cr_assert_eq(skip, QR_SKIP_BINARY);
     read_walked(&w, "ok.txt", 100, &b, &skip, &size, &mtime);
@@ -1392,14 +1402,7 @@ Test(walk, read_walked_trusts_the_walk_only_for_unchanged_files)
     read_walked(&w, "shorter.txt", 100, &b, &skip, &size, &mtime);
     cr_assert(skip == -1 && size == 6 && b.n == 6 && !memcmp(b.p, "Short\n", 6));
     /* Or skipped, with the reason the full check gives. */
-    read_walked(&w, "fifo.txt", 100, &b, &skip, &size, &mtime);
-    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a FIFO");
-    read_walked(&w, "dir.txt", 100, &b, &skip, &size, &mtime);
-    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a directory");
-    read_walked(&w, "link.txt", 100, &b, &skip, &size, &mtime);
-    cr_assert_eq(skip, QR_SKIP_CHANGED, "a file replaced by a symlink is not followed");
-    read_walked(&w, "gone.txt", 100, &b, &skip, &size, &mtime);
-    cr_assert_eq(skip, QR_SKIP_VANISHED);
+    expect_replaced_skipped(&w, &b);
     read_walked(&w, "grown.txt", 100, &b, &skip, &size, &mtime);
     cr_assert_eq(skip, QR_SKIP_TOO_BIG, "grew past the limit since the walk");
     read_walked(&w, "same.txt", 10, &b, &skip, &size, &mtime);
