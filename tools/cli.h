@@ -5,6 +5,8 @@
 #ifndef QR_TOOLS_CLI_H
 #define QR_TOOLS_CLI_H
 
+#include <stddef.h>
+
 /* Exit statuses, SPEC §5. */
 enum {
     QR_EXIT_OK = 0,      /* success with hits */
@@ -26,6 +28,13 @@ int qr_cmd_bench(int argc, char **argv);
 
 /* Prints "quarry: <formatted message>\n" to stderr. */
 void qr_die_msg(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * The option getopt_long (opterr = 0) just refused with '?' or ':', quoted
+ * as the user typed it, into buf: '--frob', '-x', or '-r' (in '-crimea')
+ * for a letter inside a bundle. Returns buf.
+ */
+const char *qr_cli_refused(char *buf, size_t n, int argc, char **argv);
 
 /* Maps a QR_E* status to an exit status: ENOTFOUND/ECORRUPT/EVERSION -> 3, ESYNTAX/EINVAL -> 2, else 4. */
 int qr_exit_for(int status);

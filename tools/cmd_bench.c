@@ -258,6 +258,7 @@ static int parse(struct args *a, int argc, char **argv, unsigned allow)
 {
     int c;
     char badname[64];
+    char opt[160];
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":i:n:k:o:h", all_opts, NULL)) != -1) {
@@ -318,11 +319,12 @@ static int parse(struct args *a, int argc, char **argv, unsigned allow)
             need = O_QFILE;
             break;
         case ':':
-            qr_die_msg("bench %s: option %s needs a value", argv[0], argv[optind - 1]);
+            qr_die_msg("bench %s: option %s needs a value", argv[0],
+                       qr_cli_refused(opt, sizeof opt, argc, argv));
             return QR_EXIT_USAGE;
         default:
             qr_die_msg("bench %s: unknown option %s (see `quarry bench --help`)", argv[0],
-                       argv[optind - 1]);
+                       qr_cli_refused(opt, sizeof opt, argc, argv));
             return QR_EXIT_USAGE;
         }
         if (!(allow & need)) {

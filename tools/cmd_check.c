@@ -59,6 +59,7 @@ int qr_cmd_check(int argc, char **argv)
     if (!index || !*index)
         index = "quarry.idx";
     int c;
+    char opt[160];
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":i:h", opts, NULL)) != -1) {
@@ -70,11 +71,12 @@ int qr_cmd_check(int argc, char **argv)
             help(stdout);
             return QR_EXIT_OK;
         case ':':
-            qr_die_msg("check: option '%s' needs a value (see `quarry check --help`)",
-                       argv[optind - 1]);
+            qr_die_msg("check: option %s needs a value (see `quarry check --help`)",
+                       qr_cli_refused(opt, sizeof opt, argc, argv));
             return QR_EXIT_USAGE;
         default:
-            qr_die_msg("check: unknown option '%s' (see `quarry check --help`)", argv[optind - 1]);
+            qr_die_msg("check: unknown option %s (see `quarry check --help`)",
+                       qr_cli_refused(opt, sizeof opt, argc, argv));
             return QR_EXIT_USAGE;
         }
     }

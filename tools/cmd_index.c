@@ -149,6 +149,7 @@ int qr_cmd_index(int argc, char **argv)
     bool quiet = false, optimize = false;
     unsigned long long v;
     int c;
+    char opt[160];
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":i:l:t:qh", opts, NULL)) != -1) {
@@ -191,11 +192,12 @@ int qr_cmd_index(int argc, char **argv)
             help(stdout);
             return QR_EXIT_OK;
         case ':':
-            qr_die_msg("index: option '%s' needs a value (see `quarry index --help`)",
-                       argv[optind - 1]);
+            qr_die_msg("index: option %s needs a value (see `quarry index --help`)",
+                       qr_cli_refused(opt, sizeof opt, argc, argv));
             return QR_EXIT_USAGE;
         default:
-            qr_die_msg("index: unknown option '%s' (see `quarry index --help`)", argv[optind - 1]);
+            qr_die_msg("index: unknown option %s (see `quarry index --help`)",
+                       qr_cli_refused(opt, sizeof opt, argc, argv));
             return QR_EXIT_USAGE;
         }
     }

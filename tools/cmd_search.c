@@ -32,7 +32,8 @@ static void help(FILE *f)
           "\n"
           "Search the index and print the best hits: rank, path, score, title and a\n"
           "snippet with the matched words marked, then the exact number of hits.\n"
-          "QUERY - reads one query a line from standard input.\n"
+          "QUERY - reads one query a line from standard input. A QUERY that starts\n"
+          "with '-' goes after '--': quarry search -- -russia.\n"
           "\n"
           "Query language:\n"
           "  word                 a word (analysed like the documents: crimea, Crimea's)\n"
@@ -315,6 +316,7 @@ int qr_cmd_search(int argc, char **argv)
     if (!index || !*index)
         index = "quarry.idx";
     int c;
+    char opt[160];
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":i:k:o:jcah", opts, NULL)) != -1) {
@@ -343,12 +345,18 @@ int qr_cmd_search(int argc, char **argv)
             help(stdout);
             return QR_EXIT_OK;
         case ':':
-            qr_die_msg("search: option '%s' needs a value (see `quarry search --help`)",
-                       argv[optind - 1]);
+            qr_die_msg("search: option %s needs a value (see `quarry search --help`)",
+                       qr_cli_refused(opt, sizeof opt, argc, argv));
             return QR_EXIT_USAGE;
         default:
-            qr_die_msg("search: unknown option '%s' (see `quarry search --help`)",
-                       argv[optind - 1]);
+            /* `quarry search -russia` is the likeliest way here: say how to ask it */
+            qr_cli_refused(opt, sizeof opt, argc, argv);
+            if (strchr(opt, '('))
+                qr_die_msg("search: unknown option %s: a query that starts with '-' goes after "
+                           "'--' (quarry search -- -word)",
+                           opt);
+            else
+                qr_die_msg("search: unknown option %s (see `quarry search --help`)", opt);
             return QR_EXIT_USAGE;
         }
     }

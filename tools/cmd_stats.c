@@ -104,6 +104,7 @@ int qr_cmd_stats(int argc, char **argv)
         index = "quarry.idx";
     bool json = false;
     int c;
+    char opt[160];
     optind = 1;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":i:jh", opts, NULL)) != -1) {
@@ -118,11 +119,12 @@ int qr_cmd_stats(int argc, char **argv)
             help(stdout);
             return QR_EXIT_OK;
         case ':':
-            qr_die_msg("stats: option '%s' needs a value (see `quarry stats --help`)",
-                       argv[optind - 1]);
+            qr_die_msg("stats: option %s needs a value (see `quarry stats --help`)",
+                       qr_cli_refused(opt, sizeof opt, argc, argv));
             return QR_EXIT_USAGE;
         default:
-            qr_die_msg("stats: unknown option '%s' (see `quarry stats --help`)", argv[optind - 1]);
+            qr_die_msg("stats: unknown option %s (see `quarry stats --help`)",
+                       qr_cli_refused(opt, sizeof opt, argc, argv));
             return QR_EXIT_USAGE;
         }
     }

@@ -2,6 +2,7 @@
  * The `quarry` binary: dispatches to one subcommand (index, search, analyze,
  * stats, check, bench) and prints the top-level help and version.
  */
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -36,6 +37,27 @@ void qr_die_msg(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     va_end(ap);
     fputc('\n', stderr);
+}
+
+const char *qr_cli_refused(char *buf, size_t n, int argc, char **argv)
+{
+    /*
+     * getopt_long leaves optind on a bundle it has not finished ("-crimea":
+     * -c taken, -r refused, optind still on "-crimea", argv[optind - 1] the
+     * word before it) and past one it has; optopt is 0 for an unknown long
+     * option, else the short option's letter (or a long option's own).
+     */
+    const char *w = argv[optind - 1];
+    if (optopt && optind < argc && argv[optind][0] == '-' && argv[optind][1] &&
+        argv[optind][1] != '-' && strchr(argv[optind] + 1, optopt))
+        w = argv[optind];
+    if (!optopt || w[0] != '-' || w[1] == '-')
+        snprintf(buf, n, "'%s'", w);
+    else if (strlen(w) > 2)
+        snprintf(buf, n, "'-%c' (in '%s')", optopt, w);
+    else
+        snprintf(buf, n, "'-%c'", optopt);
+    return buf;
 }
 
 int qr_exit_for(int status)

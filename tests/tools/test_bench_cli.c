@@ -907,7 +907,7 @@ Test(bench_cli, usage_errors_and_exit_statuses)
     cr_assert(strstr(out, "unknown command 'frobnicate'"), "%s", out);
     free(out);
     cr_assert_eq(cli_quarry(&out, "bench index --nope x 2>&1"), 2);
-    cr_assert(strstr(out, "unknown option --nope"), "%s", out);
+    cr_assert(strstr(out, "unknown option '--nope'"), "%s", out);
     free(out);
     cr_assert_eq(cli_quarry(&out, "bench index --gen all x 2>&1"), 2);
     cr_assert(strstr(out, "does not apply"), "%s", out);

@@ -302,6 +302,8 @@ Test(index_cli, usage_errors_exit_2)
         {"index --max-file-size 1e3 d", "--max-file-size needs a number of MB"},
         {"index --max-file-size 1024 d", "from 1 to 1023, not '1024'"},
         {"index --ram", "option '--ram' needs a value"},
+        {"index -qz d", "unknown option '-z' (in '-qz')"},
+        {"index -q -t", "option '-t' needs a value"},
         {"index", "missing DIR"},
         {"index -q /nonexistent/quarry/dir", "'/nonexistent/quarry/dir' does not exist"},
         {"index /etc/hostname", "'/etc/hostname' is not a directory"},

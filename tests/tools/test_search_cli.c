@@ -157,6 +157,52 @@ Test(search_cli, count_and_exit_statuses)
     free(out);
 }
 
+/*
+ * A refused option is named as typed: a letter inside a bundle with its
+ * bundle (getopt has then not moved past it), and a query that starts with
+ * '-' is told to go after '--', where it is a query (SPEC §3: NOT crimea).
+ */
+Test(search_cli, refused_options_are_named_and_dash_queries_go_after_double_dash)
+{
+    static const struct {
+        const char *args, *err;
+    } cases[] = {
+        {"--json -crimea",
+         "quarry: search: unknown option '-r' (in '-crimea'): a query that starts with '-' goes "
+         "after '--' (quarry search -- -word)\n"},
+        {"-crimea --json",
+         "quarry: search: unknown option '-r' (in '-crimea'): a query that starts with '-' goes "
+         "after '--' (quarry search -- -word)\n"},
+        {"-cx crimea", "quarry: search: unknown option '-x' (in '-cx'): a query that starts with "
+                       "'-' goes after '--' (quarry search -- -word)\n"},
+        {"-x crimea", "quarry: search: unknown option '-x' (see `quarry search --help`)\n"},
+        {"--json --frob crimea",
+         "quarry: search: unknown option '--frob' (see `quarry search --help`)\n"},
+        {"crimea -k", "quarry: search: option '-k' needs a value (see `quarry search --help`)\n"},
+        {"crimea --offset",
+         "quarry: search: option '--offset' needs a value (see `quarry search --help`)\n"},
+    };
+    char *out;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cr_assert_eq(cli_quarry(&out, "search -i '%s' %s 2>&1", idx, cases[i].args), 2, "%s",
+                     cases[i].args);
+        cr_assert_str_eq(out, cases[i].err, "%s", cases[i].args);
+        free(out);
+    }
+    /* after --, -crimea is NOT crimea: every document but crimea's */
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' --count -- -crimea", idx), 0);
+    long without = atol(out);
+    free(out);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' --count crimea", idx), 0);
+    long with = atol(out);
+    free(out);
+    cr_assert_eq(cli_quarry(&out, "search -i '%s' --count -- -xylophonist", idx), 0);
+    cr_assert_eq(without + with, atol(out));
+    cr_assert_gt(with, 0);
+    cr_assert_gt(without, 0);
+    free(out);
+}
+
 Test(search_cli, index_from_environment_and_missing_index)
 {
     char *out;
