@@ -9,7 +9,8 @@
  * the OR does); on one segment, several segments, with deletions, with
  * windows small enough that terms cross many of them, and merged, and
  * inside a larger query (the planned expansion) against the reference; and a
- * searcher reused across prefixes and other queries as fresh ones; small
+ * searcher reused across prefixes and other queries as fresh ones (a
+ * prefix after another query sweeps its table first); small
  * terms poured in pairs that hold one doc twice; large and varied tfs
  * (converted two at a time) against the OR bit for bit, the heap full from
  * the first docs on. Damaged
