@@ -9,8 +9,11 @@
  * the OR does); on one segment, several segments, with deletions, with
  * windows small enough that terms cross many of them, and merged, and
  * inside a larger query (the planned expansion) against the reference; and a
- * searcher reused across prefixes and other queries as fresh ones; small
- * terms poured in pairs that hold one doc twice. Damaged
+ * searcher reused across prefixes and other queries as fresh ones (a
+ * prefix after another query sweeps its table first); small
+ * terms poured in pairs that hold one doc twice; large and varied tfs
+ * (converted two at a time) against the OR bit for bit, the heap full from
+ * the first docs on. Damaged
  * doc streams of a tail-only and a single-doc term, and a dictionary entry
  * claiming more docs than its segment holds, and a damaged dictionary range
  * (one segment or one of several) are QR_ECORRUPT naming the file; a
@@ -571,4 +574,66 @@ Test(prefix, a_pair_of_postings_of_one_doc_sums_in_order)
     }
     ref_free(r);
     qr_dir_close(dir);
+}
+
+/*
+ * Terms with large and varied tfs (the accumulator converts two tfs to
+ * doubles at once): a term in every doc (postings in full blocks) with tfs
+ * 1..97 and terms of a few docs each (decoded at once, poured in pairs of
+ * two terms' postings) with tfs up to 60, on one segment and on three. The
+ * prefix against the reference and against its OR written out, bit for
+ * bit, with every hit asked and with one or three (the heap full from the
+ * first docs on: most sums rejected against its worst), and counted.
+ */
+Test(prefix, large_tfs_sum_as_their_or)
+{
+    enum { N = 300 };
+    static struct tdoc docs[N];
+    static char paths[N][8], texts[N][4096];
+    char or[512] = "";
+    for (int j = 0; j < 8; j++) /* the expansion in bytewise order: qtbig, then qtr<a..h> */
+        snprintf(or + strlen(or), sizeof or - strlen(or), "%sqtr%c", j ? " OR " : "qtbig OR ",
+                 'a' + j);
+    for (int i = 0; i < N; i++) {
+        snprintf(paths[i], sizeof paths[i], "%03d", i);
+        docs[i].path = paths[i];
+        size_t at = (size_t)sprintf(texts[i], "t\n");
+        for (int k = 0; k < 1 + (i * 37) % 97; k++)
+            at += (size_t)sprintf(texts[i] + at, "qtbig ");
+        for (int j = 0; j < 8; j++)
+            if ((i + j) % 29 == 0)
+                for (int k = 0; k < 1 + (i * 7 + j * 13) % 60; k++)
+                    at += (size_t)sprintf(texts[i] + at, "qtr%c ", 'a' + j);
+        for (int k = 0; k < i % 50; k++)
+            at += (size_t)sprintf(texts[i] + at, "zz ");
+        docs[i].text = texts[i];
+    }
+    for (int segs = 1; segs <= 3; segs += 2) {
+        qr_dir *dir = tq_index("none", docs, N, segs == 1 ? 0 : N / 3);
+        ref_index *r;
+        cr_assert_eq(ref_load(&r, dir), 0);
+        qr_searcher *s = tq_open(dir);
+        cr_assert_eq(tq_check_ref(s, r, "qt*", 0, 10), N);
+        cr_assert_eq(tq_count(s, "qt*", 0), N);
+        static const size_t ks[] = {N, 1, 3};
+        for (size_t x = 0; x < sizeof ks / sizeof *ks; x++) {
+            struct tq_res a = tq_search(s, "qt*", 0, ks[x], 0), b = tq_search(s, or, 0, ks[x], 0);
+            cr_assert_eq(a.rc, 0);
+            cr_assert_eq(b.rc, 0);
+            cr_assert_eq(a.total, N);
+            cr_assert_eq(b.total, N);
+            cr_assert_eq(a.n, ks[x]);
+            cr_assert_eq(b.n, a.n);
+            for (size_t i = 0; i < a.n; i++) {
+                cr_assert(a.scores[i] == b.scores[i], "k %zu, hit %zu: %.17g, its OR %.17g",
+                          ks[x], i + 1, a.scores[i], b.scores[i]);
+                cr_assert_str_eq(a.paths[i], b.paths[i], "k %zu, hit %zu", ks[x], i + 1);
+            }
+            tq_res_free(&a);
+            tq_res_free(&b);
+        }
+        qr_searcher_close(s);
+        ref_free(r);
+        qr_dir_close(dir);
+    }
 }
