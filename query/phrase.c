@@ -19,6 +19,11 @@
  * 21% fewer instructions (cachegrind), and against the build before,
  * interleaved, per-query minima of the medians: "well established" 466 ->
  * 266 us, "total number" 402 -> 240, "united states carry" 466 -> 370.
+ * A phrase of three terms or more defers its commonest term: its
+ * positions are read only where the rarer ones leave a start, by doc, or
+ * by block once a block asks twice (Phrase3 on enwiki, one segment,
+ * interleaved: "united states carry" 290 -> 234 us, "nuclear power
+ * station" 86 -> 73, the class median 67 -> 60).
  * NEAR splits both sides' spans by field and counts, for each span of the
  * left side, the right spans with start <= e_a + k minus those with end <
  * s_a - k (every span ending before s_a - k also starts before e_a + k),
@@ -59,6 +64,10 @@ struct phrase_it {
     uint32_t (*pbuf)[PBUF]; /* scratch: each term's positions, when summed here */
     const uint32_t **raw;   /* scratch: each term's position deltas at a window doc */
     uint32_t *lix;          /* at a first occurrence: the term's index in lead */
+    size_t defer;           /* the deferred term (see may_match), n when none */
+    uint32_t defer_last;    /* the last doc of the deferred term's block whose asks are counted */
+    uint32_t defer_asks;    /* how many of that block's docs may_match asked its positions of */
+    int err;                /* an error may_match met, for phrase_next to return */
     uint32_t ready_doc;     /* the doc whose match starts are starts[0..ready_ns) */
     uint32_t ready_ns;
     uint32_t scap;   /* capacity of starts */
@@ -390,6 +399,42 @@ static void skip_two(struct phrase_it *p)
 }
 
 /*
+ * The deferred term's positions at the window's common doc c (or, c ==
+ * UINT32_MAX, the current doc), its cursor moved there inside its block
+ * (the window's index of it kept in step): true with them in *v, *nv
+ * (valid until the cursor moves); false on an error, kept in p->err for
+ * phrase_next to return. The first DEFER_DOCS asks in a block read that
+ * doc's positions alone; a further ask decodes the block's rest at once,
+ * which the later candidates of the block are then judged from like the
+ * other terms'.
+ */
+#define DEFER_DOCS 1
+static bool defer_positions(struct phrase_it *p, uint32_t c, const uint32_t **v, uint32_t *nv)
+{
+    size_t d = p->defer;
+    int rc = 0;
+    if (c != UINT32_MAX) {
+        qr_conj_win *w = &p->win;
+        uint32_t t = p->lix[d];
+        rc = qr_it_seek(p->terms[d], w->doc[c]);
+        w->cur[t] = w->idx[t * QR_BLOCK + c];
+    }
+    if (!rc) {
+        qr_postings_iter *pi = p->pi[d];
+        const uint32_t *bd;
+        uint32_t left = qr_postings_block_docs(pi, &bd);
+        if (left && bd[left - 1] != p->defer_last) { /* a new block: its asks counted anew */
+            p->defer_last = bd[left - 1];
+            p->defer_asks = 0;
+        }
+        qr_postings_set_pos_mode(pi, ++p->defer_asks > DEFER_DOCS ? QR_POS_BLOCK : QR_POS_DOC);
+        rc = qr_postings_positions(pi, v, nv);
+    }
+    p->err = rc;
+    return !rc;
+}
+
+/*
  * Whether the phrase may match at a doc where every term's position deltas
  * are decoded with its block, judged from them alone: the window's common
  * doc c (c < p->win.nc), or with c == UINT32_MAX the current doc. False
@@ -400,6 +445,14 @@ static void skip_two(struct phrase_it *p)
  * the doc is past the segment: phrase_walk, or the move there, then
  * decides and reports damage. No field: only a doc that matches somewhere
  * is walked.
+ *
+ * A phrase of three distinct terms or more defers its commonest one (the
+ * last of lead): its block is not decoded with the others', and the
+ * candidates are judged from the others first; only where they leave a
+ * start are its positions read (defer_positions). On enwiki most
+ * candidates of "nuclear power station" or "united states carry" are ruled
+ * out by the rarer two, and most of the commonest term's blocks were
+ * decoded for nothing.
  */
 static bool may_match(struct phrase_it *p, uint32_t c)
 {
@@ -426,7 +479,7 @@ static bool may_match(struct phrase_it *p, uint32_t c)
         p->ready_ns = ns;
         return ns > 0;
     }
-    size_t drv = 0;
+    size_t drv = p->defer == 0; /* the deferred term drives only when decoded */
     for (size_t i = 0; i < p->n; i++) {
         uint32_t r = p->rep[i];
         if (r == i) {
@@ -434,29 +487,41 @@ static bool may_match(struct phrase_it *p, uint32_t c)
             uint32_t k = qr_postings_in_block(pi);
             if (c != UINT32_MAX)
                 k = qr_conj_win_index(w, p->lix[i], c, k);
-            if (!qr_postings_block_deltas(pi, k, &p->raw[i], &p->npos[i]) || p->npos[i] > PBUF ||
-                p->npos[i] == 0)
+            if (!qr_postings_block_deltas(pi, k, &p->raw[i], &p->npos[i])) {
+                if (i != p->defer)
+                    return true;
+                p->npos[i] = UINT32_MAX; /* its block not decoded yet: judged last */
+                continue;
+            }
+            if (p->npos[i] > PBUF || p->npos[i] == 0)
                 return true;
             if (p->npos[i] < p->mult[i])
                 return false;
         } else {
             p->npos[i] = p->npos[r];
             p->raw[i] = p->raw[r];
+            if (p->npos[i] == UINT32_MAX)
+                continue;
         }
         if (p->npos[i] < p->npos[drv])
             drv = i;
     }
-    size_t no = order_others(p, drv);
+    size_t no = order_others(p, drv); /* the deferred term's copies last (UINT32_MAX) */
     uint32_t *dv = p->pbuf[drv], dn = p->npos[drv];
     if (!sum_deltas(dv, p->raw[drv], dn))
         return true;
     uint32_t ns = propose_starts(p->starts, dv, dn, p->offs[drv]);
     for (size_t k = 0; k < no && ns; k++) {
         size_t i = p->order[k];
-        uint32_t *v = p->pbuf[i];
-        if (!sum_deltas(v, p->raw[i], p->npos[i]))
+        const uint32_t *v = p->pbuf[i];
+        uint32_t nv = p->npos[i];
+        if (nv == UINT32_MAX) { /* the starts left need the deferred term */
+            if (!defer_positions(p, c, &v, &nv))
+                return true;
+        } else if (!sum_deltas(p->pbuf[i], p->raw[i], nv)) {
             return true;
-        ns = keep_few(p->starts, ns, v, p->npos[i], p->offs[i]);
+        }
+        ns = keep_few(p->starts, ns, v, nv, p->offs[i]);
     }
     p->ready_doc = doc;
     p->ready_ns = ns;
@@ -483,8 +548,8 @@ static int phrase_next(qr_it *it)
         }
         bool from_win = w->open && w->at < w->nc; /* the doc comes from the window */
         /* without windows the terms' positions are mostly decoded doc by doc: no judging */
-        if ((rc = qr_conj_win_next(w)) || p->lead[0]->doc == QR_DOC_END || from_win || !w->terms ||
-            may_match(p, UINT32_MAX))
+        if ((rc = p->err) || (rc = qr_conj_win_next(w)) || p->lead[0]->doc == QR_DOC_END ||
+            from_win || !w->terms || may_match(p, UINT32_MAX) || (rc = p->err))
             break;
     }
     it->doc = rc ? QR_DOC_END : p->lead[0]->doc;
@@ -677,9 +742,15 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
      * candidates then fill the terms' blocks, whose positions are decoded
      * at once for may_match to pass over the candidates by.
      */
-    for (size_t i = 0; i < n && p->win.terms; i++)
-        if (p->rep[i] == i)
+    p->defer = n;
+    for (size_t i = 0; i < n && p->win.terms; i++) {
+        if (p->rep[i] != i)
+            continue;
+        if (p->nd >= 3 && p->lix[i] == p->nd - 1)
+            p->defer = i; /* its mode is set per ask (defer_positions) */
+        else
             qr_postings_set_pos_mode(p->pi[i], QR_POS_BLOCK);
+    }
     p->base.doc = p->lead[0]->doc;
     *out = &p->base;
     return 0;

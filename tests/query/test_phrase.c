@@ -621,3 +621,134 @@ Test(phrase, position_sums_past_32_bits_in_a_decoded_block_are_corrupt)
         qr_dir_close(step[k]);
     free_paths(docs, N);
 }
+
+/* ---- a commonest term decoded only when the others leave starts ------------------- */
+
+#define NDEFER 1000
+
+/*
+ * NDEFER documents where "p" is in almost every doc, several times, and "m"
+ * and "n" in about a third each (within the windows' ratio of p): "m p n"
+ * is appended to every other doc of the first 300 (p's blocks asked at many
+ * docs: decoded at once), to every 40th of the next 300 (asked at a doc or
+ * two: read doc by doc) and to none after; "m x n" to every fifth doc (m
+ * and n agree, p does not); the title is "m p" in every ninth. Paths are
+ * numbered with leading zeros: doc ids follow i.
+ */
+static struct tdoc *make_defer(uint64_t seed, size_t n, const char *prefix)
+{
+    static const char *const other[] = {"x", "y", "z", "x"};
+    struct tdoc *docs = calloc(n, sizeof *docs);
+    cr_assert(docs);
+    mix_state = seed;
+    for (size_t i = 0; i < n; i++) {
+        size_t cap = 8 * 64;
+        char *t = malloc(cap), *path = malloc(32);
+        cr_assert(t && path);
+        snprintf(path, 32, "%s/%04zu", prefix, i);
+        size_t at = (size_t)snprintf(t, cap, "%s\n", i % 9 == 0 ? "m p" : "y");
+        bool has_m = mix_rnd() % 3 == 0, has_n = mix_rnd() % 3 == 0;
+        uint32_t nb = 8 + mix_rnd() % 20;
+        for (uint32_t k = 0; k < nb; k++) {
+            uint32_t x = mix_rnd() % 10;
+            const char *w = x < 4             ? "p"
+                            : x == 4 && has_m ? "m"
+                            : x == 5 && has_n ? "n"
+                                              : other[x % 4];
+            at += (size_t)snprintf(t + at, cap - at, "%s ", w);
+        }
+        if ((i < 300 && i % 2 == 0) || (i >= 300 && i < 600 && i % 40 == 0))
+            at += (size_t)snprintf(t + at, cap - at, "m p n ");
+        if (i % 5 == 0)
+            snprintf(t + at, cap - at, "m x n");
+        docs[i] = (struct tdoc){path, t};
+    }
+    return docs;
+}
+
+static const char *const defer_queries[] = {
+    "\"m p n\"",          "\"n p m\"",    "\"m x n\"",       "\"p m p n\"",
+    "\"m p n p\"",        "\"m p n x\"",  "title:\"m p n\"", "body:\"m p n\"",
+    "title:\"y m p\"",    "\"m p n\" -z", "\"m p n\" x",     "\"m p n\" OR \"n p m\"",
+    "\"m p n\" NEAR/3 x", "\"p p m\"",    "\"m p p n\"",
+};
+
+static void check_defer(qr_dir *dir)
+{
+    check_queries(dir, defer_queries, sizeof defer_queries / sizeof defer_queries[0], 4);
+}
+
+Test(phrase, a_deferred_commonest_term_matches_the_reference)
+{
+    struct tdoc *docs = make_defer(21, NDEFER, "d");
+    qr_dir *dir = tq_index("none", docs, NDEFER, 0); /* one segment */
+    check_defer(dir);
+    qr_dir_close(dir);
+    dir = tq_index("none", docs, NDEFER, 400); /* three segments */
+    check_defer(dir);
+    struct tdoc *more = make_defer(22, 600, "d");
+    struct tdoc *repl = calloc(150, sizeof *repl);
+    cr_assert(repl);
+    for (size_t i = 0; i < 150; i++)
+        repl[i] = more[4 * i]; /* deletions inside the windows */
+    tq_add(dir, repl, 150);
+    check_defer(dir);
+    free(repl);
+    free_mix(more, 600);
+    qr_dir_close(dir);
+    free_mix(docs, NDEFER);
+}
+
+/*
+ * Damage in the positions of a phrase's deferred term (its last distinct
+ * term in phrase order when the terms are equally common) that only the
+ * judging of a window's candidates reads: every doc is "b c a x a y a z a",
+ * "a" has 4 positions a doc, and its second position block (docs 32..63)
+ * has its width made over 32. The walk of doc 0 reads a's positions of
+ * doc 0 alone; then the window's candidates need a (b and c agree), doc 1
+ * by doc and doc 2 on with the rest of the block, the damaged block among
+ * them: the search must fail with the damage, not pass over it.
+ */
+Test(phrase, damaged_positions_of_a_deferred_term_are_corrupt)
+{
+    enum { N = 200 };
+    struct tdoc docs[N];
+    same_docs(docs, N, 3, "t\nb c a x a y a z a");
+    qr_dir *dir = tq_index("none", docs, N, 0);
+    char posfile[64];
+    uint64_t id = tq_only_file(dir, ".pos", posfile, sizeof posfile);
+    qr_segment *seg;
+    cr_assert_eq(qr_segment_open(&seg, dir, id, false), 0);
+    qr_term_meta meta;
+    cr_assert_eq(qr_segment_term(seg, "a", 1, &meta), 0);
+    cr_assert_eq(meta.df, N);
+    cr_assert_eq(meta.ttf, 4 * N);
+    qr_slice stream = qr_segment_pos_stream(seg);
+    const uint8_t *p = stream.p + meta.pos_off, *end = stream.p + stream.n;
+    uint64_t tlen;
+    cr_assert(qr_varint_get64(&p, end, &tlen)); /* df > 128: a landing table */
+    p += tlen;
+    cr_assert(qr_xpfor128_skip(&p, end)); /* position block 0 */
+    size_t at = tq_file_offset(dir, posfile, stream) + (size_t)(p - stream.p);
+    uint8_t width = *p;
+    qr_segment_close(seg);
+    cr_assert_leq(width, 32);
+
+    qr_dir *bad = tq_copy_patched(dir, posfile, at, (uint8_t)(width ^ 63)); /* width 63 */
+    qr_searcher *s;
+    cr_assert_eq(qr_searcher_open_dir(&s, bad, QR_SEARCHER_NO_VERIFY, NULL, 0), 0);
+    static const char *const qs[] = {"\"b c a\"", "\"c a x a\"", "\"b c a\" z"};
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        struct tq_res r = tq_search(s, qs[i], 0, N, 0);
+        cr_assert_eq(r.rc, QR_ECORRUPT, "%s: %s", qs[i], qr_strerror(r.rc));
+        tq_res_free(&r);
+    }
+    qr_searcher *good = tq_open(dir);
+    cr_assert_eq(tq_count(good, "\"b c a\"", 0), N);
+    cr_assert_eq(tq_count(good, "\"c a x a\"", 0), N);
+    qr_searcher_close(good);
+    qr_searcher_close(s);
+    qr_dir_close(bad);
+    qr_dir_close(dir);
+    free_paths(docs, N);
+}
