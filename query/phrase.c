@@ -19,11 +19,13 @@
  * 21% fewer instructions (cachegrind), and against the build before,
  * interleaved, per-query minima of the medians: "well established" 466 ->
  * 266 us, "total number" 402 -> 240, "united states carry" 466 -> 370.
- * A phrase of three terms or more defers its commonest term: its
- * positions are read only where the rarer ones leave a start, by doc, or
- * by block once a block asks twice (Phrase3 on enwiki, one segment,
- * interleaved: "united states carry" 290 -> 234 us, "nuclear power
- * station" 86 -> 73, the class median 67 -> 60).
+ * A phrase of three distinct terms or more defers its commonest term: the
+ * conjunction is the others', and the deferred term is moved to a
+ * candidate and its positions read only where the others leave a start
+ * (it rejoins the conjunction where they leave too many). Phrase3 on
+ * enwiki, one segment, interleaved, per-query minima of the medians:
+ * class median 67 -> 52 us, "united states carry" 293 -> 216, "first gene
+ * therapy" 49 -> 32, "studio album entitled" 37 -> 41.
  * NEAR splits both sides' spans by field and counts, for each span of the
  * left side, the right spans with start <= e_a + k minus those with end <
  * s_a - k (every span ending before s_a - k also starts before e_a + k),
@@ -65,6 +67,9 @@ struct phrase_it {
     const uint32_t **raw;   /* scratch: each term's position deltas at a window doc */
     uint32_t *lix;          /* at a first occurrence: the term's index in lead */
     size_t defer;           /* the deferred term (see may_match), n when none */
+    size_t nc;              /* the conjunction's terms: lead[0..nc), the deferred one not */
+    uint32_t needs;         /* candidates judged whose starts needed the deferred term */
+    bool may_rejoin;        /* windows would apply with the deferred term in the conjunction */
     uint32_t defer_last;    /* the last doc of the deferred term's block whose asks are counted */
     uint32_t defer_asks;    /* how many of that block's docs may_match asked its positions of */
     int err;                /* an error may_match met, for phrase_next to return */
@@ -82,7 +87,7 @@ static int phrase_seek(qr_it *it, uint32_t target)
     qr_conj_win_reset(&p->win);
     int rc = qr_it_seek(p->lead[0], target);
     if (!rc)
-        rc = qr_conj_align(p->lead, p->nd);
+        rc = qr_conj_align(p->lead, p->nc);
     it->doc = rc ? QR_DOC_END : p->lead[0]->doc;
     return rc;
 }
@@ -261,6 +266,12 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
         ns = p->ready_ns;
         goto count;
     }
+    if (p->defer < p->n) { /* the deferred term, outside the conjunction, may lag or miss it */
+        if ((rc = qr_it_seek(p->terms[p->defer], p->base.doc)))
+            return rc;
+        if (p->terms[p->defer]->doc != p->base.doc)
+            goto count;
+    }
     for (size_t i = 0; i < p->n; i++) {
         uint32_t r = p->rep[i];
         if (r == i) {
@@ -399,35 +410,28 @@ static void skip_two(struct phrase_it *p)
 }
 
 /*
- * The deferred term's positions at the window's common doc c (or, c ==
- * UINT32_MAX, the current doc), its cursor moved there inside its block
- * (the window's index of it kept in step): true with them in *v, *nv
- * (valid until the cursor moves); false on an error, kept in p->err for
- * phrase_next to return. The first DEFER_DOCS asks in a block read that
- * doc's positions alone; a further ask decodes the block's rest at once,
- * which the later candidates of the block are then judged from like the
- * other terms'.
+ * The deferred term's positions at doc (none when it is not there), its
+ * cursor moved there: true with them in *v, *nv (valid until the cursor
+ * moves); false on an error, kept in p->err for phrase_next to return.
+ * The first DEFER_DOCS asks in a block read that doc's positions alone; a
+ * further ask decodes the block's rest at once.
  */
 #define DEFER_DOCS 1
-static bool defer_positions(struct phrase_it *p, uint32_t c, const uint32_t **v, uint32_t *nv)
+static bool defer_positions(struct phrase_it *p, uint32_t doc, const uint32_t **v, uint32_t *nv)
 {
-    size_t d = p->defer;
-    int rc = 0;
-    if (c != UINT32_MAX) {
-        qr_conj_win *w = &p->win;
-        uint32_t t = p->lix[d];
-        rc = qr_it_seek(p->terms[d], w->doc[c]);
-        w->cur[t] = w->idx[t * QR_BLOCK + c];
-    }
-    if (!rc) {
-        qr_postings_iter *pi = p->pi[d];
+    qr_it *t = p->terms[p->defer];
+    int rc = qr_it_seek(t, doc);
+    *nv = 0;
+    if (!rc && t->doc == doc) {
+        qr_postings_iter *pi = p->pi[p->defer];
         const uint32_t *bd;
         uint32_t left = qr_postings_block_docs(pi, &bd);
         if (left && bd[left - 1] != p->defer_last) { /* a new block: its asks counted anew */
             p->defer_last = bd[left - 1];
             p->defer_asks = 0;
         }
-        qr_postings_set_pos_mode(pi, ++p->defer_asks > DEFER_DOCS ? QR_POS_BLOCK : QR_POS_DOC);
+        if (!qr_postings_block_deltas(pi, qr_postings_in_block(pi), v, nv))
+            qr_postings_set_pos_mode(pi, ++p->defer_asks > DEFER_DOCS ? QR_POS_BLOCK : QR_POS_DOC);
         rc = qr_postings_positions(pi, v, nv);
     }
     p->err = rc;
@@ -447,12 +451,13 @@ static bool defer_positions(struct phrase_it *p, uint32_t c, const uint32_t **v,
  * is walked.
  *
  * A phrase of three distinct terms or more defers its commonest one (the
- * last of lead): its block is not decoded with the others', and the
- * candidates are judged from the others first; only where they leave a
- * start are its positions read (defer_positions). On enwiki most
- * candidates of "nuclear power station" or "united states carry" are ruled
- * out by the rarer two, and most of the commonest term's blocks were
- * decoded for nothing.
+ * last of lead): it is left out of the conjunction (its docs are not
+ * merged into the windows, its blocks not decoded with theirs), the
+ * candidates are judged from the others, and only where they leave a
+ * start is its cursor moved there and its positions read
+ * (defer_positions). On enwiki the rarer two rule out most candidates of
+ * "nuclear power station" or "united states carry", whose commonest
+ * term's blocks were decoded for nothing.
  */
 static bool may_match(struct phrase_it *p, uint32_t c)
 {
@@ -479,29 +484,26 @@ static bool may_match(struct phrase_it *p, uint32_t c)
         p->ready_ns = ns;
         return ns > 0;
     }
-    size_t drv = p->defer == 0; /* the deferred term drives only when decoded */
+    size_t drv = p->defer == 0; /* never the deferred term (nor its copies, below) */
     for (size_t i = 0; i < p->n; i++) {
         uint32_t r = p->rep[i];
+        if (r == p->defer) { /* judged last */
+            p->npos[i] = UINT32_MAX;
+            continue;
+        }
         if (r == i) {
             qr_postings_iter *pi = p->pi[i];
             uint32_t k = qr_postings_in_block(pi);
             if (c != UINT32_MAX)
                 k = qr_conj_win_index(w, p->lix[i], c, k);
-            if (!qr_postings_block_deltas(pi, k, &p->raw[i], &p->npos[i])) {
-                if (i != p->defer)
-                    return true;
-                p->npos[i] = UINT32_MAX; /* its block not decoded yet: judged last */
-                continue;
-            }
-            if (p->npos[i] > PBUF || p->npos[i] == 0)
+            if (!qr_postings_block_deltas(pi, k, &p->raw[i], &p->npos[i]) || p->npos[i] > PBUF ||
+                p->npos[i] == 0)
                 return true;
             if (p->npos[i] < p->mult[i])
                 return false;
         } else {
             p->npos[i] = p->npos[r];
             p->raw[i] = p->raw[r];
-            if (p->npos[i] == UINT32_MAX)
-                continue;
         }
         if (p->npos[i] < p->npos[drv])
             drv = i;
@@ -516,7 +518,8 @@ static bool may_match(struct phrase_it *p, uint32_t c)
         const uint32_t *v = p->pbuf[i];
         uint32_t nv = p->npos[i];
         if (nv == UINT32_MAX) { /* the starts left need the deferred term */
-            if (!defer_positions(p, c, &v, &nv))
+            p->needs += k == 0 || p->npos[p->order[k - 1]] != UINT32_MAX; /* once a doc */
+            if (!defer_positions(p, doc, &v, &nv))
                 return true;
         } else if (!sum_deltas(p->pbuf[i], p->raw[i], nv)) {
             return true;
@@ -529,6 +532,38 @@ static bool may_match(struct phrase_it *p, uint32_t c)
 }
 
 /*
+ * Deferring pays where the others rule most candidates out. Where they
+ * leave starts at more docs than REJOIN_PER_BLOCK a block of the deferred
+ * term (so far: its docs before the current one, assumed spread evenly;
+ * after REJOIN_MIN such docs), its moves and asks cost more than its docs
+ * in the windows did, and it rejoins the conjunction (when windows apply
+ * to all the terms: else, without deferring, there would be none). On
+ * enwiki "studio album entitled" leaves some 10 a block, "international
+ * airport became" 8 and "programming language created" 6, against at most
+ * 1.6 for the phrases that gain ("internet user base").
+ */
+#define REJOIN_MIN       8
+#define REJOIN_PER_BLOCK 3
+
+/* The deferred term back in the conjunction, at its first doc after the current one. */
+static int rejoin(struct phrase_it *p)
+{
+    size_t d = p->defer;
+    uint32_t doc = p->base.doc;
+    qr_conj_win_free(&p->win);
+    p->nc = p->nd;
+    p->defer = p->n;
+    p->may_rejoin = false;
+    qr_postings_set_pos_mode(p->pi[d], QR_POS_BLOCK);
+    int rc = qr_conj_win_init(&p->win, p->lead, p->nc);
+    if (!rc)
+        rc = doc == QR_DOC_END ? 0 : phrase_seek(&p->base, doc + 1);
+    if (rc)
+        p->base.doc = QR_DOC_END;
+    return rc;
+}
+
+/*
  * The next candidate: the conjunction's next doc, passing over those whose
  * decoded position deltas rule the phrase out (most candidates of common
  * terms), without moving the terms' cursors to each or walking them.
@@ -538,6 +573,10 @@ static int phrase_next(qr_it *it)
     struct phrase_it *p = (struct phrase_it *)it;
     qr_conj_win *w = &p->win;
     int rc;
+    if (p->may_rejoin && p->needs >= REJOIN_MIN &&
+        (uint64_t)p->needs * QR_BLOCK * p->ctx->ndocs >
+            REJOIN_PER_BLOCK * p->lead[p->nd - 1]->cost * ((uint64_t)it->doc + 1))
+        return rejoin(p);
     for (;;) {
         if (qr_conj_win_build(w)) {
             if (p->nd == 2 && p->n == 2)
@@ -582,8 +621,15 @@ static double phrase_bound(qr_it *it)
     uint32_t max_tf = UINT32_MAX, min_dl = 0;
     for (size_t i = 0; i < p->n; i++) {
         uint32_t last, mt, md;
-        if (!qr_term_it_block(p->terms[i], &last, &mt, &md))
+        if (p->rep[i] == p->defer) { /* its cursor may lag: the block that would hold the doc */
+            qr_block_max b;
+            if (!qr_postings_block_for(p->pi[p->defer], it->doc, &b))
+                return 0;
+            mt = b.max_tf;
+            md = b.min_dl;
+        } else if (!qr_term_it_block(p->terms[i], &last, &mt, &md)) {
             return 0;
+        }
         if (mt < max_tf)
             max_tf = mt;
         if (md > min_dl)
@@ -735,22 +781,23 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
         }
         p->base.max_score = qr_bm25_bound(p->idf, max_tf, min_dl, ctx->avgdl);
     }
-    if ((rc = qr_conj_align(p->lead, p->nd)) || (rc = qr_conj_win_init(&p->win, p->lead, p->nd)))
+    /* three distinct terms or more: the commonest is deferred (may_match) */
+    p->nc = p->nd >= 3 ? p->nd - 1 : p->nd;
+    p->defer = n;
+    for (size_t i = 0; i < n && p->nc < p->nd; i++)
+        if (p->rep[i] == i && p->lix[i] == p->nd - 1)
+            p->defer = i;
+    if ((rc = qr_conj_align(p->lead, p->nc)) || (rc = qr_conj_win_init(&p->win, p->lead, p->nc)))
         goto fail;
+    p->may_rejoin = p->nc < p->nd && p->win.terms && qr_conj_win_applies(p->lead, p->nd);
     /*
      * Windows apply when the terms are about as common as each other: the
      * candidates then fill the terms' blocks, whose positions are decoded
      * at once for may_match to pass over the candidates by.
      */
-    p->defer = n;
-    for (size_t i = 0; i < n && p->win.terms; i++) {
-        if (p->rep[i] != i)
-            continue;
-        if (p->nd >= 3 && p->lix[i] == p->nd - 1)
-            p->defer = i; /* its mode is set per ask (defer_positions) */
-        else
+    for (size_t i = 0; i < n && p->win.terms; i++)
+        if (p->rep[i] == i && i != p->defer) /* the deferred term's is set per ask */
             qr_postings_set_pos_mode(p->pi[i], QR_POS_BLOCK);
-    }
     p->base.doc = p->lead[0]->doc;
     *out = &p->base;
     return 0;
