@@ -24,8 +24,8 @@
  * candidate and its positions read only where the others leave a start
  * (it rejoins the conjunction where they leave too many). Phrase3 on
  * enwiki, one segment, interleaved, per-query minima of the medians:
- * class median 67 -> 52 us, "united states carry" 293 -> 216, "first gene
- * therapy" 49 -> 32, "studio album entitled" 37 -> 41.
+ * class median 68 -> 48 us, "united states carry" 296 -> 179, "first gene
+ * therapy" 50 -> 30, "studio album entitled" 37.7 -> 39.7.
  * NEAR splits both sides' spans by field and counts, for each span of the
  * left side, the right spans with start <= e_a + k minus those with end <
  * s_a - k (every span ending before s_a - k also starts before e_a + k),
@@ -340,16 +340,17 @@ count:
 }
 
 /*
- * The match starts of two distinct terms at a doc from their position
- * deltas r[i] (np[i] of them, 1..PBUF): their number in *out_ns, the
- * starts in p->starts. False when a sum passes 32 bits (damage: left to
- * phrase_walk to report).
+ * The match starts of two distinct terms at a doc (the phrase's two, or a
+ * longer phrase's two other than its deferred one) from their position
+ * deltas r[i] (np[i] of them, 1..PBUF) at offsets off[i]: their number in
+ * *out_ns, the starts in p->starts. False when a sum passes 32 bits
+ * (damage: left to phrase_walk to report).
  */
 static inline bool two_starts(struct phrase_it *p, const uint32_t *const r[2], const uint32_t np[2],
-                              uint32_t *out_ns)
+                              const uint32_t off[2], uint32_t *out_ns)
 {
     size_t drv = np[1] < np[0], o = 1 - drv; /* phrase_walk's driver: the first rarest */
-    uint32_t *v = p->pbuf[o], od = p->offs[drv], oo = p->offs[o], ns = 0;
+    uint32_t *v = p->pbuf[o], od = off[drv], oo = off[o], ns = 0;
     /*
      * The other's positions, and the starts they propose modulo 64 as a
      * mask: a driver start whose bit is clear meets none of them (the
@@ -399,7 +400,7 @@ static void skip_two(struct phrase_it *p)
         if (doc >= ndocs || !qr_postings_block_deltas(pi[0], base[0] + ix[0][c], &r[0], &np[0]) ||
             np[0] - 1 >= PBUF ||
             !qr_postings_block_deltas(pi[1], base[1] + ix[1][c], &r[1], &np[1]) ||
-            np[1] - 1 >= PBUF || !two_starts(p, r, np, &ns))
+            np[1] - 1 >= PBUF || !two_starts(p, r, np, p->offs, &ns))
             return;
         if (ns) {
             p->ready_doc = doc;
@@ -478,8 +479,34 @@ static bool may_match(struct phrase_it *p, uint32_t c)
                 return true; /* not decoded, none (damage) or too many */
         }
         uint32_t ns;
-        if (!two_starts(p, r, np, &ns))
+        if (!two_starts(p, r, np, p->offs, &ns))
             return true;
+        p->ready_doc = doc;
+        p->ready_ns = ns;
+        return ns > 0;
+    }
+    if (p->n == 3 && p->nd == 3 && p->defer < 3) { /* a pair, then the deferred term */
+        size_t ix[2] = {p->defer == 0, p->defer == 2 ? 1 : 2};
+        const uint32_t *r[2];
+        uint32_t np[2], off[2] = {p->offs[ix[0]], p->offs[ix[1]]}, ns;
+        for (size_t t = 0; t < 2; t++) {
+            qr_postings_iter *pi = p->pi[ix[t]];
+            uint32_t k = qr_postings_in_block(pi);
+            if (c != UINT32_MAX)
+                k = qr_conj_win_index(w, p->lix[ix[t]], c, k);
+            if (!qr_postings_block_deltas(pi, k, &r[t], &np[t]) || np[t] - 1 >= PBUF)
+                return true; /* not decoded, none (damage) or too many */
+        }
+        if (!two_starts(p, r, np, off, &ns))
+            return true;
+        if (ns) {
+            const uint32_t *v;
+            uint32_t nv;
+            p->needs++;
+            if (!defer_positions(p, doc, &v, &nv))
+                return true;
+            ns = keep_few(p->starts, ns, v, nv, p->offs[p->defer]);
+        }
         p->ready_doc = doc;
         p->ready_ns = ns;
         return ns > 0;

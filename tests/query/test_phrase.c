@@ -669,10 +669,26 @@ static struct tdoc *make_defer(uint64_t seed, size_t n, const char *prefix)
 }
 
 static const char *const defer_queries[] = {
-    "\"m p n\"",          "\"n p m\"",    "\"m x n\"",       "\"p m p n\"",
-    "\"m p n p\"",        "\"m p n x\"",  "title:\"m p n\"", "body:\"m p n\"",
-    "title:\"y m p\"",    "\"m p n\" -z", "\"m p n\" x",     "\"m p n\" OR \"n p m\"",
-    "\"m p n\" NEAR/3 x", "\"p p m\"",    "\"m p p n\"",
+    "\"m p n\"",
+    "\"n p m\"",
+    "\"m x n\"",
+    "\"p m p n\"",
+    "\"m p n p\"",
+    "\"m p n x\"",
+    "title:\"m p n\"",
+    "body:\"m p n\"",
+    "title:\"y m p\"",
+    "\"m p n\" -z",
+    "\"m p n\" x",
+    "\"m p n\" OR \"n p m\"",
+    "\"m p n\" NEAR/3 x",
+    "\"p p m\"",
+    "\"m p p n\"",
+    /* the deferred term first, last */
+    "\"p m n\"",
+    "\"p x m\"",
+    "\"n x p\"",
+    "\"m n p\"",
 };
 
 static void check_defer(qr_dir *dir)
