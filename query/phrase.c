@@ -600,9 +600,9 @@ static int phrase_next(qr_it *it)
     struct phrase_it *p = (struct phrase_it *)it;
     qr_conj_win *w = &p->win;
     int rc;
-    if (p->may_rejoin && p->needs >= REJOIN_MIN &&
-        (uint64_t)p->needs * QR_BLOCK * p->ctx->ndocs >
-            REJOIN_PER_BLOCK * p->lead[p->nd - 1]->cost * ((uint64_t)it->doc + 1))
+    if (p->may_rejoin && p->needs >= REJOIN_MIN && /* in doubles: no product wraps */
+        (double)p->needs * QR_BLOCK * p->ctx->ndocs >
+            REJOIN_PER_BLOCK * (double)p->lead[p->nd - 1]->cost * ((double)it->doc + 1))
         return rejoin(p);
     for (;;) {
         if (qr_conj_win_build(w)) {
