@@ -646,15 +646,17 @@ static double phrase_bound(qr_it *it)
     if (!it->scores)
         return 0;
     uint32_t max_tf = UINT32_MAX, min_dl = 0;
-    for (size_t i = 0; i < p->n; i++) {
+    for (size_t t = 0; t <= p->nc; t++) { /* each distinct term once (copies share a block) */
         uint32_t last, mt, md;
-        if (p->rep[i] == p->defer) { /* its cursor may lag: the block that would hold the doc */
-            qr_block_max b;
+        if (t == p->nc) {
+            if (p->defer == p->n)
+                break;
+            qr_block_max b; /* the deferred cursor may lag: the block that would hold the doc */
             if (!qr_postings_block_for(p->pi[p->defer], it->doc, &b))
                 return 0;
             mt = b.max_tf;
             md = b.min_dl;
-        } else if (!qr_term_it_block(p->terms[i], &last, &mt, &md)) {
+        } else if (!qr_term_it_block(p->lead[t], &last, &mt, &md)) {
             return 0;
         }
         if (mt < max_tf)
