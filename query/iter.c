@@ -1226,14 +1226,20 @@ bool qr_it_flat(qr_it *it, qr_it_flat_view *out)
  */
 #define WIN_RATIO 8u
 
+bool qr_conj_win_applies(qr_it *const *lead, size_t n)
+{
+    bool ok = n >= 2;
+    for (size_t i = 0; i < n && ok; i++)
+        ok = lead[i]->ops == &term_ops && lead[i]->cost / WIN_RATIO <= lead[0]->cost;
+    return ok;
+}
+
 int qr_conj_win_init(qr_conj_win *w, qr_it **lead, size_t n)
 {
     memset(w, 0, sizeof *w);
     w->lead = lead;
     w->n = n;
-    w->terms = n >= 2;
-    for (size_t i = 0; i < n && w->terms; i++)
-        w->terms = lead[i]->ops == &term_ops && lead[i]->cost / WIN_RATIO <= lead[0]->cost;
+    w->terms = qr_conj_win_applies(lead, n);
     if (!w->terms)
         return 0;
     /* one allocation (paid per segment): dv, doc, dn, then the bytes cur, idx and map */

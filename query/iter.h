@@ -346,6 +346,8 @@ static inline size_t qr_count_le(const uint32_t *v, size_t n, uint64_t x)
     return lo;
 }
 
+/* Whether windows apply to lead[0..n) (sorted by cost): terms, none too common against lead[0]. */
+bool qr_conj_win_applies(qr_it *const *lead, size_t n);
 /* Sets w up over lead[0..n) (sorted by cost). Returns 0 or QR_ENOMEM. */
 int qr_conj_win_init(qr_conj_win *w, qr_it **lead, size_t n);
 void qr_conj_win_free(qr_conj_win *w);

@@ -19,6 +19,13 @@
  * 21% fewer instructions (cachegrind), and against the build before,
  * interleaved, per-query minima of the medians: "well established" 466 ->
  * 266 us, "total number" 402 -> 240, "united states carry" 466 -> 370.
+ * A phrase of three distinct terms or more defers its commonest term: the
+ * conjunction is the others', and the deferred term is moved to a
+ * candidate and its positions read only where the others leave a start
+ * (it rejoins the conjunction where they leave too many). Phrase3 on
+ * enwiki, one segment, interleaved, per-query minima of the medians:
+ * class median 68 -> 48 us, "united states carry" 296 -> 179, "first gene
+ * therapy" 50 -> 30, "studio album entitled" 37.7 -> 39.7.
  * NEAR splits both sides' spans by field and counts, for each span of the
  * left side, the right spans with start <= e_a + k minus those with end <
  * s_a - k (every span ending before s_a - k also starts before e_a + k),
@@ -59,6 +66,13 @@ struct phrase_it {
     uint32_t (*pbuf)[PBUF]; /* scratch: each term's positions, when summed here */
     const uint32_t **raw;   /* scratch: each term's position deltas at a window doc */
     uint32_t *lix;          /* at a first occurrence: the term's index in lead */
+    size_t defer;           /* the deferred term (see may_match), n when none */
+    size_t nc;              /* the conjunction's terms: lead[0..nc), the deferred one not */
+    uint32_t needs;         /* candidates judged whose starts needed the deferred term */
+    bool may_rejoin;        /* windows would apply with the deferred term in the conjunction */
+    uint32_t defer_last;    /* the last doc of the deferred term's block whose asks are counted */
+    uint32_t defer_asks;    /* how many of that block's docs may_match asked its positions of */
+    int err;                /* an error may_match met, for phrase_next to return */
     uint32_t ready_doc;     /* the doc whose match starts are starts[0..ready_ns) */
     uint32_t ready_ns;
     uint32_t scap;   /* capacity of starts */
@@ -73,7 +87,7 @@ static int phrase_seek(qr_it *it, uint32_t target)
     qr_conj_win_reset(&p->win);
     int rc = qr_it_seek(p->lead[0], target);
     if (!rc)
-        rc = qr_conj_align(p->lead, p->nd);
+        rc = qr_conj_align(p->lead, p->nc);
     it->doc = rc ? QR_DOC_END : p->lead[0]->doc;
     return rc;
 }
@@ -252,6 +266,12 @@ static int phrase_walk(struct phrase_it *p, qr_spans *out)
         ns = p->ready_ns;
         goto count;
     }
+    if (p->defer < p->n) { /* the deferred term, outside the conjunction, may lag or miss it */
+        if ((rc = qr_it_seek(p->terms[p->defer], p->base.doc)))
+            return rc;
+        if (p->terms[p->defer]->doc != p->base.doc)
+            goto count;
+    }
     for (size_t i = 0; i < p->n; i++) {
         uint32_t r = p->rep[i];
         if (r == i) {
@@ -320,16 +340,17 @@ count:
 }
 
 /*
- * The match starts of two distinct terms at a doc from their position
- * deltas r[i] (np[i] of them, 1..PBUF): their number in *out_ns, the
- * starts in p->starts. False when a sum passes 32 bits (damage: left to
- * phrase_walk to report).
+ * The match starts of two distinct terms at a doc (the phrase's two, or a
+ * longer phrase's two other than its deferred one) from their position
+ * deltas r[i] (np[i] of them, 1..PBUF) at offsets off[i]: their number in
+ * *out_ns, the starts in p->starts. False when a sum passes 32 bits
+ * (damage: left to phrase_walk to report).
  */
 static inline bool two_starts(struct phrase_it *p, const uint32_t *const r[2], const uint32_t np[2],
-                              uint32_t *out_ns)
+                              const uint32_t off[2], uint32_t *out_ns)
 {
     size_t drv = np[1] < np[0], o = 1 - drv; /* phrase_walk's driver: the first rarest */
-    uint32_t *v = p->pbuf[o], od = p->offs[drv], oo = p->offs[o], ns = 0;
+    uint32_t *v = p->pbuf[o], od = off[drv], oo = off[o], ns = 0;
     /*
      * The other's positions, and the starts they propose modulo 64 as a
      * mask: a driver start whose bit is clear meets none of them (the
@@ -379,7 +400,7 @@ static void skip_two(struct phrase_it *p)
         if (doc >= ndocs || !qr_postings_block_deltas(pi[0], base[0] + ix[0][c], &r[0], &np[0]) ||
             np[0] - 1 >= PBUF ||
             !qr_postings_block_deltas(pi[1], base[1] + ix[1][c], &r[1], &np[1]) ||
-            np[1] - 1 >= PBUF || !two_starts(p, r, np, &ns))
+            np[1] - 1 >= PBUF || !two_starts(p, r, np, p->offs, &ns))
             return;
         if (ns) {
             p->ready_doc = doc;
@@ -387,6 +408,35 @@ static void skip_two(struct phrase_it *p)
             return;
         }
     }
+}
+
+/*
+ * The deferred term's positions at doc (none when it is not there), its
+ * cursor moved there: true with them in *v, *nv (valid until the cursor
+ * moves); false on an error, kept in p->err for phrase_next to return.
+ * The first DEFER_DOCS asks in a block read that doc's positions alone; a
+ * further ask decodes the block's rest at once.
+ */
+#define DEFER_DOCS 1
+static bool defer_positions(struct phrase_it *p, uint32_t doc, const uint32_t **v, uint32_t *nv)
+{
+    qr_it *t = p->terms[p->defer];
+    int rc = qr_it_seek(t, doc);
+    *nv = 0;
+    if (!rc && t->doc == doc) {
+        qr_postings_iter *pi = p->pi[p->defer];
+        const uint32_t *bd;
+        uint32_t left = qr_postings_block_docs(pi, &bd);
+        if (left && bd[left - 1] != p->defer_last) { /* a new block: its asks counted anew */
+            p->defer_last = bd[left - 1];
+            p->defer_asks = 0;
+        }
+        if (!qr_postings_block_deltas(pi, qr_postings_in_block(pi), v, nv))
+            qr_postings_set_pos_mode(pi, ++p->defer_asks > DEFER_DOCS ? QR_POS_BLOCK : QR_POS_DOC);
+        rc = qr_postings_positions(pi, v, nv);
+    }
+    p->err = rc;
+    return !rc;
 }
 
 /*
@@ -400,6 +450,15 @@ static void skip_two(struct phrase_it *p)
  * the doc is past the segment: phrase_walk, or the move there, then
  * decides and reports damage. No field: only a doc that matches somewhere
  * is walked.
+ *
+ * A phrase of three distinct terms or more defers its commonest one (the
+ * last of lead): it is left out of the conjunction (its docs are not
+ * merged into the windows, its blocks not decoded with theirs), the
+ * candidates are judged from the others, and only where they leave a
+ * start is its cursor moved there and its positions read
+ * (defer_positions). On enwiki the rarer two rule out most candidates of
+ * "nuclear power station" or "united states carry", whose commonest
+ * term's blocks were decoded for nothing.
  */
 static bool may_match(struct phrase_it *p, uint32_t c)
 {
@@ -420,15 +479,45 @@ static bool may_match(struct phrase_it *p, uint32_t c)
                 return true; /* not decoded, none (damage) or too many */
         }
         uint32_t ns;
-        if (!two_starts(p, r, np, &ns))
+        if (!two_starts(p, r, np, p->offs, &ns))
             return true;
         p->ready_doc = doc;
         p->ready_ns = ns;
         return ns > 0;
     }
-    size_t drv = 0;
+    if (p->n == 3 && p->nd == 3 && p->defer < 3) { /* a pair, then the deferred term */
+        size_t ix[2] = {p->defer == 0, p->defer == 2 ? 1 : 2};
+        const uint32_t *r[2];
+        uint32_t np[2], off[2] = {p->offs[ix[0]], p->offs[ix[1]]}, ns;
+        for (size_t t = 0; t < 2; t++) {
+            qr_postings_iter *pi = p->pi[ix[t]];
+            uint32_t k = qr_postings_in_block(pi);
+            if (c != UINT32_MAX)
+                k = qr_conj_win_index(w, p->lix[ix[t]], c, k);
+            if (!qr_postings_block_deltas(pi, k, &r[t], &np[t]) || np[t] - 1 >= PBUF)
+                return true; /* not decoded, none (damage) or too many */
+        }
+        if (!two_starts(p, r, np, off, &ns))
+            return true;
+        if (ns) {
+            const uint32_t *v;
+            uint32_t nv;
+            p->needs++;
+            if (!defer_positions(p, doc, &v, &nv))
+                return true;
+            ns = keep_few(p->starts, ns, v, nv, p->offs[p->defer]);
+        }
+        p->ready_doc = doc;
+        p->ready_ns = ns;
+        return ns > 0;
+    }
+    size_t drv = p->defer == 0; /* never the deferred term (nor its copies, below) */
     for (size_t i = 0; i < p->n; i++) {
         uint32_t r = p->rep[i];
+        if (r == p->defer) { /* judged last */
+            p->npos[i] = UINT32_MAX;
+            continue;
+        }
         if (r == i) {
             qr_postings_iter *pi = p->pi[i];
             uint32_t k = qr_postings_in_block(pi);
@@ -446,21 +535,59 @@ static bool may_match(struct phrase_it *p, uint32_t c)
         if (p->npos[i] < p->npos[drv])
             drv = i;
     }
-    size_t no = order_others(p, drv);
+    size_t no = order_others(p, drv); /* the deferred term's copies last (UINT32_MAX) */
     uint32_t *dv = p->pbuf[drv], dn = p->npos[drv];
     if (!sum_deltas(dv, p->raw[drv], dn))
         return true;
     uint32_t ns = propose_starts(p->starts, dv, dn, p->offs[drv]);
     for (size_t k = 0; k < no && ns; k++) {
         size_t i = p->order[k];
-        uint32_t *v = p->pbuf[i];
-        if (!sum_deltas(v, p->raw[i], p->npos[i]))
+        const uint32_t *v = p->pbuf[i];
+        uint32_t nv = p->npos[i];
+        if (nv == UINT32_MAX) { /* the starts left need the deferred term */
+            p->needs += k == 0 || p->npos[p->order[k - 1]] != UINT32_MAX; /* once a doc */
+            if (!defer_positions(p, doc, &v, &nv))
+                return true;
+        } else if (!sum_deltas(p->pbuf[i], p->raw[i], nv)) {
             return true;
-        ns = keep_few(p->starts, ns, v, p->npos[i], p->offs[i]);
+        }
+        ns = keep_few(p->starts, ns, v, nv, p->offs[i]);
     }
     p->ready_doc = doc;
     p->ready_ns = ns;
     return ns > 0;
+}
+
+/*
+ * Deferring pays where the others rule most candidates out. Where they
+ * leave starts at more docs than REJOIN_PER_BLOCK a block of the deferred
+ * term (so far: its docs before the current one, assumed spread evenly;
+ * after REJOIN_MIN such docs), its moves and asks cost more than its docs
+ * in the windows did, and it rejoins the conjunction (when windows apply
+ * to all the terms: else, without deferring, there would be none). On
+ * enwiki "studio album entitled" leaves some 10 a block, "international
+ * airport became" 8 and "programming language created" 6, against at most
+ * 1.6 for the phrases that gain ("internet user base").
+ */
+#define REJOIN_MIN       8
+#define REJOIN_PER_BLOCK 3
+
+/* The deferred term back in the conjunction, at its first doc after the current one. */
+static int rejoin(struct phrase_it *p)
+{
+    size_t d = p->defer;
+    uint32_t doc = p->base.doc;
+    qr_conj_win_free(&p->win);
+    p->nc = p->nd;
+    p->defer = p->n;
+    p->may_rejoin = false;
+    qr_postings_set_pos_mode(p->pi[d], QR_POS_BLOCK);
+    int rc = qr_conj_win_init(&p->win, p->lead, p->nc);
+    if (!rc)
+        rc = doc == QR_DOC_END ? 0 : phrase_seek(&p->base, doc + 1);
+    if (rc)
+        p->base.doc = QR_DOC_END;
+    return rc;
 }
 
 /*
@@ -473,6 +600,10 @@ static int phrase_next(qr_it *it)
     struct phrase_it *p = (struct phrase_it *)it;
     qr_conj_win *w = &p->win;
     int rc;
+    if (p->may_rejoin && p->needs >= REJOIN_MIN && /* in doubles: no product wraps */
+        (double)p->needs * QR_BLOCK * p->ctx->ndocs >
+            REJOIN_PER_BLOCK * (double)p->lead[p->nd - 1]->cost * ((double)it->doc + 1))
+        return rejoin(p);
     for (;;) {
         if (qr_conj_win_build(w)) {
             if (p->nd == 2 && p->n == 2)
@@ -483,8 +614,8 @@ static int phrase_next(qr_it *it)
         }
         bool from_win = w->open && w->at < w->nc; /* the doc comes from the window */
         /* without windows the terms' positions are mostly decoded doc by doc: no judging */
-        if ((rc = qr_conj_win_next(w)) || p->lead[0]->doc == QR_DOC_END || from_win || !w->terms ||
-            may_match(p, UINT32_MAX))
+        if ((rc = p->err) || (rc = qr_conj_win_next(w)) || p->lead[0]->doc == QR_DOC_END ||
+            from_win || !w->terms || may_match(p, UINT32_MAX) || (rc = p->err))
             break;
     }
     it->doc = rc ? QR_DOC_END : p->lead[0]->doc;
@@ -515,10 +646,19 @@ static double phrase_bound(qr_it *it)
     if (!it->scores)
         return 0;
     uint32_t max_tf = UINT32_MAX, min_dl = 0;
-    for (size_t i = 0; i < p->n; i++) {
+    for (size_t t = 0; t <= p->nc; t++) { /* each distinct term once (copies share a block) */
         uint32_t last, mt, md;
-        if (!qr_term_it_block(p->terms[i], &last, &mt, &md))
+        if (t == p->nc) {
+            if (p->defer == p->n)
+                break;
+            qr_block_max b; /* the deferred cursor may lag: the block that would hold the doc */
+            if (!qr_postings_block_for(p->pi[p->defer], it->doc, &b))
+                return 0;
+            mt = b.max_tf;
+            md = b.min_dl;
+        } else if (!qr_term_it_block(p->lead[t], &last, &mt, &md)) {
             return 0;
+        }
         if (mt < max_tf)
             max_tf = mt;
         if (md > min_dl)
@@ -670,15 +810,22 @@ int qr_phrase_open(qr_it **out, const qr_pnode *pn, qr_evalctx *ctx)
         }
         p->base.max_score = qr_bm25_bound(p->idf, max_tf, min_dl, ctx->avgdl);
     }
-    if ((rc = qr_conj_align(p->lead, p->nd)) || (rc = qr_conj_win_init(&p->win, p->lead, p->nd)))
+    /* three distinct terms or more: the commonest is deferred (may_match) */
+    p->nc = p->nd >= 3 ? p->nd - 1 : p->nd;
+    p->defer = n;
+    for (size_t i = 0; i < n && p->nc < p->nd; i++)
+        if (p->rep[i] == i && p->lix[i] == p->nd - 1)
+            p->defer = i;
+    if ((rc = qr_conj_align(p->lead, p->nc)) || (rc = qr_conj_win_init(&p->win, p->lead, p->nc)))
         goto fail;
+    p->may_rejoin = p->nc < p->nd && p->win.terms && qr_conj_win_applies(p->lead, p->nd);
     /*
      * Windows apply when the terms are about as common as each other: the
      * candidates then fill the terms' blocks, whose positions are decoded
      * at once for may_match to pass over the candidates by.
      */
     for (size_t i = 0; i < n && p->win.terms; i++)
-        if (p->rep[i] == i)
+        if (p->rep[i] == i && i != p->defer) /* the deferred term's is set per ask */
             qr_postings_set_pos_mode(p->pi[i], QR_POS_BLOCK);
     p->base.doc = p->lead[0]->doc;
     *out = &p->base;

@@ -1,7 +1,9 @@
 /*
  * Phrase and NEAR iterators (SPEC §3, §4 and §6), both two-phase: their
- * candidates come from a conjunction of their parts (led by the rarest), and
- * a candidate matches only when positions agree.
+ * candidates come from a conjunction of their parts (led by the rarest; a
+ * phrase of three terms or more leaves its commonest out, read only where
+ * the others' positions agree), and a candidate matches only when
+ * positions agree.
  *
  * A phrase matches at every start position s where each term i stands at
  * s + off_i, overlapping matches included, with the whole span inside one

@@ -3,7 +3,10 @@
  * not aim at: a candidate whose term frequencies are damaged (the phrase
  * reads tfs before any position, so the damage must still come back as
  * QR_ECORRUPT), and phrases whose rarer terms rule a candidate out before
- * the commoner ones are decoded, counted against a count by hand.
+ * the commoner ones are decoded, counted against a count by hand; then
+ * block-at-a-time positions, windows and a deferred commonest term
+ * against the reference evaluator, with their damage and allocation
+ * failures.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 
 #include "query/iter.h"
 #include "query/searcher.h"
+#include "storage/alloc.h"
 #include "storage/bitpack.h"
 #include "storage/buf.h"
 #include "storage/dir.h"
@@ -297,6 +301,47 @@ static void free_paths(struct tdoc *docs, int n)
         free((char *)docs[i].path);
 }
 
+/* Each of the n queries qs fails with QR_ECORRUPT on the damaged dir bad (k hits asked). */
+static void all_corrupt(qr_dir *bad, const char *const *qs, size_t n, size_t k)
+{
+    qr_searcher *s;
+    cr_assert_eq(qr_searcher_open_dir(&s, bad, QR_SEARCHER_NO_VERIFY, NULL, 0), 0);
+    for (size_t i = 0; i < n; i++) {
+        struct tq_res r = tq_search(s, qs[i], 0, k, 0);
+        cr_assert_eq(r.rc, QR_ECORRUPT, "%s: %s", qs[i], qr_strerror(r.rc));
+        tq_res_free(&r);
+    }
+    qr_searcher_close(s);
+}
+
+/*
+ * A copy of the one-segment dir whose term "a", in each of its n docs 4
+ * times (n > 128: a landing table), has its second position block's width
+ * made 63 (over 32: damage).
+ */
+static qr_dir *a_second_position_block_damaged(qr_dir *dir, uint32_t n)
+{
+    char posfile[64];
+    uint64_t id = tq_only_file(dir, ".pos", posfile, sizeof posfile);
+    qr_segment *seg;
+    cr_assert_eq(qr_segment_open(&seg, dir, id, false), 0);
+    qr_term_meta meta;
+    cr_assert_eq(qr_segment_term(seg, "a", 1, &meta), 0);
+    cr_assert_eq(meta.df, n);
+    cr_assert_eq(meta.ttf, 4 * (uint64_t)n);
+    qr_slice stream = qr_segment_pos_stream(seg);
+    const uint8_t *p = stream.p + meta.pos_off, *end = stream.p + stream.n;
+    uint64_t tlen;
+    cr_assert(qr_varint_get64(&p, end, &tlen)); /* a landing table */
+    p += tlen;
+    cr_assert(qr_xpfor128_skip(&p, end)); /* position block 0 */
+    size_t at = tq_file_offset(dir, posfile, stream) + (size_t)(p - stream.p);
+    uint8_t width = *p;
+    qr_segment_close(seg);
+    cr_assert_leq(width, 32);
+    return tq_copy_patched(dir, posfile, at, (uint8_t)(width ^ 63));
+}
+
 /*
  * Damage in a position block that only the block-at-a-time decoding reads
  * straight into its buffer: "a" (in every doc, 4 times) has its first doc
@@ -310,40 +355,14 @@ Test(phrase, damaged_position_block_read_with_its_doc_block_is_corrupt)
     struct tdoc docs[N];
     same_docs(docs, N, 0, "t\na b a x a b a y");
     qr_dir *dir = tq_index("none", docs, N, 0);
-    char posfile[64];
-    uint64_t id = tq_only_file(dir, ".pos", posfile, sizeof posfile);
-    qr_segment *seg;
-    cr_assert_eq(qr_segment_open(&seg, dir, id, false), 0);
-    qr_term_meta meta;
-    cr_assert_eq(qr_segment_term(seg, "a", 1, &meta), 0);
-    cr_assert_eq(meta.df, N);
-    cr_assert_eq(meta.ttf, 4 * N);
-    qr_slice stream = qr_segment_pos_stream(seg);
-    const uint8_t *p = stream.p + meta.pos_off, *end = stream.p + stream.n;
-    uint64_t tlen;
-    cr_assert(qr_varint_get64(&p, end, &tlen)); /* df > 128: a landing table */
-    p += tlen;
-    cr_assert(qr_xpfor128_skip(&p, end)); /* position block 0 */
-    size_t at = tq_file_offset(dir, posfile, stream) + (size_t)(p - stream.p);
-    uint8_t width = *p;
-    qr_segment_close(seg);
-    cr_assert_leq(width, 32);
-
-    qr_dir *bad = tq_copy_patched(dir, posfile, at, (uint8_t)(width ^ 63)); /* width 63 */
-    qr_searcher *s;
-    cr_assert_eq(qr_searcher_open_dir(&s, bad, QR_SEARCHER_NO_VERIFY, NULL, 0), 0);
+    qr_dir *bad = a_second_position_block_damaged(dir, N);
     static const char *const qs[] = {"\"a b\"", "\"b a\"", "a NEAR/1 b", "\"x a b\""};
-    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
-        struct tq_res r = tq_search(s, qs[i], 0, N, 0);
-        cr_assert_eq(r.rc, QR_ECORRUPT, "%s: %s", qs[i], qr_strerror(r.rc));
-        tq_res_free(&r);
-    }
+    all_corrupt(bad, qs, sizeof qs / sizeof qs[0], N);
     /* the intact index answers them */
     qr_searcher *good = tq_open(dir);
     cr_assert_eq(tq_count(good, "\"a b\"", 0), N);
     cr_assert_eq(tq_count(good, "\"x a b\"", 0), N);
     qr_searcher_close(good);
-    qr_searcher_close(s);
     qr_dir_close(bad);
     qr_dir_close(dir);
     free_paths(docs, N);
@@ -424,25 +443,37 @@ static void check_win(qr_dir *dir)
     check_queries(dir, win_queries, sizeof win_queries / sizeof win_queries[0], 3);
 }
 
+/*
+ * Runs check over the n docs of make(seed, n, prefix) in one segment, in
+ * segments of batch docs, and then with every stride-th of make(seed + 1,
+ * nrepl * stride) replacing its doc (deletions inside the windows).
+ */
+static void check_layouts(struct tdoc *(*make)(uint64_t, size_t, const char *), uint64_t seed,
+                          size_t n, const char *prefix, size_t batch, size_t nrepl, size_t stride,
+                          void (*check)(qr_dir *))
+{
+    struct tdoc *docs = make(seed, n, prefix);
+    qr_dir *dir = tq_index("none", docs, n, 0); /* one segment */
+    check(dir);
+    qr_dir_close(dir);
+    dir = tq_index("none", docs, n, batch); /* several segments */
+    check(dir);
+    struct tdoc *more = make(seed + 1, nrepl * stride, prefix);
+    struct tdoc *repl = calloc(nrepl, sizeof *repl);
+    cr_assert(repl);
+    for (size_t i = 0; i < nrepl; i++)
+        repl[i] = more[stride * i];
+    tq_add(dir, repl, nrepl);
+    check(dir);
+    free(repl);
+    free_mix(more, nrepl * stride);
+    qr_dir_close(dir);
+    free_mix(docs, n);
+}
+
 Test(phrase, windows_of_common_and_rare_terms_match_the_reference)
 {
-    struct tdoc *docs = make_win(11, NWIN, "w");
-    qr_dir *dir = tq_index("none", docs, NWIN, 0); /* one segment */
-    check_win(dir);
-    qr_dir_close(dir);
-    dir = tq_index("none", docs, NWIN, 350); /* three segments */
-    check_win(dir);
-    struct tdoc *more = make_win(12, 400, "w");
-    struct tdoc *repl = calloc(100, sizeof *repl);
-    cr_assert(repl);
-    for (size_t i = 0; i < 100; i++)
-        repl[i] = more[4 * i]; /* deletions inside the windows */
-    tq_add(dir, repl, 100);
-    check_win(dir);
-    free(repl);
-    free_mix(more, 400);
-    qr_dir_close(dir);
-    free_mix(docs, NWIN);
+    check_layouts(make_win, 11, NWIN, "w", 350, 100, 4, check_win);
 }
 
 /*
@@ -455,8 +486,9 @@ Test(phrase, windows_of_common_and_rare_terms_match_the_reference)
  */
 #define NSPARSE 3000
 
-static struct tdoc *make_sparse(size_t n, const char *prefix)
+static struct tdoc *make_sparse(uint64_t seed, size_t n, const char *prefix)
 {
+    (void)seed; /* no randomness: check_layouts' maker */
     struct tdoc *docs = calloc(n, sizeof *docs);
     cr_assert(docs);
     for (size_t i = 0; i < n; i++) {
@@ -493,23 +525,7 @@ Test(phrase, windows_too_sparse_for_the_map_match_the_reference)
 {
     cr_assert_gt(NSPARSE / 16, 128, "s fills a block");
     cr_assert_gt(128 * 12, QR_WIN_MAP, "the first blocks of s and t span more than the map");
-    struct tdoc *docs = make_sparse(NSPARSE, "s");
-    qr_dir *dir = tq_index("none", docs, NSPARSE, 0); /* one segment */
-    check_sparse(dir);
-    qr_dir_close(dir);
-    dir = tq_index("none", docs, NSPARSE, 1100); /* three segments */
-    check_sparse(dir);
-    struct tdoc *more = make_sparse(600, "s");
-    struct tdoc *repl = calloc(200, sizeof *repl);
-    cr_assert(repl);
-    for (size_t i = 0; i < 200; i++)
-        repl[i] = more[3 * i]; /* deletions inside the windows */
-    tq_add(dir, repl, 200);
-    check_sparse(dir);
-    free(repl);
-    free_mix(more, 600);
-    qr_dir_close(dir);
-    free_mix(docs, NSPARSE);
+    check_layouts(make_sparse, 0, NSPARSE, "s", 1100, 200, 3, check_sparse);
 }
 
 /*
@@ -544,15 +560,8 @@ Test(phrase, a_window_doc_past_the_segment_is_corrupt)
     qr_segment_close(seg);
     qr_dir *half = tq_copy_patched(dir, docfile, at[0], 0x40); /* code 0x41: gap 32 */
     qr_dir *bad = tq_copy_patched(half, docfile, at[1], 0x40);
-    qr_searcher *s;
-    cr_assert_eq(qr_searcher_open_dir(&s, bad, QR_SEARCHER_NO_VERIFY, NULL, 0), 0);
     static const char *const qs[] = {"\"a b\"", "a NEAR/1 b"};
-    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
-        struct tq_res r = tq_search(s, qs[i], 0, N, 0);
-        cr_assert_eq(r.rc, QR_ECORRUPT, "%s: %s", qs[i], qr_strerror(r.rc));
-        tq_res_free(&r);
-    }
-    qr_searcher_close(s);
+    all_corrupt(bad, qs, sizeof qs / sizeof qs[0], N);
     qr_searcher *good = tq_open(dir);
     cr_assert_eq(tq_count(good, "\"a b\"", 0), N);
     cr_assert_eq(tq_count(good, "a NEAR/1 b", 0), N);
@@ -601,15 +610,8 @@ Test(phrase, position_sums_past_32_bits_in_a_decoded_block_are_corrupt)
     qr_dir *step[6] = {dir};
     for (int k = 0; k < 5; k++)
         step[k + 1] = tq_copy_patched(step[k], posfile, at + (size_t)k, x[k]);
-    qr_searcher *s;
-    cr_assert_eq(qr_searcher_open_dir(&s, step[5], QR_SEARCHER_NO_VERIFY, NULL, 0), 0);
     static const char *const qs[] = {"\"b c\"", "\"t c\"", "\"a b c\"", "\"c a\"", "\"b c b\""};
-    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
-        struct tq_res r = tq_search(s, qs[i], 0, N, 0);
-        cr_assert_eq(r.rc, QR_ECORRUPT, "%s: %s", qs[i], qr_strerror(r.rc));
-        tq_res_free(&r);
-    }
-    qr_searcher_close(s);
+    all_corrupt(step[5], qs, sizeof qs / sizeof qs[0], N);
     /* the intact index answers them */
     qr_searcher *good = tq_open(dir);
     cr_assert_eq(tq_count(good, "\"b c\"", 0), N);
@@ -620,4 +622,145 @@ Test(phrase, position_sums_past_32_bits_in_a_decoded_block_are_corrupt)
     for (int k = 5; k >= 0; k--)
         qr_dir_close(step[k]);
     free_paths(docs, N);
+}
+
+/* ---- a commonest term decoded only when the others leave starts ------------------- */
+
+#define NDEFER 1000
+
+/*
+ * NDEFER documents where "p" is in almost every doc, several times, and "m"
+ * and "n" in about a third each (within the windows' ratio of p): "m p n"
+ * is appended to every other doc of the first 300 (p's blocks asked at many
+ * docs: decoded at once), to every 40th of the next 300 (asked at a doc or
+ * two: read doc by doc) and to none after; "m x n" to every fifth doc (m
+ * and n agree, p does not); the title is "m p" in every ninth. Paths are
+ * numbered with leading zeros: doc ids follow i.
+ */
+static struct tdoc *make_defer(uint64_t seed, size_t n, const char *prefix)
+{
+    static const char *const other[] = {"x", "y", "z", "x"};
+    struct tdoc *docs = calloc(n, sizeof *docs);
+    cr_assert(docs);
+    mix_state = seed;
+    for (size_t i = 0; i < n; i++) {
+        size_t cap = 8 * 64;
+        char *t = malloc(cap), *path = malloc(32);
+        cr_assert(t && path);
+        snprintf(path, 32, "%s/%04zu", prefix, i);
+        size_t at = (size_t)snprintf(t, cap, "%s\n", i % 9 == 0 ? "m p" : "y");
+        bool has_m = mix_rnd() % 3 == 0, has_n = mix_rnd() % 3 == 0;
+        uint32_t nb = 8 + mix_rnd() % 20;
+        for (uint32_t k = 0; k < nb; k++) {
+            uint32_t x = mix_rnd() % 10;
+            const char *w = x < 4             ? "p"
+                            : x == 4 && has_m ? "m"
+                            : x == 5 && has_n ? "n"
+                                              : other[x % 4];
+            at += (size_t)snprintf(t + at, cap - at, "%s ", w);
+        }
+        if ((i < 300 && i % 2 == 0) || (i >= 300 && i < 600 && i % 40 == 0))
+            at += (size_t)snprintf(t + at, cap - at, "m p n ");
+        if (i % 5 == 0)
+            snprintf(t + at, cap - at, "m x n");
+        docs[i] = (struct tdoc){path, t};
+    }
+    return docs;
+}
+
+static const char *const defer_queries[] = {
+    "\"m p n\"",
+    "\"n p m\"",
+    "\"m x n\"",
+    "\"p m p n\"",
+    "\"m p n p\"",
+    "\"m p n x\"",
+    "title:\"m p n\"",
+    "body:\"m p n\"",
+    "title:\"y m p\"",
+    "\"m p n\" -z",
+    "\"m p n\" x",
+    "\"m p n\" OR \"n p m\"",
+    "\"m p n\" NEAR/3 x",
+    "\"p p m\"",
+    "\"m p p n\"",
+    /* the deferred term first, last */
+    "\"p m n\"",
+    "\"p x m\"",
+    "\"n x p\"",
+    "\"m n p\"",
+};
+
+static void check_defer(qr_dir *dir)
+{
+    check_queries(dir, defer_queries, sizeof defer_queries / sizeof defer_queries[0], 4);
+}
+
+Test(phrase, a_deferred_commonest_term_matches_the_reference)
+{
+    check_layouts(make_defer, 21, NDEFER, "d", 400, 150, 4, check_defer);
+}
+
+/*
+ * Damage in the positions of a phrase's deferred term (its last distinct
+ * term in phrase order when the terms are equally common) that only the
+ * judging of a window's candidates reads: every doc is "b c a x a y a z a",
+ * "a" has 4 positions a doc, and its second position block (docs 32..63)
+ * has its width made over 32. The walk of doc 0 reads a's positions of
+ * doc 0 alone; then the window's candidates need a (b and c agree), doc 1
+ * by doc and doc 2 on with the rest of the block, the damaged block among
+ * them: the search must fail with the damage, not pass over it.
+ */
+Test(phrase, damaged_positions_of_a_deferred_term_are_corrupt)
+{
+    enum { N = 200 };
+    struct tdoc docs[N];
+    same_docs(docs, N, 3, "t\nb c a x a y a z a");
+    qr_dir *dir = tq_index("none", docs, N, 0);
+    qr_dir *bad = a_second_position_block_damaged(dir, N);
+    static const char *const qs[] = {"\"b c a\"", "\"c a x a\"", "\"b c a\" z"};
+    all_corrupt(bad, qs, sizeof qs / sizeof qs[0], N);
+    qr_searcher *good = tq_open(dir);
+    cr_assert_eq(tq_count(good, "\"b c a\"", 0), N);
+    cr_assert_eq(tq_count(good, "\"c a x a\"", 0), N);
+    qr_searcher_close(good);
+    qr_dir_close(bad);
+    qr_dir_close(dir);
+    free_paths(docs, N);
+}
+
+/*
+ * A deferred term rejoining the conjunction allocates its window then:
+ * every allocation of a search whose phrase rejoins ("m p n" over the
+ * docs of make_defer, the rarer two leaving starts at most docs of the
+ * first 300) may fail, and the answer is then QR_ENOMEM or the right one.
+ */
+Test(phrase, allocations_of_a_rejoining_phrase_may_fail)
+{
+    struct tdoc *docs = make_defer(21, NDEFER, "d");
+    qr_dir *dir = tq_index("none", docs, NDEFER, 0);
+    qr_searcher *s = tq_open(dir);
+    static const char *const qs[] = {"\"m p n\"", "\"m p n\" x"};
+    for (size_t i = 0; i < sizeof qs / sizeof qs[0]; i++) {
+        uint64_t want = tq_count(s, qs[i], 0);
+        cr_assert_gt(want, 0, "%s", qs[i]);
+        int failures = 0;
+        for (long n = 0;; n++) {
+            qr_alloc_fail_after(n);
+            struct tq_res r = tq_search(s, qs[i], 0, 20, 0);
+            long failed = qr_alloc_failures();
+            qr_alloc_fail_after(-1);
+            bool done = r.rc == 0 && failed == 0;
+            cr_assert(r.rc == QR_ENOMEM || (r.rc == 0 && r.total == want), "%s, allocation %ld: %s",
+                      qs[i], n, qr_strerror(r.rc));
+            failures += r.rc == QR_ENOMEM;
+            tq_res_free(&r);
+            if (done)
+                break;
+        }
+        cr_assert_gt(failures, 2, "%s", qs[i]);
+    }
+    qr_searcher_close(s);
+    qr_dir_close(dir);
+    free_mix(docs, NDEFER);
 }
