@@ -10,7 +10,7 @@
 #include "storage/alloc.h"
 #include "storage/status.h"
 
-int qr_buf_reserve(qr_buf *b, size_t extra)
+int qr_buf_reserve_grow(qr_buf *b, size_t extra)
 {
     if (b->err)
         return b->err;
@@ -33,7 +33,7 @@ int qr_buf_reserve(qr_buf *b, size_t extra)
     return 0;
 }
 
-void qr_buf_put(qr_buf *b, const void *p, size_t n)
+void qr_buf_put_grow(qr_buf *b, const void *p, size_t n)
 {
     if (n == 0 || qr_buf_reserve(b, n))
         return;
@@ -66,17 +66,6 @@ void qr_buf_put_u64(qr_buf *b, uint64_t v)
     qr_buf_put(b, t, 8);
 }
 
-size_t qr_varint_encode(uint8_t *out, uint64_t v)
-{
-    size_t i = 0;
-    while (v >= 0x80) {
-        out[i++] = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    out[i++] = (uint8_t)v;
-    return i;
-}
-
 size_t qr_varint_len(uint64_t v)
 {
     size_t i = 1;
@@ -87,7 +76,7 @@ size_t qr_varint_len(uint64_t v)
     return i;
 }
 
-void qr_buf_put_varint(qr_buf *b, uint64_t v)
+void qr_buf_put_varint_grow(qr_buf *b, uint64_t v)
 {
     uint8_t t[10];
     qr_buf_put(b, t, qr_varint_encode(t, v));

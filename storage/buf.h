@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 /* A borrowed run of bytes; the lender says how long it stays valid. */
 typedef struct qr_slice {
@@ -38,14 +39,38 @@ typedef struct qr_buf {
     int err;    /* sticky: QR_ENOMEM once a growth failed; appends then do nothing */
 } qr_buf;
 
+/*
+ * The appends below are called per value by the encoders (postings, term
+ * dictionary, document table): the common case, room left and no error,
+ * is inline; growing (or a sticky error) goes out of line, to the _grow
+ * functions, which nothing else calls.
+ */
+int qr_buf_reserve_grow(qr_buf *b, size_t extra);
+void qr_buf_put_grow(qr_buf *b, const void *p, size_t n);
+void qr_buf_put_varint_grow(qr_buf *b, uint64_t v);
+
 /* Makes room for `extra` more bytes; 0 or QR_ENOMEM (also stored in b->err). */
-int qr_buf_reserve(qr_buf *b, size_t extra);
-void qr_buf_put(qr_buf *b, const void *p, size_t n);
+static inline int qr_buf_reserve(qr_buf *b, size_t extra)
+{
+    if (!b->err && extra <= b->cap - b->n)
+        return 0;
+    return qr_buf_reserve_grow(b, extra);
+}
+
+static inline void qr_buf_put(qr_buf *b, const void *p, size_t n)
+{
+    if (n && !b->err && n <= b->cap - b->n) {
+        memcpy(b->p + b->n, p, n);
+        b->n += n;
+        return;
+    }
+    qr_buf_put_grow(b, p, n);
+}
+
 void qr_buf_put_u8(qr_buf *b, uint8_t v);
 void qr_buf_put_u16(qr_buf *b, uint16_t v);
 void qr_buf_put_u32(qr_buf *b, uint32_t v);
 void qr_buf_put_u64(qr_buf *b, uint64_t v);
-void qr_buf_put_varint(qr_buf *b, uint64_t v);
 /* Overwrites 4 bytes at offset `at` (< b->n - 3) with v, little endian. */
 void qr_buf_patch_u32(qr_buf *b, size_t at, uint32_t v);
 /* Empties the buffer, keeping its memory (and clearing err). */
@@ -54,7 +79,25 @@ void qr_buf_reset(qr_buf *b);
 void qr_buf_free(qr_buf *b);
 
 /* Encodes v as a varint into out (>= 10 bytes); returns the byte count. */
-size_t qr_varint_encode(uint8_t *out, uint64_t v);
+static inline size_t qr_varint_encode(uint8_t *out, uint64_t v)
+{
+    size_t i = 0;
+    while (v >= 0x80) {
+        out[i++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    out[i++] = (uint8_t)v;
+    return i;
+}
+
+static inline void qr_buf_put_varint(qr_buf *b, uint64_t v)
+{
+    if (!b->err && b->cap - b->n >= 10) {
+        b->n += qr_varint_encode(b->p + b->n, v);
+        return;
+    }
+    qr_buf_put_varint_grow(b, v);
+}
 /* Byte length of v as a varint. */
 size_t qr_varint_len(uint64_t v);
 

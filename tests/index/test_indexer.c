@@ -451,6 +451,62 @@ Test(indexer, ram_budget_forces_flushes_and_merges_with_identical_results)
     synth_free(docs, keep, n);
 }
 
+/*
+ * The end of the work list is shared out so that the workers finish
+ * together (indexer.c, claim): batches shrink there, and a worker whose
+ * builder holds much more text than another's leaves it the last items.
+ * Big documents among the last items of the path-sorted list make that
+ * likely; whatever the threads decide, every document is indexed once and
+ * the index holds what a single thread's does, also with flushes (and
+ * merges) while the others still take items.
+ */
+Test(indexer, workers_share_the_end_of_the_list)
+{
+    size_t n = 700;
+    char **keep;
+    qr_mem_doc *docs = synth(n, 11, &keep);
+    qr_buf big = {0};
+    put_str(&big, "A big one\n");
+    for (size_t k = 0; k < 12000; k++)
+        putf(&big, "%s %u%s", words[k % 18], (unsigned)(k % 977), k % 10 == 9 ? "\n" : " ");
+    cr_assert_eq(big.err, 0);
+    /* Folder f6 sorts last: every third of its documents past the middle is big. */
+    for (size_t i = n / 2, j = 0; i < n; i++)
+        if (i % 7 == 6 && j++ % 3 == 0) {
+            docs[i].text = (const char *)big.p;
+            docs[i].len = big.n;
+        }
+    qr_dir *ref = memdir();
+    qr_index_options one = {.threads = 1};
+    cr_assert_eq(qr_index_build_docs(ref, &one, docs, n), 0);
+    char *want = dump(ref);
+    for (unsigned threads = 2; threads <= 4; threads++)
+        for (unsigned round = 0; round < 3; round++) {
+            qr_dir *d = memdir();
+            qr_index_options o = {.threads = threads, .merge_factor = 3,
+                                  .flush_docs = round % 2 ? 60 : 0};
+            qr_indexer *ix;
+            cr_assert_eq(qr_indexer_open(&ix, d, &o, NULL, 0), 0);
+            qr_index_result r;
+            cr_assert_eq(qr_indexer_add_docs(ix, docs, n, &r), 0, "%s", qr_indexer_error(ix));
+            cr_assert_eq(r.added, n, "threads %u: %llu added", threads,
+                         (unsigned long long)r.added);
+            cr_assert_eq(r.docs, n);
+            qr_index_result_free(&r);
+            qr_indexer_close(ix);
+            char *got = dump(d);
+            cr_assert(!strcmp(got, want), "threads %u, round %u: the index differs", threads,
+                      round);
+            free(got);
+            assert_no_garbage(d);
+            qr_dir_close(d);
+        }
+    free(want);
+    qr_dir_close(ref);
+    qr_buf_free(&big);
+    synth_free(docs, keep, n);
+}
+
 Test(indexer, deletions_are_merged_away)
 {
     size_t n = 400;

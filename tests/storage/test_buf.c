@@ -88,6 +88,29 @@ Test(buf, sticky_enomem)
     qr_buf_free(&b);
 }
 
+/* The inline appends (room left) honour a sticky error like the growing ones. */
+Test(buf, sticky_error_with_room_left)
+{
+    qr_buf b = {0};
+    qr_buf_put_u32(&b, 7);
+    cr_assert_eq(b.err, 0);
+    cr_assert_gt(b.cap, b.n + 16);
+    cr_assert_eq(qr_buf_reserve(&b, SIZE_MAX - 8), QR_ENOMEM, "too large to reserve");
+    cr_assert_eq(b.err, QR_ENOMEM);
+    cr_assert_eq(qr_buf_reserve(&b, 1), QR_ENOMEM, "room left, but the error sticks");
+    qr_buf_put_u8(&b, 1);
+    qr_buf_put(&b, "abc", 3);
+    qr_buf_put_varint(&b, 300);
+    cr_assert_eq(b.n, 4, "appends after a failure do nothing");
+    qr_buf_reset(&b);
+    qr_buf_put_varint(&b, 300);
+    qr_buf_put(&b, "abc", 3);
+    cr_assert_eq(b.err, 0);
+    cr_assert_eq(b.n, 5);
+    cr_assert_eq(memcmp(b.p, "\xac\x02" "abc", 5), 0);
+    qr_buf_free(&b);
+}
+
 Test(buf, get_bytes_bounds)
 {
     static const uint8_t d[] = {1, 2, 3};
