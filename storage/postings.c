@@ -1031,18 +1031,36 @@ qr_block_max qr_postings_term_max(const qr_postings_iter *it)
 /* ---- small terms, decoded at once ---------------------------------------------- */
 
 /*
- * One varint at p (bounded by end): the one- and two-byte cases inline, the
- * rest through bitpack.c. Returns the byte after it, NULL when malformed.
- * The cursor goes in and out by value so that a loop keeps it in a
- * register (through a pointer, each read would wait for the last one's
- * store).
+ * The value of a varint of 1..3 bytes at the start of w (p's first 8 bytes,
+ * little-endian), its length in *len; 0 in *len when it is longer. No
+ * branch on the length (a small term's varints mix one, two and three
+ * bytes: a tf_m2 of one byte is mostly followed by a code of two).
+ */
+static inline uint64_t varint3(uint64_t w, unsigned *len)
+{
+    uint64_t stop = ~w & 0x808080u; /* the first three bytes' ends */
+    unsigned n = stop ? ((unsigned)__builtin_ctzll(stop) >> 3) + 1 : 0;
+    uint64_t v = (w & 0x7f) | (w >> 1 & 0x3f80) | (w >> 2 & 0x1fc000);
+    *len = n;
+    return v & ((1u << (7 * n)) - 1);
+}
+
+/*
+ * One varint at p (bounded by end): up to three bytes inline (varint3)
+ * when 8 bytes can be read, the rest through bitpack.c. Returns the byte
+ * after it, NULL when malformed. The cursor goes in and out by value so
+ * that a loop keeps it in a register (through a pointer, each read would
+ * wait for the last one's store).
  */
 static inline const uint8_t *small_varint(const uint8_t *p, const uint8_t *end, uint64_t *out)
 {
-    if (end - p >= 2 && p[1] < 0x80) {
-        bool one = p[0] < 0x80;
-        *out = one ? p[0] : (uint64_t)(p[0] & 0x7f) | (uint64_t)p[1] << 7;
-        return p + 2 - one;
+    if (end - p >= 8) {
+        unsigned n;
+        uint64_t v = varint3(qr_load_u64(p), &n);
+        if (n) {
+            *out = v;
+            return p + n;
+        }
     }
     const uint8_t *q = p;
     return qr_varint_get64_any(&q, end, out) ? q : NULL;
@@ -1051,10 +1069,13 @@ static inline const uint8_t *small_varint(const uint8_t *p, const uint8_t *end, 
 /* The same for a value that must fit 32 bits. */
 static inline const uint8_t *small_varint32(const uint8_t *p, const uint8_t *end, uint32_t *out)
 {
-    if (end - p >= 2 && p[1] < 0x80) {
-        bool one = p[0] < 0x80;
-        *out = one ? p[0] : (uint32_t)(p[0] & 0x7f) | (uint32_t)p[1] << 7;
-        return p + 2 - one;
+    if (end - p >= 8) {
+        unsigned n;
+        uint64_t v = varint3(qr_load_u64(p), &n);
+        if (n) {
+            *out = (uint32_t)v;
+            return p + n;
+        }
     }
     const uint8_t *q = p;
     return qr_varint_get32_any(&q, end, out) ? q : NULL;

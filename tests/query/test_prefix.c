@@ -79,7 +79,8 @@ static void put(char *t, size_t *at, const char *w)
 /*
  * Doc i (variant v: replacements differ): padense in every other doc and
  * paheavy in every third (several blocks), pamid* in about a tenth each
- * (tail-only), patiny* in a few, pasolo<i> in this doc alone, fillers.
+ * (tail-only), patiny* in a few, palongsuffix* in a seventh, palongsuff in an
+ * eleventh of the first half, pasolo<i> in this doc alone, fillers.
  */
 static char *doc_text(uint32_t i, uint32_t v)
 {
@@ -111,6 +112,16 @@ static char *doc_text(uint32_t i, uint32_t v)
         snprintf(w, sizeof w, "patiny%s", s);
         put(t, &at, w);
         vocab_add(w);
+    }
+    if ((i + v) % 7 == 0) { /* long: tied on the 8 bytes after "pa", "palong" (pair_idf) */
+        letters((i + v) / 7 % 4, s);
+        snprintf(w, sizeof w, "%s%s", i == 21 ? "palongsuffixz" : "palongsuffix", s);
+        put(t, &at, w);
+        vocab_add(w);
+    }
+    if ((i + v) % 11 == 0 && i < NDOCS / 2) { /* the first segment alone */
+        put(t, &at, "palongsuff");
+        vocab_add("palongsuff");
     }
     letters(i * 3 + v, s);
     snprintf(w, sizeof w, "pasolo%s", s);
@@ -173,8 +184,8 @@ static void check_prefix(qr_searcher *s, ref_index *r, const char *q)
     tq_check_ref(s, r, and, 0, 10);
 }
 
-static const char *const queries[] = {"pa*",     "pam*",     "pas*",   "pat*",   "pad*",
-                                      "pamidb*", "pasoloa*", "pahea*", "pasolo*"};
+static const char *const queries[] = {"pa*",      "pam*",   "pas*",    "pat*",   "pad*",
+                                      "pamidb*",  "pasoloa*", "pahea*", "pasolo*", "palong*"};
 
 static void check_all(qr_dir *dir)
 {
@@ -235,8 +246,10 @@ Test(prefix, one_segment_agrees, .timeout = 300)
 
 /*
  * Two segments (their runs merged in one pass for the idfs, searcher.c's
- * pair_idf): terms in both, in one of them alone (pasolo*), before and
- * after the other run's end.
+ * pair_idf): terms in both, in one of them alone (pasolo*, palongsuffixz*),
+ * before and after the other run's end, and terms tied on their first 8
+ * bytes after the prefix (palongsuff, palongsuffix*: the byte loop after
+ * the keys).
  */
 Test(prefix, two_segments_agree, .timeout = 300)
 {

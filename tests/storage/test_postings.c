@@ -1913,3 +1913,53 @@ Test(postings, decode_small_crafted)
         qr_postings_decode_small(d, t, (qr_slice){NULL, 0}, ps, &(qr_term_meta){1, 1, 0, 0}),
         QR_ECORRUPT);
 }
+
+/*
+ * Varints of every length from one to five bytes, each length followed by
+ * each (a code with tf 1 or with its tf_m2, the tf_m2 of each length), read
+ * with 8 bytes to spare after the term (small_varint's inline path for up
+ * to three bytes) and in an exact-size copy (the bytes near the end taken
+ * one at a time): the docs and tfs the grammar says, as the iterator reads.
+ */
+Test(postings, decode_small_reads_varints_of_every_length)
+{
+    static const uint64_t lens[] = {5, 100, 300, 20000, 3000000, 300000000};
+    qr_buf b = {0};
+    qr_buf_put_varint(&b, 17); /* min_dl */
+    uint32_t want_d[QR_BLOCK], want_t[QR_BLOCK], df = 0;
+    uint64_t next = 0, ttf = 0;
+    for (size_t i = 0; i < 6; i++) {
+        for (size_t j = 0; j < 7; j++) { /* j == 6: tf 1, the next code follows */
+            uint64_t code = (lens[i] & ~(uint64_t)1) | (j == 6), gap = code >> 1;
+            qr_buf_put_varint(&b, code);
+            uint32_t tf = 1;
+            if (j < 6) {
+                qr_buf_put_varint(&b, lens[j]);
+                tf = (uint32_t)lens[j] + 2;
+            }
+            want_d[df] = (uint32_t)(next + gap);
+            want_t[df++] = tf;
+            next += gap + 1;
+            ttf += tf;
+        }
+    }
+    cr_assert_leq(df, QR_BLOCK);
+    cr_assert_lt(next, QR_DOC_END);
+    qr_term_meta m = {df, ttf, 0, 0};
+    uint8_t pos[1] = {0};
+    for (int exact = 0; exact < 2; exact++) {
+        size_t n = b.n + (exact ? 0 : 8);
+        uint8_t *copy = calloc(n, 1); /* exact size, for ASan */
+        cr_assert_not_null(copy);
+        memcpy(copy, b.p, b.n);
+        uint32_t d[QR_BLOCK], t[QR_BLOCK];
+        cr_assert_eq(qr_postings_decode_small(d, t, (qr_slice){copy, n}, (qr_slice){pos, 1}, &m), 0);
+        for (uint32_t i = 0; i < df; i++) {
+            cr_assert_eq(d[i], want_d[i], "doc %u (exact %d)", i, exact);
+            cr_assert_eq(t[i], want_t[i], "tf %u (exact %d)", i, exact);
+        }
+        cr_assert_eq(small_vs_iter((qr_slice){copy, n}, (qr_slice){pos, 1}, &m), 0);
+        free(copy);
+    }
+    qr_buf_free(&b);
+}
