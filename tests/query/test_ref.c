@@ -526,14 +526,19 @@ Test(pruning, synthetic_corpus_pruned_equals_exhaustive, .timeout = 600)
  * windows apply): the commonest term of a phrase is deferred, and rejoins
  * the conjunction where the others leave too many candidates. Some
  * documents are long (more than 128 positions of a term), titles are
- * short (phrases across title and body), four segments with deletions.
+ * short (phrases across title and body), four segments with deletions,
+ * one word only in the first.
  * Each query against the reference and the pruned top against an
  * exhaustive run.
  */
 #define PV 14
 
+static bool phr_rare; /* whether vocab[PV] may be drawn (only the first segment holds it) */
+
 static size_t phr_word(void)
 {
+    if (phr_rare && !pick(12))
+        return PV;
     return pick(4) ? zipf(PV) : pick(PV); /* mostly skewed: some terms 8 times commoner */
 }
 
@@ -630,8 +635,8 @@ Test(reference, long_phrases_multi_segment, .timeout = 600)
 {
     rng_state = 0x2545f4914f6cdd1dull;
     size_t ndocs = 2400;
-    char *vocab[PV];
-    for (size_t i = 0; i < PV; i++)
+    char *vocab[PV + 1];
+    for (size_t i = 0; i <= PV; i++)
         vocab[i] = synth_word(i * 37 + 5);
     struct tdoc *docs = calloc(ndocs + 300, sizeof *docs);
     char **texts = calloc(ndocs + 300, sizeof *texts), **paths = calloc(ndocs, sizeof *paths);
@@ -640,6 +645,7 @@ Test(reference, long_phrases_multi_segment, .timeout = 600)
         char p[32];
         snprintf(p, sizeof p, "p/%05zu", (i * 7919) % ndocs);
         paths[i] = strdup(p);
+        phr_rare = i < ndocs / 3;
         texts[i] = phr_doc(vocab, &toks[i], &ntoks[i]);
         docs[i].path = paths[i];
         docs[i].text = texts[i];
@@ -647,12 +653,14 @@ Test(reference, long_phrases_multi_segment, .timeout = 600)
     /* three segments, then a fourth replacing 300 distinct docs of them (deletions) */
     qr_dir *dir = tq_index("english", docs, ndocs, ndocs / 3);
     struct tdoc *more = docs + ndocs;
+    phr_rare = false;
     for (size_t i = 0; i < 300; i++) {
         texts[ndocs + i] = phr_doc(vocab, &toks[ndocs + i], &ntoks[ndocs + i]);
         more[i].path = paths[i * 7 + 3]; /* distinct */
         more[i].text = texts[ndocs + i];
     }
     tq_add(dir, more, 300);
+    phr_rare = true; /* queries: phrases with a term some segments lack */
     qr_searcher *s = tq_open(dir);
     ref_index *r;
     cr_assert_eq(ref_load(&r, dir), 0);
@@ -700,7 +708,7 @@ Test(reference, long_phrases_multi_segment, .timeout = 600)
     }
     for (size_t i = 0; i < ndocs; i++)
         free(paths[i]);
-    for (size_t i = 0; i < PV; i++)
+    for (size_t i = 0; i <= PV; i++)
         free(vocab[i]);
     free(docs);
     free(texts);
