@@ -517,3 +517,202 @@ Test(pruning, synthetic_corpus_pruned_equals_exhaustive, .timeout = 600)
     free(docs);
     free(vocab);
 }
+
+/* ---- phrases of 3 to 5 terms over a small vocabulary ------------------------------------- */
+
+/*
+ * A corpus of few words (so phrases of 3 to 5 terms, repeats included,
+ * match often and their terms are about as common as each other, where
+ * windows apply): the commonest term of a phrase is deferred, and rejoins
+ * the conjunction where the others leave too many candidates. Some
+ * documents are long (more than 128 positions of a term), titles are
+ * short (phrases across title and body), four segments with deletions,
+ * one word only in the first.
+ * Each query against the reference and the pruned top against an
+ * exhaustive run.
+ */
+#define PV 14
+
+static bool phr_rare; /* whether vocab[PV] may be drawn (only the first segment holds it) */
+
+static size_t phr_word(void)
+{
+    if (phr_rare && !pick(12))
+        return PV;
+    return pick(4) ? zipf(PV) : pick(PV); /* mostly skewed: some terms 8 times commoner */
+}
+
+static char *phr_doc(char **vocab, size_t **toks, size_t *ntoks)
+{
+    size_t nt = 1 + pick(5), nb = pick(20) ? 5 + pick(120) : 300 + pick(700);
+    size_t n = nt + nb, cap = 16 * n + 16, at = 0;
+    size_t *w = malloc(n * sizeof *w);
+    for (size_t i = 0; i < n; i++) {
+        unsigned r = (unsigned)pick(100);
+        if (i >= 2 && r < 8) /* "a b a", "a a a" and the like */
+            w[i] = w[i - 2];
+        else if (i >= 1 && r < 14)
+            w[i] = w[i - 1];
+        else
+            w[i] = phr_word();
+    }
+    char *t = malloc(cap);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            t[at++] = i == nt ? '\n' : ' ';
+        size_t l = strlen(vocab[w[i]]);
+        memcpy(t + at, vocab[w[i]], l);
+        at += l;
+    }
+    t[at] = 0;
+    *toks = w;
+    *ntoks = n;
+    return t;
+}
+
+/* A phrase of 3 to 5 terms: a run of some document (it matches) or drawn (repeats included). */
+static void phr_phrase(char *q, size_t cap, size_t *at, char **vocab, size_t **toks,
+                       const size_t *ntoks, size_t ndocs)
+{
+    size_t len = 3 + pick(3), w[5];
+    size_t d = pick(ndocs);
+    if (pick(3) && ntoks[d] > len) {
+        size_t s = pick(ntoks[d] - len);
+        for (size_t i = 0; i < len; i++)
+            w[i] = toks[d][s + i];
+    } else {
+        for (size_t i = 0; i < len; i++)
+            w[i] = i && !pick(4) ? w[pick(i)] : phr_word();
+    }
+    put(q, cap, at, "\"");
+    for (size_t i = 0; i < len; i++) {
+        put(q, cap, at, i ? " " : "");
+        put(q, cap, at, vocab[w[i]]);
+    }
+    put(q, cap, at, "\"");
+}
+
+static void phr_query(char *q, size_t cap, char **vocab, size_t **toks, const size_t *ntoks,
+                      size_t ndocs)
+{
+    size_t at = 0;
+    q[0] = 0;
+    unsigned r = (unsigned)pick(100);
+    char buf[24];
+    if (r < 12 || (r >= 40 && r < 48))
+        put(q, cap, &at, r < 6 || r >= 44 ? "title:" : "body:");
+    else if (r < 20)
+        put(q, cap, &at, "-");
+    else if (r < 26)
+        put(q, cap, &at, "(");
+    phr_phrase(q, cap, &at, vocab, toks, ntoks, ndocs);
+    if (r < 20) {
+        if (r >= 12) { /* a NOT phrase needs a positive part */
+            put(q, cap, &at, " ");
+            put(q, cap, &at, vocab[phr_word()]);
+        }
+    } else if (r < 26) {
+        put(q, cap, &at, " OR ");
+        phr_phrase(q, cap, &at, vocab, toks, ntoks, ndocs);
+        put(q, cap, &at, ")");
+    } else if (r < 40) {
+        snprintf(buf, sizeof buf, " NEAR/%u ", (unsigned)pick(6));
+        put(q, cap, &at, buf);
+        if (pick(2))
+            phr_phrase(q, cap, &at, vocab, toks, ntoks, ndocs);
+        else
+            put(q, cap, &at, vocab[phr_word()]);
+    } else if (r < 60) {
+        put(q, cap, &at, " -");
+        if (pick(2))
+            phr_phrase(q, cap, &at, vocab, toks, ntoks, ndocs);
+        else
+            put(q, cap, &at, vocab[phr_word()]);
+    }
+}
+
+Test(reference, long_phrases_multi_segment, .timeout = 600)
+{
+    rng_state = 0x2545f4914f6cdd1dull;
+    size_t ndocs = 2400;
+    char *vocab[PV + 1];
+    for (size_t i = 0; i <= PV; i++)
+        vocab[i] = synth_word(i * 37 + 5);
+    struct tdoc *docs = calloc(ndocs + 300, sizeof *docs);
+    char **texts = calloc(ndocs + 300, sizeof *texts), **paths = calloc(ndocs, sizeof *paths);
+    size_t **toks = calloc(ndocs + 300, sizeof *toks), *ntoks = calloc(ndocs + 300, sizeof *ntoks);
+    for (size_t i = 0; i < ndocs; i++) {
+        char p[32];
+        snprintf(p, sizeof p, "p/%05zu", (i * 7919) % ndocs);
+        paths[i] = strdup(p);
+        phr_rare = i < ndocs / 3;
+        texts[i] = phr_doc(vocab, &toks[i], &ntoks[i]);
+        docs[i].path = paths[i];
+        docs[i].text = texts[i];
+    }
+    /* three segments, then a fourth replacing 300 distinct docs of them (deletions) */
+    qr_dir *dir = tq_index("english", docs, ndocs, ndocs / 3);
+    struct tdoc *more = docs + ndocs;
+    phr_rare = false;
+    for (size_t i = 0; i < 300; i++) {
+        texts[ndocs + i] = phr_doc(vocab, &toks[ndocs + i], &ntoks[ndocs + i]);
+        more[i].path = paths[i * 7 + 3]; /* distinct */
+        more[i].text = texts[ndocs + i];
+    }
+    tq_add(dir, more, 300);
+    phr_rare = true; /* queries: phrases with a term some segments lack */
+    qr_searcher *s = tq_open(dir);
+    ref_index *r;
+    cr_assert_eq(ref_load(&r, dir), 0);
+    cr_assert_eq(ref_docs(r), qr_searcher_docs(s));
+    static const size_t ks[] = {0, 1, 10, 10, 10, 100, 5000};
+    int with_hits = 0, nq = 500;
+    for (int i = 0; i < nq; i++) {
+        char q[512];
+        phr_query(q, sizeof q, vocab, toks, ntoks, ndocs + 300);
+        size_t k = ks[pick(sizeof ks / sizeof ks[0])];
+        uint64_t total = tq_check_ref(s, r, q, 0, k);
+        cr_assert_eq(tq_count(s, q, 0), total, "--count of %s", q);
+        with_hits += total > 0;
+        if (i % 4 == 0)
+            check_pruning(s, q, 0, 10);
+    }
+    cr_assert_gt(with_hits, nq / 3, "only %d of %d phrase queries had hits", with_hits, nq);
+    /* Prefixes between phrases (their tables cold or warm), k = 0 included. */
+    for (int i = 0; i < 80; i++) {
+        char q[512];
+        size_t at = 0;
+        const char *w = vocab[pick(PV)];
+        snprintf(q, sizeof q, "%.*s* ", (int)(2 + pick(3)), w); /* one letter: a too-short prefix */
+        at = strlen(q);
+        if (pick(2))
+            phr_phrase(q, sizeof q, &at, vocab, toks, ntoks, ndocs + 300);
+        size_t k = ks[pick(sizeof ks / sizeof ks[0])];
+        unsigned flags = pick(2) ? 0 : QR_PARSE_ANY;
+        uint64_t total = tq_check_ref(s, r, q, flags, k);
+        cr_assert_eq(tq_count(s, q, flags), total, "--count of %s", q);
+    }
+    /* Small windows: the deferred term rejoins across many window boundaries. */
+    qr_searcher_set_windows(s, 64, 128);
+    for (int i = 0; i < 150; i++) {
+        char q[512];
+        phr_query(q, sizeof q, vocab, toks, ntoks, ndocs + 300);
+        tq_check_ref(s, r, q, 0, 10);
+    }
+    ref_free(r);
+    qr_searcher_close(s);
+    qr_dir_close(dir);
+    for (size_t i = 0; i < ndocs + 300; i++) {
+        free(texts[i]);
+        free(toks[i]);
+    }
+    for (size_t i = 0; i < ndocs; i++)
+        free(paths[i]);
+    for (size_t i = 0; i <= PV; i++)
+        free(vocab[i]);
+    free(docs);
+    free(texts);
+    free(paths);
+    free(toks);
+    free(ntoks);
+}
