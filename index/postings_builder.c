@@ -283,7 +283,15 @@ static uint8_t *new_block(qr_postings_builder *b)
             return NULL;
         b->chunks[b->nchunks++] = m;
 #ifdef MADV_HUGEPAGE
-        (void)madvise(chunk_base(m), HUGE_PAGE, MADV_HUGEPAGE); /* a hint: failure is fine */
+        /*
+         * A huge page from the second chunk on: the first is touched a small
+         * page at a time, so that a builder of a small corpus zeroes only
+         * what it fills, not 2 MiB on its first posting (bbc, 2 threads, 4
+         * interleaved A/Bs of 31-41 rounds: median -1.9 to -3.0 %; 1 thread
+         * and enwiki within noise).
+         */
+        if (b->nchunks > 1)
+            (void)madvise(chunk_base(m), HUGE_PAGE, MADV_HUGEPAGE); /* a hint: failure is fine */
 #endif
     }
     return chunk_base(b->chunks[b->nchunks - 1]) + (size_t)k * POOL_BLOCK;
