@@ -547,6 +547,22 @@ static inline void rd_prefetch_next(const struct reader *r)
         __builtin_prefetch(at(r->b, qr_load_u32(r->lim)));
 }
 
+/*
+ * Whether term t's slice at offset off (of that level) is full, t's write
+ * position (cur) lying outside it; then the offset of the slice after it in
+ * *next. A stream's last slice holds its write position and has no valid
+ * forward pointer yet.
+ */
+static inline bool slice_after(const qr_postings_builder *b, const struct term *t, uint32_t off,
+                               unsigned level, uint32_t *next)
+{
+    uint32_t fwd = off + slice_size[level] - 4;
+    if (t->cur >= off && t->cur <= fwd)
+        return false;
+    *next = qr_load_u32(at(b, fwd));
+    return true;
+}
+
 static void rd_init(struct reader *r, const qr_postings_builder *b, const struct term *t)
 {
     r->b = b;
@@ -679,21 +695,17 @@ int qr_pbuilder_emit(qr_postings_builder *b, const qr_pb_sink *sink)
         if (i + EMIT_AHEAD / 2 < b->nterms)
             __builtin_prefetch(at(b, b->table[items[i + EMIT_AHEAD / 2].idx].head));
         /* A term past its first slice (fetched by now): its second slice, a quarter ahead. */
+        uint32_t second, third;
         if (i + EMIT_AHEAD / 4 < b->nterms) {
             const struct term *u = &b->table[items[i + EMIT_AHEAD / 4].idx];
-            uint32_t fwd = u->head + slice_size[0] - 4;
-            if (u->cur < u->head || u->cur > fwd)
-                __builtin_prefetch(at(b, qr_load_u32(at(b, fwd))));
+            if (slice_after(b, u, u->head, 0, &second))
+                __builtin_prefetch(at(b, second));
         }
         /* ... and its third, fetched by now too, an eighth ahead. */
         if (i + EMIT_AHEAD / 8 < b->nterms) {
             const struct term *u = &b->table[items[i + EMIT_AHEAD / 8].idx];
-            uint32_t fwd = u->head + slice_size[0] - 4;
-            if (u->cur < u->head || u->cur > fwd) {
-                uint32_t second = qr_load_u32(at(b, fwd)), fwd2 = second + slice_size[1] - 4;
-                if (u->cur < second || u->cur > fwd2)
-                    __builtin_prefetch(at(b, qr_load_u32(at(b, fwd2))));
-            }
+            if (slice_after(b, u, u->head, 0, &second) && slice_after(b, u, second, 1, &third))
+                __builtin_prefetch(at(b, third));
         }
         const struct term *t = &b->table[items[i].idx];
         struct reader r;

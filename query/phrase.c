@@ -467,26 +467,17 @@ static bool may_match(struct phrase_it *p, uint32_t c)
     p->ready_doc = QR_DOC_END; /* starts is overwritten */
     if (doc >= p->ctx->ndocs)
         return true;
-    if (p->nd == 2 && p->n == 2) { /* two distinct terms: the same, without the loops */
-        const uint32_t *r[2];
-        uint32_t np[2];
-        for (size_t i = 0; i < 2; i++) {
-            qr_postings_iter *pi = p->pi[i];
-            uint32_t k = qr_postings_in_block(pi);
-            if (c != UINT32_MAX)
-                k = qr_conj_win_index(w, p->lix[i], c, k);
-            if (!qr_postings_block_deltas(pi, k, &r[i], &np[i]) || np[i] - 1 >= PBUF)
-                return true; /* not decoded, none (damage) or too many */
+    /*
+     * Two distinct terms, or three with the commonest deferred: the pair
+     * without the loops below (two_starts), then the deferred one.
+     */
+    bool pair = p->nd == 2 && p->n == 2;
+    if (pair || (p->n == 3 && p->nd == 3 && p->defer < 3)) {
+        size_t ix[2] = {0, 1};
+        if (!pair) {
+            ix[0] = p->defer == 0;
+            ix[1] = p->defer == 2 ? 1 : 2;
         }
-        uint32_t ns;
-        if (!two_starts(p, r, np, p->offs, &ns))
-            return true;
-        p->ready_doc = doc;
-        p->ready_ns = ns;
-        return ns > 0;
-    }
-    if (p->n == 3 && p->nd == 3 && p->defer < 3) { /* a pair, then the deferred term */
-        size_t ix[2] = {p->defer == 0, p->defer == 2 ? 1 : 2};
         const uint32_t *r[2];
         uint32_t np[2], off[2] = {p->offs[ix[0]], p->offs[ix[1]]}, ns;
         for (size_t t = 0; t < 2; t++) {
@@ -499,7 +490,7 @@ static bool may_match(struct phrase_it *p, uint32_t c)
         }
         if (!two_starts(p, r, np, off, &ns))
             return true;
-        if (ns) {
+        if (ns && !pair) {
             const uint32_t *v;
             uint32_t nv;
             p->needs++;

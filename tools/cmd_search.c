@@ -351,7 +351,7 @@ int qr_cmd_search(int argc, char **argv)
         default:
             /* `quarry search -russia` is the likeliest way here: say how to ask it */
             qr_cli_refused(opt, sizeof opt, argc, argv);
-            if (strchr(opt, '('))
+            if (strstr(opt, "' (in '")) /* a letter inside a bundle: qr_cli_refused */
                 qr_die_msg("search: unknown option %s: a query that starts with '-' goes after "
                            "'--' (quarry search -- -word)",
                            opt);
