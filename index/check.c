@@ -651,8 +651,8 @@ static bool check_postings(checker *c, segcheck *s, const char *t, const qr_term
         /* positions never decrease: they are stored as non-negative deltas (postings.c) */
         uint32_t dl = s->dt ? qr_doctable_positions(s->dt, d) : UINT32_MAX;
         for (uint32_t i = 0; i < np; i++) {
-            if (p[i] >= dl) {
-                qr_slice ps = qr_doctable_path(s->dt, d);
+            if (p[i] >= dl) { /* without a document table: a position no length allows */
+                qr_slice ps = s->dt ? qr_doctable_path(s->dt, d) : (qr_slice){NULL, 0};
                 problem(c, posf, pos_at,
                         "term %s: position %" PRIu32 " in document %" PRIu32
                         " (%s), whose length is %" PRIu32,
